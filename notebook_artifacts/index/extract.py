@@ -1,0 +1,453 @@
+"""Text extraction: bytes of one artifact version -> plain text split into structural segments.
+
+Every extractor returns an :class:`Extracted`: the full text (``text``) and its segments, each
+with a heading path, an optional page number and its character span within ``text``. Chunking
+works per segment, so chunks never straddle a heading, a page, a function or a row group.
+
+Errors say what kind of failure it was:
+
+- :class:`SkipExtraction` - binary or image content: stored and listed, never embedded.
+- :class:`ExtractionError` - permanent: the file is malformed (bad JSON, broken PDF); retrying
+  would give the same answer.
+- :class:`TransientIndexError` - worth retrying with backoff (I/O hiccup, database busy).
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+
+__all__ = [
+    "Segment",
+    "Extracted",
+    "SkipExtraction",
+    "ExtractionError",
+    "TransientIndexError",
+    "extract",
+    "detect_kind",
+]
+
+
+class SkipExtraction(Exception):
+    """Content with no text to index (binary, image, audio...)."""
+
+
+class ExtractionError(Exception):
+    """Permanent failure: the content is malformed for its declared type."""
+
+
+class TransientIndexError(Exception):
+    """A failure that may pass on retry (I/O error, database busy)."""
+
+
+@dataclass
+class Segment:
+    """A structural piece of the extracted text: ``text[start:end]`` of the document."""
+
+    start: int
+    end: int
+    heading_path: tuple[str, ...] = ()
+    page: int | None = None
+    context: str = ""  # extra context for every chunk of this segment (a CSV header)
+
+
+@dataclass
+class Extracted:
+    """Extracted text and its structure. ``kind`` names the extractor that ran."""
+
+    kind: str
+    text: str
+    segments: list[Segment] = field(default_factory=list)
+
+
+CSV_ROWS_PER_GROUP = 10
+JSON_ITEMS_PER_GROUP = 10
+
+_CODE_EXT = {
+    ".py", ".pyi", ".js", ".mjs", ".ts", ".tsx", ".jsx", ".java", ".go", ".rs", ".c", ".h",
+    ".cc", ".cpp", ".hpp", ".cs", ".rb", ".php", ".sh", ".bash", ".sql", ".r", ".jl",
+    ".scala", ".kt", ".swift", ".lua", ".pl", ".m",
+}
+_TEXT_EXT = {".txt", ".text", ".log", ".rst", ".ini", ".cfg", ".toml", ".yaml", ".yml", ".tex"}
+_BINARY_MIME_PREFIX = ("image/", "audio/", "video/", "font/")
+_BINARY_MIME = {
+    "application/zip", "application/gzip", "application/x-tar", "application/octet-stream",
+    "application/x-7z-compressed", "application/vnd.ms-excel", "application/x-hdf5",
+    "application/x-npy", "application/x-pickle", "application/x-sqlite3", "application/wasm",
+}
+
+
+def detect_kind(mime_type: str | None, file_name: str | None) -> str:
+    """The extractor to use: pdf, markdown, html, json, csv, parquet, code, text or binary."""
+    mime = (mime_type or "").split(";")[0].strip().lower()
+    ext = os.path.splitext(file_name or "")[1].lower()
+    if mime == "application/pdf" or ext == ".pdf":
+        return "pdf"
+    if mime in ("text/markdown", "text/x-markdown") or ext in (".md", ".markdown"):
+        return "markdown"
+    if mime in ("text/html", "application/xhtml+xml") or ext in (".html", ".htm"):
+        return "html"
+    if mime in ("application/json", "application/ld+json") or ext in (".json", ".ipynb", ".jsonl"):
+        return "jsonl" if ext == ".jsonl" else "json"
+    if mime in ("text/csv", "text/tab-separated-values") or ext in (".csv", ".tsv"):
+        return "csv"
+    if mime == "application/vnd.apache.parquet" or ext == ".parquet":
+        return "parquet"
+    if ext in _CODE_EXT or mime in ("text/x-python", "application/x-python-code",
+                                    "text/javascript", "application/javascript",
+                                    "application/sql"):
+        return "code"
+    if mime.startswith(_BINARY_MIME_PREFIX) or mime in _BINARY_MIME:
+        return "binary"
+    if mime.startswith("text/") or ext in _TEXT_EXT or mime in (
+            "application/xml", "application/x-yaml", "application/toml"):
+        return "text"
+    return "sniff"  # unknown: decide from the bytes
+
+
+def extract(data: bytes, mime_type: str | None = None, file_name: str | None = None) -> Extracted:
+    """Extract indexable text from ``data`` declared as ``mime_type`` / ``file_name``."""
+    kind = detect_kind(mime_type, file_name)
+    if kind == "binary":
+        raise SkipExtraction(f"binary content ({mime_type or 'unknown type'}) is not embedded")
+    if kind == "pdf":
+        return _extract_pdf(data)
+    if kind == "parquet":
+        return _extract_parquet(data)
+    text = _decode(data, sniff=kind == "sniff")
+    if kind == "sniff":
+        kind = "text"
+    if kind == "markdown":
+        return _extract_markdown(text)
+    if kind == "html":
+        return _extract_html(text)
+    if kind == "json":
+        return _extract_json(text, file_name)
+    if kind == "jsonl":
+        return _extract_plain(text, "jsonl")
+    if kind == "csv":
+        delim = "\t" if (file_name or "").lower().endswith(".tsv") or "tab-separated" in (mime_type or "") else ","
+        return _extract_csv(text, delim)
+    if kind == "code":
+        return _extract_code(text, file_name)
+    return _extract_plain(text, "text")
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+def _decode(data: bytes, sniff: bool) -> str:
+    head = data[:8192]
+    if b"\x00" in head:
+        raise SkipExtraction("binary content (NUL bytes) is not embedded")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        if sniff:
+            raise SkipExtraction("content is not UTF-8 text; stored but not embedded") from None
+        text = data.decode("latin-1")
+    if sniff:
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in text[:4096])
+        if text and printable / min(len(text), 4096) < 0.9:
+            raise SkipExtraction("content does not look like text; stored but not embedded")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _whole(kind: str, text: str) -> Extracted:
+    return Extracted(kind, text, [Segment(0, len(text))] if text.strip() else [])
+
+
+def _extract_plain(text: str, kind: str) -> Extracted:
+    return _whole(kind, text)
+
+
+_MD_HEADING = re.compile(r"^(#{1,6})[ \t]+(.+?)[ \t#]*$")
+_FENCE = re.compile(r"^\s*(```|~~~)")
+
+
+def _extract_markdown(text: str) -> Extracted:
+    """Sections between ATX headings (outside code fences), each with its heading path."""
+    segments: list[Segment] = []
+    path: list[tuple[int, str]] = []
+    start, current = 0, ()
+    pos, in_fence = 0, False
+    for line in text.splitlines(keepends=True):
+        if _FENCE.match(line):
+            in_fence = not in_fence
+        m = None if in_fence else _MD_HEADING.match(line.rstrip("\n"))
+        if m:
+            if _has_body(text[start:pos], bool(current)):
+                segments.append(Segment(start, pos, current))
+            level, title = len(m.group(1)), m.group(2).strip()
+            path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, title)]
+            current = tuple(t for _, t in path)
+            start = pos  # the heading line belongs to its own section
+        pos += len(line)
+    if _has_body(text[start:], bool(current)):
+        segments.append(Segment(start, len(text), current))
+    return Extracted("markdown", text, segments)
+
+
+def _has_body(section: str, starts_with_heading: bool) -> bool:
+    """False for an empty section or one that is only its heading line (its sub-sections
+    carry the heading in their path)."""
+    if starts_with_heading:
+        section = section.split("\n", 1)[1] if "\n" in section else ""
+    return bool(section.strip())
+
+
+class _HTMLText(HTMLParser):
+    _SKIP = {"script", "style", "noscript", "template", "svg"}
+    _BLOCK = {"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "pre",
+              "blockquote", "header", "footer", "main", "nav", "dd", "dt", "figcaption"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.headings: list[tuple[int, int, str]] = []  # (offset, level, title)
+        self._skip = 0
+        self._heading: tuple[int, int, list[str]] | None = None
+        self.title = ""
+        self._in_title = False
+
+    def _len(self) -> int:
+        return sum(len(p) for p in self.parts)
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self._SKIP:
+            self._skip += 1
+        elif tag == "title":
+            self._in_title = True
+        elif re.fullmatch(r"h[1-6]", tag):
+            self.parts.append("\n\n")
+            self._heading = (self._len(), int(tag[1]), [])
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif tag == "title":
+            self._in_title = False
+        elif re.fullmatch(r"h[1-6]", tag) and self._heading:
+            off, level, words = self._heading
+            self.headings.append((off, level, " ".join("".join(words).split())))
+            self._heading = None
+            self.parts.append("\n")
+        elif tag in self._BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data):
+        if self._skip:
+            return
+        if self._in_title:
+            self.title += data
+            return
+        if self._heading is not None:
+            self._heading[2].append(data)
+        self.parts.append(data)
+
+
+def _extract_html(text: str) -> Extracted:
+    parser = _HTMLText()
+    try:
+        parser.feed(text)
+        parser.close()
+    except Exception as exc:  # html.parser is lenient; this is a truly broken document
+        raise ExtractionError(f"HTML could not be parsed: {exc}") from exc
+    raw = "".join(parser.parts)
+    # squeeze blank runs but keep offsets consistent: rebuild text and remap heading offsets
+    out, mapping, last_nl = [], [], 0
+    for i, ch in enumerate(raw):
+        mapping.append(len(out))
+        if ch == "\n":
+            last_nl += 1
+            if last_nl > 2:
+                continue
+        elif ch in " \t" and out and out[-1] in " \t\n":
+            continue
+        else:
+            last_nl = 0
+        out.append(ch)
+    mapping.append(len(out))
+    body = "".join(out).strip("\n")
+    shift = len("".join(out)) - len("".join(out).lstrip("\n"))
+    segments: list[Segment] = []
+    bounds = [(max(0, mapping[off] - shift), level, title) for off, level, title in parser.headings]
+    path: list[tuple[int, str]] = []
+    title = " ".join(parser.title.split())
+    if bounds and bounds[0][2] == title:
+        title = ""  # the first heading repeats the <title>
+    start, current = 0, ((title,) if title else ())
+    base = current
+    for off, level, heading in bounds:
+        off = min(off, len(body))
+        if _has_body(body[start:off], len(current) > len(base)):
+            segments.append(Segment(start, off, current))
+        path = [(lvl, t) for lvl, t in path if lvl < level] + [(level, heading)]
+        current = base + tuple(t for _, t in path)
+        start = off
+    if _has_body(body[start:], len(current) > len(base)):
+        segments.append(Segment(start, len(body), current))
+    return Extracted("html", body, segments)
+
+
+def _extract_json(text: str, file_name: str | None) -> Extracted:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ExtractionError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
+            "fix the file or store it with a non-JSON MIME type") from None
+    if (file_name or "").endswith(".ipynb") and isinstance(value, dict) and "cells" in value:
+        parts = []
+        for i, cell in enumerate(value.get("cells", [])):
+            src = cell.get("source", "")
+            parts.append((f"cell {i + 1} ({cell.get('cell_type', '?')})",
+                          "".join(src) if isinstance(src, list) else str(src)))
+        return _join_sections("json", parts)
+    if isinstance(value, dict):
+        parts = [(str(k), _json_text(v, k)) for k, v in value.items()]
+    elif isinstance(value, list):
+        parts = []
+        for i in range(0, len(value), JSON_ITEMS_PER_GROUP):
+            group = value[i:i + JSON_ITEMS_PER_GROUP]
+            parts.append((f"items {i + 1}-{i + len(group)}",
+                          "\n".join(json.dumps(v, ensure_ascii=False) for v in group)))
+    else:
+        parts = [("", json.dumps(value, ensure_ascii=False))]
+    return _join_sections("json", parts)
+
+
+def _json_text(v, key) -> str:
+    if isinstance(v, str):
+        return f"{key}: {v}"
+    return f"{key}: " + json.dumps(v, ensure_ascii=False, indent=1)
+
+
+def _join_sections(kind: str, parts: list[tuple[str, str]]) -> Extracted:
+    text, segments = "", []
+    for heading, body in parts:
+        if not body.strip():
+            continue
+        start = len(text)
+        text += body + "\n\n"
+        segments.append(Segment(start, start + len(body), (heading,) if heading else ()))
+    return Extracted(kind, text, segments)
+
+
+def _extract_csv(text: str, delimiter: str) -> Extracted:
+    """Row groups of ``CSV_ROWS_PER_GROUP`` rows; each group is one segment."""
+    lines = text.splitlines(keepends=True)
+    if not lines:
+        return Extracted("csv", text, [])
+    try:
+        header = next(csv.reader([lines[0]], delimiter=delimiter))
+        rows = list(csv.reader(io.StringIO(text), delimiter=delimiter))
+    except csv.Error as exc:
+        raise ExtractionError(f"malformed CSV: {exc}") from None
+    width = len(header)
+    if width > 1 and any(len(r) not in (0, width) for r in rows[1:50]):
+        bad = next(i for i, r in enumerate(rows[1:50], start=2) if len(r) not in (0, width))
+        raise ExtractionError(
+            f"malformed CSV: row {bad} has {len(rows[bad - 1])} fields, header has {width}")
+    segments, pos = [], len(lines[0])
+    row_lines = lines[1:]
+    for i in range(0, len(row_lines), CSV_ROWS_PER_GROUP):
+        group = row_lines[i:i + CSV_ROWS_PER_GROUP]
+        size = sum(len(x) for x in group)
+        if "".join(group).strip():
+            segments.append(Segment(pos, pos + size, (f"rows {i + 1}-{i + len(group)}",),
+                                    context=lines[0].strip()))
+        pos += size
+    if not segments and lines[0].strip():
+        segments.append(Segment(0, len(lines[0]), ()))
+    return Extracted("csv", text, segments)
+
+
+def _extract_parquet(data: bytes) -> Extracted:
+    try:
+        import pandas as pd
+
+        df = pd.read_parquet(io.BytesIO(data))
+    except ImportError as exc:  # pragma: no cover - parquet extra missing
+        raise SkipExtraction(f"parquet needs pyarrow to be indexed ({exc})") from None
+    except Exception as exc:
+        raise ExtractionError(f"parquet file could not be read: {exc}") from None
+    return _extract_csv(df.to_csv(index=False), ",")
+
+
+_DEF_LINE = re.compile(
+    r"^(?:export\s+)?(?:pub\s+)?(?:async\s+)?(?:def|class|function|func|fn|interface|struct|impl)\s+(\w+)")
+
+
+def _extract_code(text: str, file_name: str | None) -> Extracted:
+    """Python: top-level functions and classes (via ``ast``); others: definition lines."""
+    starts = _line_starts(text)
+    blocks: list[tuple[int, str]] = []  # (line index 0-based, label)
+    if (file_name or "").endswith((".py", ".pyi")):
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            tree = None  # still text; fall back to the regex below
+        if tree is not None:
+            for node in tree.body:
+                if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    first = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
+                    kw = "class" if isinstance(node, ast.ClassDef) else "def"
+                    blocks.append((first, f"{kw} {node.name}"))
+    if not blocks:
+        for i, line in enumerate(text.split("\n")):
+            m = _DEF_LINE.match(line)
+            if m:
+                blocks.append((i, line.strip().rstrip("{:").strip()[:80]))
+    segments, prev, label = [], 0, ()
+    for line_no, name in blocks:
+        off = starts[min(line_no, len(starts) - 1)]
+        if text[prev:off].strip():
+            segments.append(Segment(prev, off, label))
+        prev, label = off, (name,)
+    if text[prev:].strip():
+        segments.append(Segment(prev, len(text), label))
+    return Extracted("code", text, segments)
+
+
+def _line_starts(text: str) -> list[int]:
+    starts = [0]
+    for m in re.finditer("\n", text):
+        starts.append(m.end())
+    return starts
+
+
+def _extract_pdf(data: bytes) -> Extracted:
+    """One segment per page (1-based ``page``), text from pypdf."""
+    try:
+        from pypdf import PdfReader
+        from pypdf.errors import PdfReadError
+    except ImportError as exc:  # pragma: no cover
+        raise SkipExtraction(f"PDF text extraction needs pypdf ({exc})") from None
+    if not data.lstrip().startswith(b"%PDF"):
+        raise ExtractionError("not a PDF file (no %PDF header); store it with its real type")
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        pages = [(p.extract_text() or "") for p in reader.pages]
+    except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        raise ExtractionError(f"PDF could not be read: {exc}") from None
+    except Exception as exc:  # pypdf raises a variety of errors on broken files
+        raise ExtractionError(f"PDF could not be read: {type(exc).__name__}: {exc}") from None
+    text, segments = "", []
+    for number, page_text in enumerate(pages, start=1):
+        page_text = page_text.replace("\r\n", "\n").strip()
+        if not page_text:
+            continue
+        start = len(text)
+        text += page_text + "\n\n"
+        segments.append(Segment(start, start + len(page_text), (), number))
+    if not segments and pages:
+        raise SkipExtraction("PDF has no extractable text (scanned images?); not embedded")
+    return Extracted("pdf", text, segments)

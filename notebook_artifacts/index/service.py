@@ -1,0 +1,626 @@
+"""IndexService: the background indexer and the query engine over one store root.
+
+Indexing. A daemon thread (started lazily by :meth:`IndexService.wake`) drains
+``Catalog.pending_index_jobs``: read blob -> extract -> chunk -> embed (cached) -> write SQLite
+(``idx_chunks`` + FTS5) and Chroma -> ``Catalog.set_index_state`` with event ``indexed`` or
+``index_failed``. Binary content ends ``skipped``; malformed content ``failed`` at once;
+transient errors (I/O, a busy database, an unreachable Chroma server) are retried with
+exponential backoff up to :data:`MAX_ATTEMPTS` before ``failed``. One bad file never stops
+the others.
+
+One process at a time. Chroma's PersistentClient is single-process, so only the process that
+holds ``<root>/index.lock`` opens ``<root>/index`` and drains; the others leave work pending
+(their worker keeps trying the lock and takes over when the holder exits). With ``index_url``
+every process uses the Chroma server and drains (writes are idempotent upserts).
+
+Deletion and expiry. The holder follows the catalog's event log (cursor kept in ``idx_state``)
+and removes the chunks of ``deleted`` / ``expired`` versions from both indexes; on start it also
+sweeps chunks whose version is gone, so nothing is missed while no process held the lock.
+
+Queries work in every process: candidates come from Chroma where this process holds it (or
+a server) and otherwise from a brute-force cosine over the vectors cached in SQLite (exact,
+a few ms for thousands of chunks); keyword candidates come from FTS5; both are fused
+(``fuse.py``) and filtered against the catalog's current records (latest, expired, tags,
+metadata), so filters are always exact even though the chunk rows are immutable.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+from ..errors import IntegrityError, InvalidInputError, NotFoundError
+from ..models import Artifact, QueryHit, QueryResult, Source
+from ..storage.blobs import BlobStore
+from ..storage.catalog import Catalog
+from ..storage.events import EventFilter, fetch_events, latest_cursor
+from ..storage.ttl import iso_utc, parse_iso
+from ._chunkstore import ChunkOwner, ChunkStore, DenseMatrix
+from ._db import IndexDB
+from .chunk import chunk_document
+from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_context
+from .embed import Embedder, EmbeddingCache
+from .extract import ExtractionError, SkipExtraction, TransientIndexError, extract
+from . import fuse as _fuse
+from .fuse import MODES, fuse, rrf
+from .keyword import keyword_search
+
+__all__ = ["IndexService", "MAX_ATTEMPTS", "SCOPES", "VERSIONS"]
+
+log = logging.getLogger("notebook_artifacts.index")
+
+MAX_ATTEMPTS = 4
+BACKOFF_BASE = 0.5  # seconds; attempt n waits BACKOFF_BASE * 2**(n-1)
+POLL_SECONDS = 1.0  # how often an idle worker looks for work queued by other processes
+BATCH_JOBS = 16  # versions extracted, embedded and written per round
+CONTENT_TEXT_LIMIT = 200_000
+SCOPES = ("artifacts", "sources", "all")
+VERSIONS = ("latest", "all")
+_TRANSIENT = (TransientIndexError, sqlite3.OperationalError, ConnectionError, TimeoutError)
+
+
+def _is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, _TRANSIENT):
+        return True
+    if isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, IsADirectoryError)):
+        return True
+    name = type(exc).__name__.lower()  # httpx / chromadb connection errors
+    return any(w in name for w in ("connect", "timeout", "unavailable"))
+
+
+class IndexService:
+    """Background indexing, queries, promotion to sources; one per store."""
+
+    def __init__(self, root: str | Path, catalog: Catalog, blobs: BlobStore, *,
+                 index_url: str | None = None, embedding_model: str | None = None,
+                 device: str | None = None, clock: Callable[[], float] = time.time) -> None:
+        self.root = Path(root)
+        self.catalog = catalog
+        self.blobs = blobs
+        self.index_url = index_url
+        self.clock = clock
+        self.db = IndexDB(catalog.path)
+        self.embedder = Embedder(embedding_model, device)
+        self.cache = EmbeddingCache(self.db, self.embedder)
+        self.chunks = ChunkStore(self.db)
+        self._matrix: DenseMatrix | None = None
+        from .vectors import IndexLock
+
+        self.lock = IndexLock(self.root / "index.lock")
+        self._vectors = None
+        self._vectors_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start_lock = threading.Lock()
+        self._busy = threading.Event()
+        self._progress = threading.Condition()
+        self._retry_at: dict[str, float] = {}
+        self._swept = False
+        #: hybrid fusion: "convex" (default, see fuse.py) or "rrf"; and the dense weight
+        #: False: never start the worker on put/reindex/promote, only in ``wait_indexed``
+        #: (short-lived processes such as the CLI leave work to the index holder)
+        self.background = True
+        self.fusion = "convex"
+        self.dense_weight = _fuse.DENSE_WEIGHT
+
+    # -- lifecycle -------------------------------------------------------------------------
+    @property
+    def holder(self) -> bool:
+        """True when this process may write the vector index (lock held, or a server)."""
+        return bool(self.index_url) or self.lock.held
+
+    def wake(self) -> None:
+        """Start the worker if needed and tell it there is work."""
+        self._ensure_thread()
+        self._wake.set()
+
+    def _ensure_thread(self) -> None:
+        if self._thread is not None and self._thread.is_alive():
+            return
+        with self._start_lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="notebook-artifacts-indexer",
+                                            daemon=True)
+            self._thread.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Stop the worker (after its current item), release the lock, close connections."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        with self._vectors_lock:
+            if self._vectors is not None:
+                self._vectors.close()
+                self._vectors = None
+        self.lock.release()
+        self.db.close()
+
+    def vectors(self):
+        """The Chroma collection if this process may use it, else None (never blocks)."""
+        if self._vectors is not None:
+            return self._vectors
+        with self._vectors_lock:
+            if self._vectors is not None:
+                return self._vectors
+            if not self.index_url and not self.lock.try_acquire():
+                return None
+            from .vectors import ChromaVectors, collection_name
+
+            name = collection_name(self.embedder.model_id, self.embedder.dim)
+            try:
+                self._vectors = ChromaVectors(self.root / "index", url=self.index_url, name=name)
+            except Exception:
+                if not self.index_url:
+                    self.lock.release()
+                raise
+            self.chunks.vectors = self._vectors
+            return self._vectors
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                worked = self._tick()
+            except Exception:  # never let the worker die; log and back off
+                log.exception("index worker error")
+                worked = False
+            if not worked:
+                self._wake.wait(POLL_SECONDS)
+                self._wake.clear()
+
+    def _tick(self) -> bool:
+        """One round of work; True if something was done (so loop again at once)."""
+        if not self.index_url and not self.lock.held:
+            if not self.lock.try_acquire():
+                return False
+        self._busy.set()
+        try:
+            vec = self.vectors()
+            if vec is None:
+                return False
+            did = self._apply_removals()
+            did = self._index_sources() or did
+            jobs = [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+                    if self._retry_at.get(j.artifact_id, 0) <= time.monotonic()]
+            if jobs and not self._stop.is_set():
+                self._index_batch(jobs)
+                did = True
+            return did
+        finally:
+            self._busy.clear()
+            with self._progress:
+                self._progress.notify_all()
+
+    # -- indexing ----------------------------------------------------------------------------
+    def _owner(self, art: Artifact, scope: str = "artifacts", owner_id: str | None = None
+               ) -> ChunkOwner:
+        return ChunkOwner(owner_id or art.artifact_id, scope, art.artifact_id,
+                          art.root_artifact_id, art.version, art.name, art.namespace,
+                          art.session_id, (art.mime_type or "").split(";")[0].strip().lower())
+
+    def _read(self, sha256: str) -> bytes:
+        with self.blobs.open(sha256) as f:
+            return f.read()
+
+    def _chunk(self, art: Artifact, data: bytes):
+        doc = extract(data, art.mime_type, art.file_name or art.name)
+        chunks = chunk_document(doc, art.name, self.embedder.token_offsets, self.embedder.window)
+        return doc, chunks
+
+    def _index_batch(self, jobs: Sequence[Artifact]) -> None:
+        """Index several versions: extract and chunk each, embed all their chunks in one
+        length-sorted pass (through the cache), then write each version and its state."""
+        prepared = []
+        for art in jobs:
+            try:
+                try:
+                    data = self._read(art.sha256)
+                except IntegrityError as exc:
+                    raise ExtractionError(str(exc)) from None
+                doc, chunks = self._chunk(art, data)
+                if not chunks:
+                    raise SkipExtraction("no text to index")
+                prepared.append((art, doc, chunks))
+            except Exception as exc:
+                self._fail(art, exc)
+        if not prepared:
+            return
+        try:
+            texts = [c.embed_text for _, _, chunks in prepared for c in chunks]
+            vecs = self.cache.get_or_embed(texts)
+        except Exception as exc:
+            for art, _, _ in prepared:
+                self._fail(art, exc)
+            return
+        pos = 0
+        for art, doc, chunks in prepared:
+            mine = vecs[pos:pos + len(chunks)]
+            pos += len(chunks)
+            try:
+                self.chunks.replace(self._owner(art), chunks, mine, self.embedder.model_id)
+            except Exception as exc:
+                self._fail(art, exc)
+                continue
+            self._retry_at.pop(art.artifact_id, None)
+            content_text = None
+            if not art.content_text and doc.kind in ("pdf", "html"):
+                content_text = doc.text[:CONTENT_TEXT_LIMIT]
+            ok = self._set_state(art, status="indexed", is_indexed=True,
+                                 indexed_at=iso_utc(self.clock()),
+                                 index_collection=self._vectors.name if self._vectors else None,
+                                 index_error=None, chunk_count=len(chunks), event_type="indexed",
+                                 content_text=content_text, index_attempts=art.index_attempts + 1,
+                                 embedding_model_id=self.embedder.model_id)
+            if not ok:  # deleted while we indexed it
+                self.chunks.remove([art.artifact_id])
+
+    def _fail(self, art: Artifact, exc: BaseException) -> None:
+        """Record a skip, a retry (transient, with backoff) or a permanent failure."""
+        attempts = art.index_attempts + 1
+        common = dict(index_attempts=attempts, embedding_model_id=self.embedder.model_id,
+                      is_indexed=False, index_collection=None, chunk_count=0)
+        if isinstance(exc, SkipExtraction):
+            self._retry_at.pop(art.artifact_id, None)
+            self.chunks.remove([art.artifact_id])
+            self._set_state(art, status="skipped", indexed_at=iso_utc(self.clock()),
+                            index_error=str(exc), event_type="indexed", **common)
+            return
+        transient = _is_transient(exc)
+        msg = str(exc) if isinstance(exc, ExtractionError) else f"{type(exc).__name__}: {exc}"
+        if transient and attempts < MAX_ATTEMPTS:
+            self._retry_at[art.artifact_id] = time.monotonic() + BACKOFF_BASE * 2 ** (attempts - 1)
+            self._set_state(art, status="pending", indexed_at=None,
+                            index_error=f"transient, will retry: {msg}", event_type=None, **common)
+            return
+        self._retry_at.pop(art.artifact_id, None)
+        if transient:
+            msg = f"gave up after {attempts} attempts: {msg}"
+        else:
+            log.info("indexing %s failed: %s", art.artifact_id, msg)
+        self._set_state(art, status="failed", indexed_at=None, index_error=msg,
+                        event_type="index_failed", **common)
+
+    def _set_state(self, art: Artifact, **fields) -> bool:
+        try:
+            self.catalog.set_index_state(art.artifact_id, now=self.clock(), **fields)
+            return True
+        except NotFoundError:
+            return False
+
+    def _apply_removals(self) -> bool:
+        """Drop chunks of versions deleted or expired since the last look (event log)."""
+        key = "event_cursor"
+        cur = self.db.get_state(key)
+        with self.catalog.read() as c:
+            top = latest_cursor(c)
+            if cur is None:
+                events, nxt, gap = [], top, True
+            else:
+                events, nxt, _more, gap = fetch_events(
+                    c, int(cur), EventFilter(types=("deleted", "expired")), 1000)
+        gone = [e.artifact_id for e in events if e.artifact_id]
+        did = False
+        if gone:
+            did = self.chunks.remove(gone) > 0
+        if gap or not self._swept:
+            did = self._sweep() or did
+            self._swept = True
+        if cur is None or int(cur) != nxt:
+            self.db.set_state(key, str(nxt))
+        return did
+
+    def _sweep(self) -> bool:
+        """Remove chunks whose version no longer exists or has expired."""
+        owners = self.chunks.owners("artifacts")
+        if not owners:
+            return False
+        live = self.catalog.get_many(owners)
+        gone = [o for o in owners if o not in live or live[o].is_expired]
+        return bool(gone) and self.chunks.remove(gone) > 0
+
+    # -- sources -----------------------------------------------------------------------------
+    def promote(self, art: Artifact, message: str = "") -> Source:
+        """Make ``art`` a durable source (idempotent per version) and queue its indexing."""
+        existing = self.source_for(art.artifact_id)
+        if existing is not None:
+            return existing
+        source_id = "src_" + secrets.token_hex(12)
+        stamp = iso_utc(self.clock())
+        msg = message or f"promoted {art.name} v{art.version} to source {source_id}"
+        with self.db.transaction() as conn:
+            conn.execute(
+                "INSERT INTO idx_sources(source_id, source_name, artifact_id, root_artifact_id, "
+                "version, namespace, sha256, created_at, message, record_json) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                (source_id, art.name, art.artifact_id, art.root_artifact_id, art.version,
+                 art.namespace, art.sha256, stamp, msg, json.dumps(art.to_dict())))
+        try:
+            self.catalog.update_version(
+                art.artifact_id, {"promoted_to_source_id": source_id}, now=self.clock(),
+                event_type="promoted", event_data={"source_id": source_id})
+        except Exception:
+            with self.db.transaction() as conn:
+                conn.execute("DELETE FROM idx_sources WHERE source_id = ?", (source_id,))
+            raise
+        if self.background:
+            self.wake()
+        return self.source_for(art.artifact_id)  # type: ignore[return-value]
+
+    def source_for(self, artifact_id: str) -> Source | None:
+        row = self.db.conn().execute(
+            "SELECT * FROM idx_sources WHERE artifact_id = ?", (artifact_id,)).fetchone()
+        return self._to_source(row) if row else None
+
+    @staticmethod
+    def _to_source(row) -> Source:
+        return Source(source_id=row["source_id"], source_name=row["source_name"],
+                      artifact_id=row["artifact_id"], root_artifact_id=row["root_artifact_id"],
+                      version=row["version"], namespace=row["namespace"], sha256=row["sha256"],
+                      created_at=row["created_at"], message=row["message"])
+
+    def sources(self, namespace: str | None = None) -> list[Source]:
+        sql, params = "SELECT * FROM idx_sources", []
+        if namespace is not None:
+            sql, params = sql + " WHERE namespace = ?", [namespace]
+        return [self._to_source(r) for r in self.db.conn().execute(sql + " ORDER BY created_at, source_id", params)]
+
+    def source_digests(self) -> set[str]:
+        """Blob digests that promoted sources keep alive (gc must not remove them)."""
+        return {r[0] for r in self.db.conn().execute("SELECT DISTINCT sha256 FROM idx_sources")}
+
+    def _source_record(self, row) -> Artifact:
+        d = json.loads(row["record_json"])
+        return Artifact(**d)
+
+    def _index_sources(self) -> bool:
+        rows = self.db.conn().execute(
+            "SELECT * FROM idx_sources WHERE index_status = 'pending' LIMIT 16").fetchall()
+        for row in rows:
+            art = self._source_record(row)
+            status = "indexed"
+            try:
+                doc, chunks = self._chunk(art, self._read(row["sha256"]))
+                vecs = self.cache.get_or_embed([c.embed_text for c in chunks])
+                self.chunks.replace(self._owner(art, "sources", row["source_id"]), chunks, vecs,
+                                    self.embedder.model_id)
+            except SkipExtraction:
+                status = "skipped"
+            except Exception as exc:
+                if _is_transient(exc):
+                    raise
+                status = "failed"
+                log.warning("source %s could not be indexed: %s", row["source_id"], exc)
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE idx_sources SET index_status = ? WHERE source_id = ?",
+                             (status, row["source_id"]))
+        return bool(rows)
+
+    # -- waiting and reindexing ---------------------------------------------------------------
+    def pending_count(self) -> int:
+        n = len(self.catalog.pending_index_jobs(limit=1000))
+        n += self.db.conn().execute(
+            "SELECT COUNT(*) FROM idx_sources WHERE index_status = 'pending'").fetchone()[0]
+        return n
+
+    def wait_indexed(self, timeout: float | None = None) -> bool:
+        """Block until no version or source is pending; False if ``timeout`` passed first."""
+        if self.pending_count() == 0 and not self._busy.is_set():
+            return True  # nothing to do: don't start the worker (or load the model) for nothing
+        self.wake()
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if self.pending_count() == 0 and not self._busy.is_set():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            self._wake.set()
+            with self._progress:  # woken when our worker finishes a round; polls for others
+                self._progress.wait(0.05)
+
+    def reindex(self, artifact_ids: Sequence[str] | None = None) -> int:
+        """Queue versions (default: every live version, and all sources) for re-indexing."""
+        if artifact_ids is None:
+            ids = [r[0] for r in self.catalog.execute(
+                "SELECT artifact_id FROM artifact_versions WHERE is_expired = 0")]
+            with self.db.transaction() as conn:
+                conn.execute("UPDATE idx_sources SET index_status = 'pending'")
+        else:
+            ids = list(artifact_ids)
+        for i in ids:
+            self._retry_at.pop(i, None)
+        n = self.catalog.mark_pending(ids) if ids else 0
+        if self.background:
+            self.wake()
+        return n
+
+    # -- query ---------------------------------------------------------------------------------
+    def _dense_matrix(self) -> DenseMatrix:
+        if self._matrix is None:
+            self._matrix = DenseMatrix(self.db, self.embedder.model_id)
+        return self._matrix
+
+    def query(self, text: str, k: int = 10, *, namespace: str | None = None,
+              session_id: str | None = None, tags: Sequence[str] | None = None,
+              mime_types: Sequence[str] | None = None, where: dict[str, Any] | None = None,
+              mode: str = "hybrid", versions: str = "latest", scope: str = "artifacts",
+              context_budget: int = DEFAULT_CONTEXT_BUDGET) -> QueryResult:
+        """Ranked artifacts for ``text``; see :meth:`ArtifactStore.query`."""
+        text, k, tags, mime_types, where = _validate_query(
+            text, k, tags, mime_types, where, mode, versions, scope, context_budget)
+        scopes = ["artifacts", "sources"] if scope == "all" else [scope]
+        filters = {"scope": scopes, "namespace": namespace, "session_id": session_id,
+                   "mime_type": list(mime_types) or None}
+        qvec = self.embedder.encode_query(text) if mode != "keyword" else None
+        now = self.clock()
+        total_chunks = self.chunks.count()
+        n = max(50, 5 * k)
+        sources = {r["source_id"]: r for r in self.db.conn().execute("SELECT * FROM idx_sources")} \
+            if "sources" in scopes else {}
+        while True:
+            dense: dict[int, float] = {}
+            kw: dict[int, float] = {}
+            truncated = False
+            if qvec is not None:
+                cand = self._dense_candidates(qvec, n, filters)
+                truncated |= len(cand) >= n
+                dense.update(cand)
+            if mode != "dense":
+                hits = keyword_search(self.db.conn(), text, n, filters)
+                truncated |= len(hits) >= n
+                kw.update(hits)
+            if qvec is not None and mode == "hybrid":
+                missing = [cid for cid in kw if cid not in dense]
+                dense.update(self._dense_matrix().cosines(qvec, missing))
+            if mode == "hybrid" and self.fusion == "rrf":
+                ranked = rrf(dense, kw)
+            else:
+                ranked = fuse(dense, kw, mode, self.dense_weight)
+            hits_out, ctx = self._collect(ranked, k, versions, tags, where, now, sources)
+            if len(hits_out) >= k or not truncated or n >= total_chunks:
+                break
+            n *= 4
+        chunks_for_context = [c for c in ctx]
+        context, numbers = combined_context(
+            [ContextChunk(a.name, a.version, row["text"], row["page"], row["heading"])
+             for a, row, _ in chunks_for_context], context_budget)
+        return QueryResult(results=hits_out, combined_context=context,
+                           total_results=len(hits_out), query=text)
+
+    def _dense_candidates(self, qvec, n: int, filters: dict[str, Any]) -> dict[int, float]:
+        vec = None
+        if self.holder:
+            try:
+                vec = self.vectors()
+            except Exception:  # the server is down: fall back to the local cache
+                log.warning("vector index unavailable; using cached vectors", exc_info=True)
+        if vec is None:
+            return dict(self._dense_matrix().search(qvec, n, filters))
+        where = _chroma_where(filters)
+        found = vec.query(qvec, n, where)
+        ids = self.chunks.ids_for_keys([key for key, _ in found])
+        # exact cosines from the cache (HNSW distances are approximate)
+        exact = self._dense_matrix().cosines(qvec, list(ids.values()))
+        return {cid: exact.get(cid, sim) for (key, sim) in found
+                if (cid := ids.get(key)) is not None}
+
+    def _collect(self, ranked, k, versions, tags, where, now, sources):
+        """Walk fused chunks best-first; keep those whose record passes the filters."""
+        rows = self.chunks.rows([cid for cid, _ in ranked[: max(400, 20 * k)]])
+        art_ids = {r["artifact_id"] for r in rows.values() if r["scope"] == "artifacts"}
+        records = self.catalog.get_many(art_ids) if art_ids else {}
+        hits: list[QueryHit] = []
+        seen_owner: dict[str, int] = {}
+        ctx: list[tuple[Artifact, Any, float]] = []
+        per_owner_ctx: dict[str, int] = {}
+        for cid, score in ranked:
+            row = rows.get(cid)
+            if row is None:
+                continue
+            owner = row["owner_id"]
+            if owner not in seen_owner:
+                if len(hits) >= k:
+                    continue
+                art = self._record_for(row, records, sources)
+                if art is None or not _passes(art, row["scope"], versions, tags, where, now):
+                    seen_owner[owner] = -1
+                    continue
+                seen_owner[owner] = len(hits)
+                loc = {"chunk_index": row["ordinal"], "page": row["page"],
+                       "section": row["heading"],
+                       "heading_path": row["heading"].split(" > ") if row["heading"] else [],
+                       "char_start": row["char_start"], "char_end": row["char_end"],
+                       "scope": row["scope"]}
+                if row["scope"] == "sources":
+                    loc["source_id"] = owner
+                hits.append(QueryHit(artifact=art, score=round(float(score), 6),
+                                     matched_chunk=row["text"], location=loc,
+                                     citation=citation(art.name, art.version, row["page"],
+                                                       row["heading"])))
+            if seen_owner[owner] < 0:
+                continue
+            if per_owner_ctx.get(owner, 0) < 3:
+                per_owner_ctx[owner] = per_owner_ctx.get(owner, 0) + 1
+                ctx.append((hits[seen_owner[owner]].artifact, row, score))
+        return hits, ctx
+
+    def _record_for(self, row, records, sources) -> Artifact | None:
+        if row["scope"] == "artifacts":
+            return records.get(row["artifact_id"])
+        src = sources.get(row["owner_id"])
+        if src is None:
+            return None
+        live = self.catalog.get(row["artifact_id"])
+        return live if live is not None else self._source_record(src)
+
+
+def _passes(art: Artifact, scope: str, versions: str, tags, where, now: float) -> bool:
+    if scope == "artifacts":
+        if art.is_expired:
+            return False
+        exp = parse_iso(art.expires_at) if art.expires_at else None
+        if exp is not None and not art.is_pinned and exp <= now:
+            return False
+        if versions == "latest" and not art.is_latest:
+            return False
+    if tags and not set(tags) <= set(art.tags or ()):
+        return False
+    if where:
+        meta = art.metadata or {}
+        for key, value in where.items():
+            if key not in meta or meta[key] != value:
+                return False
+    return True
+
+
+def _chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
+    conds: list[dict[str, Any]] = []
+    if filters.get("scope") and len(filters["scope"]) == 1:
+        conds.append({"scope": filters["scope"][0]})
+    if filters.get("namespace") is not None:
+        conds.append({"namespace": filters["namespace"]})
+    if filters.get("session_id") is not None:
+        conds.append({"session_id": filters["session_id"]})
+    if filters.get("mime_type"):
+        conds.append({"mime_type": {"$in": list(filters["mime_type"])}})
+    if not conds:
+        return None
+    return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def _validate_query(text, k, tags, mime_types, where, mode, versions, scope, budget):
+    if not isinstance(text, str) or not text.strip():
+        raise InvalidInputError("query text must be a non-empty string")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 200:
+        raise InvalidInputError(f"k must be an integer from 1 to 200, got {k!r}")
+    if mode not in MODES:
+        raise InvalidInputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+    if versions not in VERSIONS:
+        raise InvalidInputError(f"versions must be 'latest' or 'all'; got {versions!r}")
+    if scope not in SCOPES:
+        raise InvalidInputError(f"scope must be one of {', '.join(SCOPES)}; got {scope!r}")
+    if isinstance(budget, bool) or not isinstance(budget, int) or budget < 0:
+        raise InvalidInputError(f"context_budget must be a non-negative integer (characters), got {budget!r}")
+    if isinstance(tags, str):
+        tags = [t.strip() for t in tags.split(",") if t.strip()]
+    tags = list(tags or ())
+    if isinstance(mime_types, str):
+        mime_types = [m.strip() for m in mime_types.split(",") if m.strip()]
+    mime_types = [m.lower() for m in (mime_types or ())]
+    if where is not None:
+        if not isinstance(where, dict) or not all(isinstance(key, str) for key in where):
+            raise InvalidInputError(
+                "where must be a dict of metadata key -> value (equality), e.g. {'run': 3}")
+        for key, value in where.items():
+            if not isinstance(value, (str, int, float, bool, type(None))):
+                raise InvalidInputError(
+                    f"where[{key!r}] must be a string, number, boolean or None (equality only)")
+    return text.strip(), k, tags, mime_types, where or None

@@ -1,0 +1,143 @@
+"""Vector storage in Chroma, and the lock that makes one process its owner.
+
+Chroma's ``PersistentClient`` must be opened by one process at a time, so the embedded store
+guards ``<root>/index`` with an exclusive ``fcntl.flock`` on ``<root>/index.lock``: the process
+that gets it (non-blocking) opens Chroma and drains index work; the others leave work pending in
+the catalog and answer dense queries from the vectors cached in SQLite (see ``service.py``).
+With ``index_url="http://host:port"`` every process talks to a Chroma server instead.
+
+Embeddings are always passed explicitly (Chroma's default embedding function would try to
+download a model) into a cosine-space collection named after the embedding model.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+from urllib.parse import urlparse
+
+from ..errors import IndexUnavailableError, InvalidInputError
+
+__all__ = ["IndexLock", "ChromaVectors", "collection_name"]
+
+
+def collection_name(model_id: str, dim: int) -> str:
+    """A valid Chroma collection name (3-512 chars of [a-zA-Z0-9._-]) for a model."""
+    slug = re.sub(r"[^a-zA-Z0-9._-]+", "-", model_id.split("/")[-1]).strip("-._") or "model"
+    return f"na-{slug[:60]}-{dim}"
+
+
+class IndexLock:
+    """An exclusive, non-blocking ``flock`` held for the life of the owning process."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        self._fd: int | None = None
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def try_acquire(self) -> bool:
+        if self._fd is not None:
+            return True
+        import fcntl
+
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        import fcntl
+
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            os.close(self._fd)
+            self._fd = None
+
+
+class ChromaVectors:
+    """One Chroma collection: ``upsert``/``delete``/``query`` with explicit embeddings."""
+
+    def __init__(self, path: str | Path | None = None, *, url: str | None = None,
+                 name: str) -> None:
+        try:
+            import chromadb
+            from chromadb.config import Settings
+        except ImportError as exc:
+            raise IndexUnavailableError(
+                "the vector index needs chromadb: pip install 'notebook-artifacts[index]'") from exc
+        settings = Settings(anonymized_telemetry=False, allow_reset=False)
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise InvalidInputError(
+                    f"index_url must look like http://host:port, got {url!r}")
+            try:
+                self.client = chromadb.HttpClient(
+                    host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                    ssl=parsed.scheme == "https", settings=settings)
+                self.client.heartbeat()
+            except Exception as exc:
+                raise IndexUnavailableError(
+                    f"cannot reach the Chroma server at {url}: {exc}; start it with "
+                    "`chroma run --path DIR --host HOST --port PORT`") from exc
+        else:
+            Path(path).mkdir(parents=True, exist_ok=True)
+            self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+        self.name = name
+        self.collection = self.client.get_or_create_collection(
+            name=name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
+        try:
+            self.max_batch = int(self.client.get_max_batch_size())
+        except Exception:  # pragma: no cover - older clients
+            self.max_batch = 1000
+
+    def count(self) -> int:
+        return self.collection.count()
+
+    def upsert(self, ids: Sequence[str], embeddings, metadatas: Sequence[dict[str, Any]]) -> None:
+        for i in range(0, len(ids), self.max_batch):
+            self.collection.upsert(
+                ids=list(ids[i:i + self.max_batch]),
+                embeddings=[list(map(float, v)) for v in embeddings[i:i + self.max_batch]],
+                metadatas=list(metadatas[i:i + self.max_batch]))
+
+    def delete(self, ids: Sequence[str]) -> None:
+        ids = list(ids)
+        for i in range(0, len(ids), self.max_batch):
+            self.collection.delete(ids=ids[i:i + self.max_batch])
+
+    def query(self, embedding, n: int, where: dict[str, Any] | None = None
+              ) -> list[tuple[str, float]]:
+        """``(id, cosine similarity)`` of the ``n`` nearest vectors matching ``where``."""
+        n = max(1, min(n, self.count()))
+        res = self.collection.query(query_embeddings=[list(map(float, embedding))],
+                                    n_results=n, where=where or None,
+                                    include=["distances"])
+        ids = res["ids"][0] if res["ids"] else []
+        dists = res["distances"][0] if res.get("distances") else []
+        return [(i, 1.0 - float(d)) for i, d in zip(ids, dists)]
+
+    def close(self) -> None:
+        """Close the client: Chroma keeps one cached system per path per process, released
+        only by ``close()``; a cached one would outlive a deleted ``index/`` directory."""
+        client, self.collection, self.client = self.client, None, None
+        close = getattr(client, "close", None)
+        if close is not None:
+            try:
+                close()
+            except Exception:  # pragma: no cover - closing must never fail a store's close
+                pass

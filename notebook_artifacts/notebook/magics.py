@@ -1,0 +1,618 @@
+"""The ``%artifact`` line magic and the ``%%artifact save NAME`` cell magic.
+
+Every subcommand calls the public :class:`~notebook_artifacts.ArtifactStore` API and returns
+an object that renders well and can be assigned (a record, a DataFrame, a query result). Any
+mistake raises :class:`IPython.core.error.UsageError` with one line saying what to do.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from traitlets import Unicode, observe
+
+from ..errors import ArtifactError
+
+__all__ = ["ArtifactMagics", "HELP"]
+
+HELP = """\
+%artifact SUBCOMMAND ...   (versioned artifacts in the current store)
+
+  use PATH [--no-index]            switch to the store at PATH (returns it)
+  upload|put PATH... [--name N] [--tags a,b] [--ttl 1h] [--pin] [--session S]
+                     [--namespace NS] [--meta k=v ...] [--description TEXT]
+  ls [--tags a,b] [--type T] [--all] [--expired] [--limit N]   listing as a DataFrame
+  show REF [--version N]           one version as a record card
+  get REF [--version N] [-o PATH]  load the content (or write it to PATH)
+  versions REF                     every version as a DataFrame
+  tag REF +a -b                    add / remove tags
+  pin REF | unpin REF              pinned artifacts never expire
+  ttl REF 2d                       set a TTL (ttl REF none clears it)
+  rm REF [--version N]             delete an artifact (or one version)
+  query "text" [--k N] [--mode hybrid|dense|keyword] [--tags a,b] [--no-wait]
+  wait [--timeout S]               wait for background indexing (progress bar)
+  events [--after N] [--limit N] [--type T] [--mime P] [--follow]
+  download REF [--version N] | download --all   a browser download link
+  promote REF                      promote to a durable source
+  serve [--port N] [--host H] [--token T] | serve stop   REST + WebSocket server
+  watch [DIR] [--exclude GLOB ...] | unwatch   version files each cell writes
+  gc                               expire and reclaim space
+  help [SUBCOMMAND]
+
+%%artifact save NAME [--tags a,b] [--ttl 1h] [--session S] [--mime M]   store the cell body
+
+Common options: --namespace NS, --session S (defaults: %config ArtifactMagics.namespace / .session).
+REF is an artifact id (art_...), an attachment id (att_...) or a name. {var} is interpolated.
+"""
+
+
+class _HelpShown(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises UsageError instead of exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(f"%artifact {self.prog}: {message} (see %artifact help {self.prog})")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise UsageError(message.strip())
+        raise _HelpShown()
+
+
+def _parser(prog: str, scoped: bool = True) -> _Parser:
+    p = _Parser(prog=prog, add_help=True)
+    if scoped:
+        p.add_argument("--namespace", "--ns", default=None)
+        p.add_argument("--session", default=None)
+    return p
+
+
+def _split_list(value: str | None) -> list[str]:
+    if not value:
+        return []
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def _parse_meta(items: list[str] | None) -> dict[str, Any] | None:
+    if not items:
+        return None
+    meta: dict[str, Any] = {}
+    for item in items:
+        if "=" not in item:
+            raise UsageError(f"--meta expects key=value, got {item!r}")
+        key, value = item.split("=", 1)
+        try:
+            meta[key.strip()] = json.loads(value)
+        except ValueError:
+            meta[key.strip()] = value
+    return meta
+
+
+def _records_frame(records: list[Any]):
+    """A compact DataFrame of artifact records (one row each)."""
+    import pandas as pd
+
+    cols = ["name", "version", "size_bytes", "mime_type", "tags", "status", "expires_at",
+            "is_pinned", "created_at", "artifact_id", "namespace", "session_id", "source_tool"]
+    return pd.DataFrame([{c: getattr(r, c, None) for c in cols} for r in records], columns=cols)
+
+
+@magics_class
+class ArtifactMagics(Magics):
+    """``%artifact`` magics. Configure defaults with ``%config ArtifactMagics.namespace = "x"``."""
+
+    root = Unicode(
+        None, allow_none=True, help="Store root directory (default: ArtifactStore.default())."
+    ).tag(config=True)
+    namespace = Unicode("default", help="Default namespace for %artifact commands.").tag(config=True)
+    session = Unicode(
+        None, allow_none=True, help="Default session id for %artifact commands."
+    ).tag(config=True)
+
+    def __init__(self, shell=None, **kwargs: Any) -> None:
+        # set before super().__init__: loading %config values fires the root observer
+        self._store = None
+        self._server = None
+        self._watcher = None
+        super().__init__(shell=shell, **kwargs)
+
+    # -- store -----------------------------------------------------------------------------
+    @property
+    def store(self):
+        """The current :class:`ArtifactStore` (opened on first use)."""
+        if self._store is None:
+            from ..store import ArtifactStore
+
+            self._store = ArtifactStore(self.root) if self.root else ArtifactStore.default()
+        return self._store
+
+    @observe("root")
+    def _root_changed(self, change: dict[str, Any]) -> None:
+        self._switch(None)
+
+    def _switch(self, store: Any) -> None:
+        old, self._store = self._store, store
+        if self._server is not None and old is not store:
+            # the server serves the old store, which is closed below
+            try:
+                self._server.stop()
+            finally:
+                self._server = None
+            print("Stopped the %artifact serve server of the previous store", file=sys.stderr)
+        if self._watcher is not None:
+            self._watcher.stop()
+            self._watcher = None
+        if old is not None and old is not store:
+            close = getattr(old, "close", None)
+            if callable(close):
+                try:
+                    close()
+                except Exception:  # pragma: no cover - closing is best effort
+                    pass
+
+    @property
+    def server(self) -> Any:
+        """The running ``%artifact serve`` server handle, or None."""
+        return self._server
+
+    def close(self) -> None:
+        """Stop the watcher and server and close the store (``%unload_ext``)."""
+        if self._server is not None:
+            try:
+                self._server.stop()
+            finally:
+                self._server = None
+        self._switch(None)
+
+    def _scope(self, args: argparse.Namespace) -> dict[str, Any]:
+        return {
+            "namespace": args.namespace or self.namespace or "default",
+            "session_id": args.session if args.session is not None else self.session,
+        }
+
+    # -- entry points ----------------------------------------------------------------------
+    @line_cell_magic
+    def artifact(self, line: str, cell: str | None = None) -> Any:
+        """Versioned artifacts: ``%artifact help`` lists the subcommands."""
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise UsageError(f"%artifact: cannot parse the line ({exc}); check the quotes") from None
+        if cell is not None:
+            if not argv or argv[0] != "save":
+                raise UsageError("%%artifact: the cell form is `%%artifact save NAME [--tags a,b]`")
+            return self._run(self._cmd_save, argv[1:], cell, prefix="%%artifact save: ")
+        if not argv:
+            print(HELP)
+            return None
+        sub, rest = argv[0], argv[1:]
+        handler = self._commands().get(sub)
+        if handler is None:
+            if sub == "save":
+                raise UsageError("%artifact save needs a cell body: use `%%artifact save NAME` as the cell's first line")
+            raise UsageError(
+                f"%artifact: unknown subcommand {sub!r}; one of: {', '.join(sorted(self._commands()))}"
+            )
+        return self._run(handler, rest, prefix=f"%artifact {sub}: ")
+
+    def _commands(self) -> dict[str, Callable[..., Any]]:
+        return {
+            "use": self._cmd_use, "upload": self._cmd_put, "put": self._cmd_put,
+            "ls": self._cmd_ls, "list": self._cmd_ls, "show": self._cmd_show, "get": self._cmd_get,
+            "versions": self._cmd_versions, "tag": self._cmd_tag, "pin": self._cmd_pin,
+            "unpin": self._cmd_unpin, "ttl": self._cmd_ttl, "rm": self._cmd_rm,
+            "query": self._cmd_query, "wait": self._cmd_wait, "events": self._cmd_events,
+            "download": self._cmd_download, "promote": self._cmd_promote,
+            "serve": self._cmd_serve, "watch": self._cmd_watch, "unwatch": self._cmd_unwatch,
+            "gc": self._cmd_gc, "help": self._cmd_help,
+        }
+
+    def _run(self, handler: Callable[..., Any], *args: Any, prefix: str = "") -> Any:
+        try:
+            return handler(*args)
+        except _HelpShown:
+            return None
+        except UsageError:
+            raise
+        except (ArtifactError, OSError, ValueError, TypeError, LookupError) as exc:
+            raise UsageError(prefix + _one_line(exc)) from None
+
+    # -- subcommands -----------------------------------------------------------------------
+    def _cmd_help(self, argv: list[str]) -> None:
+        if argv:
+            handler = self._commands().get(argv[0])
+            if handler is None:
+                raise UsageError(f"%artifact help: no subcommand {argv[0]!r}")
+            lines = [ln for ln in HELP.splitlines() if argv[0] in ln.split("  ")[0] or ln.lstrip().startswith(argv[0])]
+            print("\n".join(lines) or HELP)
+            return None
+        print(HELP)
+        return None
+
+    def _cmd_use(self, argv: list[str]) -> Any:
+        p = _parser("use", scoped=False)
+        p.add_argument("path")
+        p.add_argument("--no-index", action="store_true", help="no semantic index (no model)")
+        args = p.parse_args(argv)
+        from ..store import ArtifactStore
+
+        path = os.path.expanduser(args.path)
+        store = ArtifactStore(path, index=not args.no_index)
+        self._switch(store)
+        return store
+
+    def _cmd_put(self, argv: list[str]) -> Any:
+        p = _parser("put")
+        p.add_argument("paths", nargs="+")
+        p.add_argument("--name")
+        p.add_argument("--tags")
+        p.add_argument("--ttl")
+        p.add_argument("--pin", action="store_true")
+        p.add_argument("--meta", action="append")
+        p.add_argument("--description")
+        p.add_argument("--type", dest="artifact_type")
+        p.add_argument("--no-index", action="store_true")
+        args = p.parse_args(argv)
+        files: list[str] = []
+        for pattern in args.paths:
+            pattern = os.path.expanduser(pattern)
+            matches = sorted(glob.glob(pattern, recursive=True))
+            if not matches:
+                raise UsageError(f"%artifact put: no file matches {pattern!r}")
+            files += [m for m in matches if os.path.isfile(m)]
+        if not files:
+            raise UsageError("%artifact put: the paths match only folders; give files or a glob like dir/*.csv")
+        if args.name and len(files) > 1:
+            raise UsageError(f"%artifact put: --name needs exactly one file, got {len(files)}")
+        common = dict(
+            tags=_split_list(args.tags), metadata=_parse_meta(args.meta),
+            description=args.description, ttl=args.ttl, pinned=args.pin,
+            artifact_type=args.artifact_type, source_tool="notebook-magic",
+            **self._scope(args),
+        )
+        if args.no_index:
+            common["index"] = False
+        if len(files) == 1:
+            return self.store.put(files[0], args.name, **{k: v for k, v in common.items() if v is not None})
+        from tqdm.auto import tqdm
+
+        from ..models import Page
+
+        stored = []
+        for path in tqdm(files, desc="uploading", unit="file"):
+            name = os.path.relpath(path)
+            if os.path.isabs(path) or name.startswith(".."):
+                name = os.path.basename(path)
+            stored.append(self.store.put(path, Path(name).as_posix(), **{k: v for k, v in common.items() if v is not None}))
+        return Page(artifacts=stored, total=len(stored), has_more=False)
+
+    def _cmd_ls(self, argv: list[str]) -> Any:
+        p = _parser("ls")
+        p.add_argument("--tags")
+        p.add_argument("--type", dest="types")
+        p.add_argument("--all", action="store_true", help="every namespace and session")
+        p.add_argument("--expired", action="store_true", help="include expired versions")
+        p.add_argument("--limit", type=int, default=200)
+        args = p.parse_args(argv)
+        if args.all:
+            scope: dict[str, Any] = {"namespace": None, "session_id": None}
+        else:
+            scope = self._scope(args)
+        page = self.store.list(
+            **scope, tags=_split_list(args.tags) or None, types=_split_list(args.types) or None,
+            include_expired=args.expired, limit=args.limit,
+        )
+        frame = _records_frame(list(page.artifacts))
+        frame.attrs["total"] = page.total
+        if page.has_more:
+            print(f"Showing {len(frame)} of {page.total}; use --limit N for more")
+        return frame
+
+    def _ref_parser(self, prog: str) -> _Parser:
+        p = _parser(prog)
+        p.add_argument("ref")
+        return p
+
+    def _cmd_show(self, argv: list[str]) -> Any:
+        p = self._ref_parser("show")
+        p.add_argument("--version", type=int)
+        args = p.parse_args(argv)
+        return self.store.get(args.ref, version=args.version, **self._scope(args))
+
+    def _cmd_get(self, argv: list[str]) -> Any:
+        p = self._ref_parser("get")
+        p.add_argument("--version", type=int)
+        p.add_argument("-o", "--output")
+        args = p.parse_args(argv)
+        art = self.store.get(args.ref, version=args.version, **self._scope(args))
+        if not args.output:
+            return self.store.load(art.artifact_id)
+        dest = Path(os.path.expanduser(args.output))
+        if dest.is_dir():
+            dest = dest / (art.file_name or Path(art.name).name)
+        tmp = dest.with_name(dest.name + ".part")
+        import shutil
+
+        with self.store.open(art.artifact_id) as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 1024 * 1024)
+        os.replace(tmp, dest)
+        print(f"Wrote {art.name} v{art.version} ({art.size_bytes} bytes) to {dest}")
+        return dest
+
+    def _cmd_versions(self, argv: list[str]) -> Any:
+        args = self._ref_parser("versions").parse_args(argv)
+        return _records_frame(self.store.versions(args.ref, **self._scope(args)))
+
+    def _cmd_tag(self, argv: list[str]) -> Any:
+        if len(argv) < 2 or argv[0].startswith("-"):
+            raise UsageError("%artifact tag REF +a -b: give a ref then tags to add (+a or a) or remove (-b)")
+        p = _parser("tag")
+        scope_args, rest = p.parse_known_args([a for a in argv if a.startswith("--")])
+        if rest:
+            raise UsageError(f"%artifact tag: unknown option {rest[0]!r}")
+        plain = [a for a in argv if not a.startswith("--")]
+        # drop the values of --namespace/--session
+        values = {scope_args.namespace, scope_args.session}
+        ref, tags = plain[0], [t for t in plain[1:] if t not in values]
+        add = [t[1:] if t.startswith("+") else t for t in tags if not t.startswith("-")]
+        remove = [t[1:] for t in tags if t.startswith("-")]
+        if not add and not remove:
+            raise UsageError("%artifact tag REF +a -b: no tags given")
+        return self.store.update(ref, add_tags=add, remove_tags=remove, **self._scope(scope_args))
+
+    def _cmd_pin(self, argv: list[str], pinned: bool = True) -> Any:
+        args = self._ref_parser("pin" if pinned else "unpin").parse_args(argv)
+        return self.store.update(args.ref, pinned=pinned, **self._scope(args))
+
+    def _cmd_unpin(self, argv: list[str]) -> Any:
+        return self._cmd_pin(argv, pinned=False)
+
+    def _cmd_ttl(self, argv: list[str]) -> Any:
+        p = self._ref_parser("ttl")
+        p.add_argument("ttl", help="e.g. 30m, 2h, 7d, or none")
+        args = p.parse_args(argv)
+        ttl = None if args.ttl.lower() in ("none", "never", "off") else args.ttl
+        return self.store.update(args.ref, ttl=ttl, **self._scope(args))
+
+    def _cmd_rm(self, argv: list[str]) -> Any:
+        p = self._ref_parser("rm")
+        p.add_argument("--version", type=int)
+        args = p.parse_args(argv)
+        result = self.store.delete(args.ref, version=args.version, **self._scope(args))
+        what = f"{args.ref} v{args.version}" if args.version else args.ref
+        print(f"Deleted {what}")
+        return result
+
+    def _cmd_query(self, argv: list[str]) -> Any:
+        p = _parser("query")
+        p.add_argument("text", nargs="+")
+        p.add_argument("--k", "-k", type=int, default=5)
+        p.add_argument("--mode", choices=("hybrid", "dense", "semantic", "keyword"), default="hybrid")
+        p.add_argument("--tags")
+        p.add_argument("--all", action="store_true", help="every namespace and session")
+        p.add_argument("--no-wait", action="store_true", help="do not wait for pending indexing")
+        args = p.parse_args(argv)
+        query = _index_method(self.store, "query")
+        if not args.no_wait:
+            wait_indexed(self.store)
+        scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
+        return query(
+            " ".join(args.text), k=args.k, mode="dense" if args.mode == "semantic" else args.mode, tags=_split_list(args.tags) or None, **scope
+        )
+
+    def _cmd_wait(self, argv: list[str]) -> Any:
+        p = _parser("wait", scoped=False)
+        p.add_argument("--timeout", type=float, default=None)
+        args = p.parse_args(argv)
+        return wait_indexed(self.store, timeout=args.timeout)
+
+    def _cmd_events(self, argv: list[str]) -> Any:
+        p = _parser("events")
+        p.add_argument("--after", type=int, default=None)
+        p.add_argument("--limit", type=int, default=25)
+        p.add_argument("--type", dest="types")
+        p.add_argument("--mime")
+        p.add_argument("--follow", action="store_true", help="show a live event feed")
+        p.add_argument("--all", action="store_true", help="every namespace and session")
+        args = p.parse_args(argv)
+        scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
+        if args.follow:
+            from .widgets import EventFeed
+
+            return EventFeed(self.store, **scope)
+        after = args.after
+        if after is None:
+            after = max(0, self.store.latest_cursor() - args.limit)
+        return self.store.events(
+            after=after, limit=args.limit, include_mime=args.mime,
+            types=_split_list(args.types) or None, **scope,
+        )
+
+    def _cmd_download(self, argv: list[str]) -> Any:
+        p = _parser("download")
+        p.add_argument("ref", nargs="?")
+        p.add_argument("--version", type=int)
+        p.add_argument("--all", action="store_true", help="a zip of every artifact in the scope")
+        args = p.parse_args(argv)
+        from ._links import artifact_link, zip_link
+
+        if args.all:
+            if args.ref:
+                raise UsageError("%artifact download: give REF or --all, not both")
+            return zip_link(self.store, **self._scope(args))
+        if not args.ref:
+            raise UsageError("%artifact download REF | --all: name an artifact or use --all")
+        return artifact_link(self.store, args.ref, version=args.version, server=self._server, **self._scope(args))
+
+    def _cmd_promote(self, argv: list[str]) -> Any:
+        args = self._ref_parser("promote").parse_args(argv)
+        return _index_method(self.store, "promote")(args.ref, **self._scope(args))
+
+    def _cmd_serve(self, argv: list[str]) -> Any:
+        p = _parser("serve", scoped=False)
+        p.add_argument("action", nargs="?", choices=("start", "stop", "status"), default="start")
+        p.add_argument("--port", type=int, default=0)
+        p.add_argument("--host", default="127.0.0.1")
+        p.add_argument("--token", default=None)
+        args = p.parse_args(argv)
+        if args.action == "stop":
+            if self._server is None:
+                print("No server is running")
+                return None
+            self._server.stop()
+            self._server = None
+            print("Server stopped")
+            return None
+        if self._server is not None:
+            print(f"Serving at {self._server.url} (stop with %artifact serve stop)")
+            return self._server
+        if args.action == "status":
+            print("No server is running (start with %artifact serve)")
+            return None
+        try:
+            from ..server.runner import serve_in_thread
+        except ImportError as exc:
+            raise UsageError(
+                f"%artifact serve needs the server extra: pip install 'notebook-artifacts[server]' ({exc})"
+            ) from None
+        self._server = serve_in_thread(self.store, host=args.host, port=args.port, token=args.token)
+        print(f"Serving {self.store!r} at {self._server.url}\nToken: {self._server.token}\n"
+              "Stop with %artifact serve stop")
+        return self._server
+
+    def _cmd_watch(self, argv: list[str]) -> Any:
+        p = _parser("watch")
+        p.add_argument("dir", nargs="?", default=".")
+        p.add_argument("--exclude", action="append", default=[])
+        args = p.parse_args(argv)
+        from .watch import DirectoryWatcher
+
+        if not os.path.isdir(args.dir):
+            raise UsageError(f"%artifact watch: {args.dir!r} is not a folder")
+        if self._watcher is not None:
+            self._watcher.stop()
+        scope = self._scope(args)
+        self._watcher = DirectoryWatcher(
+            self.store, args.dir, namespace=scope["namespace"], session_id=scope["session_id"],
+            exclude=args.exclude,
+        )
+        self._watcher.start(self.shell)
+        print(f"Watching {os.path.abspath(args.dir)}: files written by each cell become artifact versions "
+              f"({self._watcher.file_count} files now; stop with %artifact unwatch)")
+        return None
+
+    def _cmd_unwatch(self, argv: list[str]) -> Any:
+        _parser("unwatch", scoped=False).parse_args(argv)
+        if self._watcher is None:
+            print("Not watching any folder")
+            return None
+        self._watcher.stop()
+        self._watcher = None
+        print("Stopped watching")
+        return None
+
+    def _cmd_gc(self, argv: list[str]) -> Any:
+        _parser("gc", scoped=False).parse_args(argv)
+        return self.store.gc()
+
+    def _cmd_save(self, argv: list[str], cell: str) -> Any:
+        p = _parser("save")
+        p.add_argument("name")
+        p.add_argument("--tags")
+        p.add_argument("--ttl")
+        p.add_argument("--pin", action="store_true")
+        p.add_argument("--mime")
+        p.add_argument("--type", dest="artifact_type")
+        p.add_argument("--description")
+        p.add_argument("--meta", action="append")
+        args = p.parse_args(argv)
+        kw: dict[str, Any] = dict(
+            tags=_split_list(args.tags), ttl=args.ttl, pinned=args.pin, mime_type=args.mime,
+            artifact_type=args.artifact_type, description=args.description,
+            metadata=_parse_meta(args.meta), source_tool="notebook-cell",
+            source_step_id=_execution_count(self.shell), **self._scope(args),
+        )
+        # bytes, so a body that happens to name an existing file is still stored as text
+        return self.store.put(cell.encode("utf-8"), args.name, **{k: v for k, v in kw.items() if v is not None})
+
+
+def _index_method(store: Any, name: str) -> Callable[..., Any]:
+    method = getattr(store, name, None)
+    if method is None:
+        raise UsageError(
+            f"%artifact {name}: this store has no semantic index; install notebook-artifacts[index]"
+        )
+    return method
+
+
+def _execution_count(shell: Any) -> str | None:
+    """The execution count of the cell running now.
+
+    IPython stores a cell's input in the history before running it (``In[n]``), while the
+    moment ``shell.execution_count`` is incremented differs between IPython 8 and 9.
+    """
+    history = getattr(getattr(shell, "history_manager", None), "input_hist_raw", None)
+    if history is not None and len(history) > 1:
+        return str(len(history) - 1)
+    count = getattr(shell, "execution_count", None)
+    return str(count) if count is not None else None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, OSError) and exc.filename:
+        text = f"{exc.strerror or text}: {exc.filename}"
+    return " ".join(text.split())
+
+
+def wait_indexed(store: Any, timeout: float | None = None) -> Any:
+    """``store.wait_indexed`` with a tqdm progress bar over the pending versions."""
+    wait = getattr(store, "wait_indexed", None)
+    if wait is None:
+        return None
+    pending = _pending_count(store)
+    if not pending:
+        return wait(timeout=timeout)
+    import time
+
+    from tqdm.auto import tqdm
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    bar = tqdm(total=pending, desc="indexing", unit="artifact", file=sys.stderr)
+    try:
+        while True:
+            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
+            result = wait(timeout=step)
+            left = _pending_count(store)
+            bar.n = max(0, pending - (left or 0))
+            bar.refresh()
+            if not left:
+                return True  # the last wait may have timed out just before the work finished
+            if deadline is not None and time.monotonic() >= deadline:
+                return result
+    finally:
+        bar.close()
+
+
+def _pending_count(store: Any, pages: int = 5) -> int:
+    """Latest versions still waiting for the indexer (first ``pages`` pages of the listing)."""
+    count, cursor = 0, None
+    for _ in range(pages):
+        page = store.list(namespace=None, session_id=None, limit=200, cursor=cursor)
+        count += sum(1 for a in page.artifacts if a.status == "pending")
+        if not page.has_more:
+            break
+        cursor = page.next_cursor
+    return count

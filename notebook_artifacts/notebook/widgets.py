@@ -1,0 +1,392 @@
+"""ipywidgets panels over an :class:`ArtifactStore`: upload, live events, download, dashboard.
+
+Live updates come from ``store.subscribe`` (a watcher thread that sees writes by any process).
+They are applied by setting widget traits from that thread, under a lock; with ipykernel 7 a
+thread without a parent message falls back to the shell's context, so the comm messages reach
+the browser while the kernel is idle or busy. Output widgets (whose capture depends on the
+parent message) are not used for live content: each panel renders into an ``HTML`` widget.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any
+
+import ipywidgets as w
+
+from ..models import EVENT_TYPES
+from ..reprs import _e, events_html, format_size, listing_html
+from ._links import DATA_URI_LIMIT, artifact_link, zip_link
+
+__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard", "WEBSOCKET_LIMIT"]
+
+#: Jupyter server's default ``websocket_max_message_size``: a FileUpload sends a file in one
+#: message, so larger files never reach the kernel.
+WEBSOCKET_LIMIT = 10 * 1024 * 1024
+
+
+def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
+    return {"namespace": namespace or "default", "session_id": session_id or None}
+
+
+class UploadPanel(w.VBox):
+    """Upload files from the browser into the store, with tags, TTL and session fields.
+
+    ``file_upload`` is the :class:`ipywidgets.FileUpload`; ``status`` shows one row per file
+    (progress bar and result). Files over the websocket limit cannot be sent by the browser:
+    use ``%artifact upload PATH`` for those.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        namespace: str | None = None,
+        session_id: str | None = None,
+        max_bytes: int = WEBSOCKET_LIMIT,
+        **kwargs: Any,
+    ) -> None:
+        self.store = store
+        self.max_bytes = max_bytes
+        self.file_upload = w.FileUpload(multiple=True, description="Upload", button_style="primary")
+        self.tags = w.Text(description="Tags", placeholder="comma separated, e.g. raw,q3")
+        self.ttl = w.Text(description="TTL", placeholder="e.g. 1h, 7d (empty: no expiry)")
+        self.session = w.Text(value=session_id or "", description="Session", placeholder="optional session id")
+        self.namespace = w.Text(value=namespace or "default", description="Namespace")
+        self.note = w.HTML(
+            f'<span style="color:#57606a;font-size:12px">Files go through the notebook\'s '
+            f"websocket, limited to {format_size(max_bytes)} by Jupyter. For larger files run "
+            "<code>%artifact upload PATH</code> in a cell.</span>"
+        )
+        self.status = w.VBox([])
+        self.last_stored: list[Any] = []
+        self.file_upload.observe(self._on_upload, names="value")
+        super().__init__(
+            [w.HBox([self.file_upload, self.tags]), w.HBox([self.ttl, self.session]),
+             self.namespace, self.note, self.status],
+            **kwargs,
+        )
+        self.add_class("na-upload-panel")
+
+    def _row(self, name: str, size: int) -> tuple[w.HBox, w.IntProgress, w.HTML]:
+        bar = w.IntProgress(value=0, min=0, max=100, layout=w.Layout(width="160px"))
+        label = w.HTML(f"{_e(name)} ({format_size(size)}): storing\u2026")
+        row = w.HBox([bar, label])
+        self.status.children = (row,) + tuple(self.status.children)[:19]
+        return row, bar, label
+
+    def _on_upload(self, change: dict[str, Any]) -> None:
+        files = change.get("new") or ()
+        if not files:
+            return
+        self.upload(files)
+        self.file_upload.value = ()  # ready for the next upload of the same file
+
+    def upload(self, files: Any) -> list[Any]:
+        """Store FileUpload entries (dicts with name, type, size, content); returns the records."""
+        stored = []
+        tags = [t.strip() for t in self.tags.value.split(",") if t.strip()]
+        ttl = self.ttl.value.strip() or None
+        scope = _scope_kw(self.namespace.value.strip(), self.session.value.strip())
+        for entry in files:
+            name = str(entry["name"])
+            size = int(entry.get("size") or len(entry["content"]))
+            _, bar, label = self._row(name, size)
+            if size > self.max_bytes:
+                bar.bar_style = "danger"
+                label.value = (
+                    f"{_e(name)}: {format_size(size)} is over the {format_size(self.max_bytes)} "
+                    f"browser upload limit; run <code>%artifact upload PATH</code> instead"
+                )
+                continue
+            bar.value = 30
+            try:
+                art = self.store.put(
+                    bytes(entry["content"]), name, tags=tags, ttl=ttl, file_name=name,
+                    mime_type=entry.get("type") or None, source_tool="upload-panel", **scope,
+                )
+            except Exception as exc:  # shown in the panel, nothing stored
+                bar.bar_style = "danger"
+                label.value = f"{_e(name)}: not stored: {_e(exc)}"
+                continue
+            bar.value = 100
+            bar.bar_style = "success"
+            label.value = (
+                f"{_e(name)}: stored as <b>{_e(art.name)}</b> v{art.version} "
+                f"({format_size(art.size_bytes)}, {_e(art.artifact_id)})"
+            )
+            stored.append(art)
+        self.last_stored = stored
+        return stored
+
+
+class EventFeed(w.VBox):
+    """Live event feed, newest first, from any process; filter by type and MIME; pause."""
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        namespace: str | None = None,
+        session_id: str | None = None,
+        max_rows: int = 50,
+        backlog: int = 20,
+        **kwargs: Any,
+    ) -> None:
+        self.store = store
+        self.scope_namespace = namespace
+        self.scope_session = session_id
+        self.max_rows = max_rows
+        self._lock = threading.RLock()
+        self._events: deque[Any] = deque(maxlen=1000)
+        self._seen: set[int] = set()
+        self.type_filter = w.Dropdown(options=["all", *EVENT_TYPES], value="all", description="Type")
+        self.mime_filter = w.Text(description="MIME", placeholder="prefix, e.g. text/")
+        self.pause = w.ToggleButton(value=False, description="Pause", icon="pause")
+        self.counter = w.HTML("")
+        self.table = w.HTML(events_html([]))
+        for control in (self.type_filter, self.mime_filter):
+            control.observe(lambda _c: self.render(), names="value")
+        self.pause.observe(self._on_pause, names="value")
+        super().__init__(
+            [w.HBox([self.type_filter, self.mime_filter, self.pause]), self.counter, self.table], **kwargs
+        )
+        self.add_class("na-event-feed")
+        latest = store.latest_cursor()
+        if backlog:
+            page = store.events(after=max(0, latest - backlog), limit=min(backlog, 100))
+            self._add(page.events)
+        self._unsubscribe = store.subscribe(self._on_events, after=latest)
+        self.render()
+
+    @property
+    def events(self) -> list[Any]:
+        """Events received so far (oldest first)."""
+        with self._lock:
+            return list(self._events)
+
+    def _in_scope(self, ev: Any) -> bool:
+        if self.scope_namespace is not None and ev.namespace != self.scope_namespace:
+            return False
+        if self.scope_session is not None and ev.session_id != self.scope_session:
+            return False
+        return True
+
+    def _add(self, events: list[Any]) -> None:
+        with self._lock:
+            for ev in events:
+                if ev.cursor in self._seen or not self._in_scope(ev):
+                    continue
+                self._seen.add(ev.cursor)
+                self._events.append(ev)
+
+    def _on_events(self, events: list[Any]) -> None:
+        # called on the store's watcher thread
+        self._add(events)
+        if not self.pause.value:
+            self.render()
+
+    def _on_pause(self, change: dict[str, Any]) -> None:
+        self.pause.description = "Resume" if change["new"] else "Pause"
+        self.pause.icon = "play" if change["new"] else "pause"
+        if not change["new"]:
+            self.render()
+
+    def visible_events(self) -> list[Any]:
+        """The filtered events, newest first."""
+        kind = self.type_filter.value
+        mime = self.mime_filter.value.strip()
+        out = []
+        for ev in reversed(self.events):
+            if kind != "all" and ev.type != kind:
+                continue
+            if mime and not (ev.mime_type or "").startswith(mime):
+                continue
+            out.append(ev)
+            if len(out) >= self.max_rows:
+                break
+        return out
+
+    def render(self) -> None:
+        with self._lock:
+            shown = self.visible_events()
+            self.counter.value = (
+                f'<span style="color:#57606a;font-size:12px">{len(self._events)} events received'
+                f"{', paused' if self.pause.value else ', live'}</span>"
+            )
+            self.table.value = events_html(shown)
+
+    def close(self) -> None:
+        unsubscribe = getattr(self, "_unsubscribe", None)
+        if unsubscribe is not None:
+            unsubscribe()
+            self._unsubscribe = None
+        super().close()
+
+
+class DownloadPanel(w.VBox):
+    """The artifacts in a scope with a version picker; download one, or all as a zip.
+
+    Small files become data-URI links; larger ones are written under ``artifact_downloads/``
+    and linked through the Jupyter server's ``/files`` route (outside Jupyter: a signed URL of
+    ``server`` or of a running ``%artifact serve``), so no large base64 is stored in the
+    notebook. The listing refreshes on store events.
+    """
+
+    def __init__(
+        self,
+        store: Any,
+        *,
+        namespace: str | None = None,
+        session_id: str | None = None,
+        data_uri_limit: int = DATA_URI_LIMIT,
+        live: bool = True,
+        server: Any = None,
+        **kwargs: Any,
+    ) -> None:
+        self.store = store
+        self.server = server
+        self.namespace = namespace or "default"
+        self.session_id = session_id
+        self.data_uri_limit = data_uri_limit
+        self._lock = threading.RLock()
+        self.artifacts = w.Dropdown(options=[], description="Artifact", layout=w.Layout(width="380px"))
+        self.version = w.Dropdown(options=[], description="Version", layout=w.Layout(width="200px"))
+        self.refresh_button = w.Button(description="Refresh", icon="refresh")
+        self.download_button = w.Button(description="Download", icon="download", button_style="primary")
+        self.download_all_button = w.Button(
+            description="Download all (zip)", icon="file-archive-o", layout=w.Layout(width="auto")
+        )
+        self.link = w.HTML("")
+        self.listing = w.HTML("")
+        self.download_button.add_class("na-download-button")
+        self.download_all_button.add_class("na-download-all-button")
+        self.artifacts.observe(self._on_artifact, names="value")
+        self.refresh_button.on_click(lambda _b: self.refresh())
+        self.download_button.on_click(lambda _b: self.download())
+        self.download_all_button.on_click(lambda _b: self.download_all())
+        super().__init__(
+            [w.HBox([self.artifacts, self.version]),
+             w.HBox([self.download_button, self.download_all_button, self.refresh_button]),
+             self.link, self.listing],
+            **kwargs,
+        )
+        self.add_class("na-download-panel")
+        self._unsubscribe = store.subscribe(self._on_events) if live else None
+        self.refresh()
+
+    def _scope(self) -> dict[str, Any]:
+        return {"namespace": self.namespace, "session_id": self.session_id}
+
+    def _server(self) -> Any:
+        """The given server, else a running ``%artifact serve`` over this same store."""
+        if self.server is not None:
+            return self.server
+        from .extension import current_magics
+
+        magics = current_magics()
+        if magics is not None and magics.server is not None and magics._store is self.store:
+            return magics.server
+        return None
+
+    def _on_events(self, events: list[Any]) -> None:
+        if any(ev.namespace == self.namespace and ev.session_id == self.session_id for ev in events):
+            self.refresh()
+
+    def refresh(self) -> None:
+        """Reload the listing and the artifact picker."""
+        with self._lock:
+            page = self.store.list(**self._scope(), limit=200)
+            arts = list(page.artifacts)
+            self.listing.value = listing_html(arts, total=page.total)
+            options = [(f"{a.name} (v{a.version}, {format_size(a.size_bytes)})", a.name) for a in arts]
+            current = self.artifacts.value
+            self.artifacts.options = options
+            names = [o[1] for o in options]
+            if current in names:
+                self.artifacts.value = current
+                self._on_artifact({"new": current})
+            elif names:
+                self.artifacts.value = names[0]
+            else:
+                self.version.options = []
+
+    def _on_artifact(self, change: dict[str, Any]) -> None:
+        name = change.get("new")
+        if not name:
+            self.version.options = []
+            return
+        try:
+            versions = self.store.versions(name, **self._scope())
+        except Exception:
+            self.version.options = []
+            return
+        options = [
+            (f"v{v.version}{' (latest)' if v.is_latest else ''}", v.version)
+            for v in sorted(versions, key=lambda v: v.version, reverse=True)
+        ]
+        self.version.options = options
+        if options:
+            self.version.value = options[0][1]
+
+    def download(self) -> Any:
+        """Show a download link for the selected version; returns the :class:`DownloadLink`."""
+        name = self.artifacts.value
+        if not name:
+            self.link.value = "<i>No artifact selected.</i>"
+            return None
+        try:
+            link = artifact_link(
+                self.store, name, version=self.version.value, data_uri_limit=self.data_uri_limit,
+                server=self._server(), **self._scope(),
+            )
+        except Exception as exc:
+            self.link.value = f"<b>Cannot download {_e(name)}:</b> {_e(exc)}"
+            return None
+        self.link.value = link.to_html()
+        return link
+
+    def download_all(self) -> Any:
+        """Show a link to a zip of every artifact in the scope."""
+        try:
+            link = zip_link(self.store, data_uri_limit=self.data_uri_limit, **self._scope())
+        except Exception as exc:
+            self.link.value = f"<b>Cannot build the zip:</b> {_e(exc)}"
+            return None
+        self.link.value = link.to_html()
+        return link
+
+    def close(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        super().close()
+
+
+class Dashboard(w.VBox):
+    """Upload, event feed and download panels in tabs, over one store and scope."""
+
+    def __init__(
+        self, store: Any, *, namespace: str | None = None, session_id: str | None = None, **kwargs: Any
+    ) -> None:
+        self.store = store
+        self.upload_panel = UploadPanel(store, namespace=namespace, session_id=session_id)
+        self.event_feed = EventFeed(store, namespace=None, session_id=None)
+        self.download_panel = DownloadPanel(store, namespace=namespace, session_id=session_id)
+        self.tabs = w.Tab(children=[self.upload_panel, self.event_feed, self.download_panel])
+        for i, title in enumerate(("Upload", "Events", "Artifacts")):
+            self.tabs.set_title(i, title)
+        root = getattr(store, "root", "")
+        header = w.HTML(
+            f'<b>notebook-artifacts</b> <span style="color:#57606a">store {_e(root)} &middot; '
+            f"namespace {_e(namespace or 'default')}"
+            f"{' &middot; session ' + _e(session_id) if session_id else ''}</span>"
+        )
+        super().__init__([header, self.tabs], **kwargs)
+        self.add_class("na-dashboard")
+
+    def close(self) -> None:
+        for panel in (self.upload_panel, self.event_feed, self.download_panel):
+            panel.close()
+        super().close()

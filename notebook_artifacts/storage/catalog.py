@@ -1,0 +1,695 @@
+"""The SQLite catalog (``<root>/catalog.sqlite3``, WAL mode): versions, lineages, events, sessions.
+
+One :class:`Catalog` per store holds one connection guarded by a lock; other processes open
+their own. Every write runs in ``BEGIN IMMEDIATE`` with a busy timeout, so concurrent writers
+(kernel, server, CLI) serialise instead of failing, and version numbers stay contiguous.
+Other components (the index) may create their own tables in the same file with their own
+connection (:func:`connect`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from ..errors import InvalidInputError, NotFoundError
+from ..models import ARTIFACT_FIELDS, Artifact, Page
+from .blobs import BlobStore, StagedBlob
+from .events import append_event
+from .ttl import iso_utc
+
+__all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_VERSION"]
+
+BUSY_TIMEOUT_MS = 15000
+SCHEMA_VERSION = 2
+
+_JSON_FIELDS = ("keywords", "tags", "metadata")
+_BOOL_FIELDS = ("is_latest", "has_file", "is_pinned", "is_expired", "is_indexed")
+_EXTRA_COLUMNS = ("seq", "session_key", "ext", "expires_ts", "created_ts", "workspace_path")
+
+_MIGRATIONS: dict[int, list[str]] = {
+    1: [
+        """CREATE TABLE IF NOT EXISTS lineages (
+            root_artifact_id TEXT PRIMARY KEY,
+            namespace TEXT NOT NULL,
+            session_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            last_version INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            UNIQUE (namespace, session_key, name))""",
+        """CREATE TABLE IF NOT EXISTS artifact_versions (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            artifact_id TEXT NOT NULL UNIQUE,
+            root_artifact_id TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            session_key TEXT NOT NULL,
+            session_id TEXT,
+            workspace_id TEXT, namespace_id TEXT, thread_id TEXT,
+            name TEXT NOT NULL,
+            version INTEGER NOT NULL,
+            description TEXT, artifact_type TEXT NOT NULL,
+            is_latest INTEGER NOT NULL DEFAULT 1, replaced_by_version INTEGER,
+            content TEXT, content_preview TEXT, content_text TEXT,
+            file_name TEXT, mime_type TEXT NOT NULL, ext TEXT NOT NULL DEFAULT '',
+            size_bytes INTEGER NOT NULL, sha256 TEXT NOT NULL, has_file INTEGER NOT NULL,
+            summary TEXT, keywords TEXT NOT NULL DEFAULT '[]', tags TEXT NOT NULL DEFAULT '[]',
+            metadata TEXT NOT NULL DEFAULT '{}',
+            source TEXT, source_execution_id TEXT, source_step_id TEXT, source_tool TEXT,
+            scope TEXT NOT NULL, status TEXT NOT NULL,
+            ttl_seconds INTEGER, expires_at TEXT, expires_ts REAL,
+            is_pinned INTEGER NOT NULL DEFAULT 0, is_expired INTEGER NOT NULL DEFAULT 0,
+            is_indexed INTEGER NOT NULL DEFAULT 0, indexed_at TEXT, index_collection TEXT,
+            index_error TEXT, index_attempts INTEGER NOT NULL DEFAULT 0,
+            embedding_model_id TEXT, chunk_count INTEGER NOT NULL DEFAULT 0,
+            promoted_to_source_id TEXT, created_by TEXT,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL, created_ts REAL NOT NULL,
+            workspace_path TEXT,
+            UNIQUE (namespace, session_key, name, version))""",
+        "CREATE INDEX IF NOT EXISTS av_root ON artifact_versions(root_artifact_id, version)",
+        "CREATE INDEX IF NOT EXISTS av_scope ON artifact_versions(namespace, session_key, is_latest)",
+        "CREATE INDEX IF NOT EXISTS av_sha ON artifact_versions(sha256)",
+        "CREATE INDEX IF NOT EXISTS av_expiry ON artifact_versions(expires_ts) WHERE expires_ts IS NOT NULL",
+        "CREATE INDEX IF NOT EXISTS av_status ON artifact_versions(status, seq)",
+        """CREATE TABLE IF NOT EXISTS events (
+            cursor INTEGER PRIMARY KEY AUTOINCREMENT,
+            type TEXT NOT NULL,
+            artifact_id TEXT, root_artifact_id TEXT, name TEXT, version INTEGER,
+            namespace TEXT NOT NULL, session_id TEXT,
+            mime_type TEXT, ext TEXT, size_bytes INTEGER, sha256 TEXT,
+            timestamp REAL NOT NULL, source_tool TEXT, data TEXT NOT NULL DEFAULT '{}')""",
+        """CREATE TABLE IF NOT EXISTS sessions (
+            namespace TEXT NOT NULL, session_id TEXT NOT NULL,
+            created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
+            closed_at TEXT, cleaned INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (namespace, session_id))""",
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ],
+    # 2: manifest generations, so a manifest left stale by a killed writer is rewritten on open
+    2: [
+        "ALTER TABLE sessions ADD COLUMN manifest_gen INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE sessions ADD COLUMN synced_gen INTEGER NOT NULL DEFAULT 0",
+        """CREATE TRIGGER IF NOT EXISTS av_manifest_ins AFTER INSERT ON artifact_versions
+           WHEN NEW.session_key != '' BEGIN
+             UPDATE sessions SET manifest_gen = manifest_gen + 1
+             WHERE namespace = NEW.namespace AND session_id = NEW.session_key; END""",
+        """CREATE TRIGGER IF NOT EXISTS av_manifest_del AFTER DELETE ON artifact_versions
+           WHEN OLD.session_key != '' BEGIN
+             UPDATE sessions SET manifest_gen = manifest_gen + 1
+             WHERE namespace = OLD.namespace AND session_id = OLD.session_key; END""",
+        """CREATE TRIGGER IF NOT EXISTS av_manifest_upd
+           AFTER UPDATE OF is_latest, is_expired, source ON artifact_versions
+           WHEN NEW.session_key != '' BEGIN
+             UPDATE sessions SET manifest_gen = manifest_gen + 1
+             WHERE namespace = NEW.namespace AND session_id = NEW.session_key; END""",
+        "UPDATE sessions SET manifest_gen = 1",
+    ],
+}
+
+
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A connection in autocommit mode (explicit BEGIN), WAL, with a long busy timeout."""
+    conn = sqlite3.connect(
+        os.fspath(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
+        check_same_thread=False,
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+    if mode.lower() != "wal":
+        conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def _has_sources_table(c: sqlite3.Connection) -> bool:
+    """Whether the index created its promoted-sources table, whose blobs outlive versions."""
+    return c.execute(
+        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='idx_sources'").fetchone() is not None
+
+
+def new_artifact_id() -> str:
+    return "art_" + secrets.token_hex(12)
+
+
+def session_key(session_id: str | None) -> str:
+    return session_id or ""
+
+
+class Catalog:
+    """Artifact versions, lineages, the event log and sessions in one SQLite file."""
+
+    def __init__(self, root: str | os.PathLike[str]):
+        self.root = Path(root)
+        self.path = self.root / "catalog.sqlite3"
+        self._lock = threading.RLock()
+        self._conn = connect(self.path)
+        #: called after each committed write (the store pokes its event watcher)
+        self.on_commit: Callable[[], None] | None = None
+        self._migrate()
+
+    # -- plumbing ----------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self.write(notify=False) as c:
+            c.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+            current = int(row[0]) if row else 0
+            if current > SCHEMA_VERSION:
+                raise InvalidInputError(
+                    f"{self.path} has catalog schema {current}, newer than this version of "
+                    f"notebook-artifacts understands ({SCHEMA_VERSION}); upgrade the package"
+                )
+            for v in range(current + 1, SCHEMA_VERSION + 1):
+                for stmt in _MIGRATIONS[v]:
+                    c.execute(stmt)
+                c.execute(
+                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(v),)
+                )
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    @contextmanager
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A consistent snapshot for several SELECTs."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            try:
+                yield self._conn
+            finally:
+                self._conn.execute("COMMIT")
+
+    @contextmanager
+    def write(self, notify: bool = True) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``); rolled back on any exception."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+                self._conn.execute("COMMIT")
+            except BaseException:
+                # SQLite may already have rolled back (SQLITE_FULL, I/O errors); never leave
+                # the connection inside a transaction, or every later write here would fail
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+        if notify and self.on_commit is not None:
+            self.on_commit()
+
+    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, tuple(params)).fetchall()
+
+    # -- records -----------------------------------------------------------------------
+    @staticmethod
+    def to_artifact(row: sqlite3.Row | dict[str, Any]) -> Artifact:
+        d = {k: row[k] for k in ARTIFACT_FIELDS}
+        for k in _JSON_FIELDS:
+            d[k] = json.loads(d[k]) if d[k] else ({} if k == "metadata" else [])
+        for k in _BOOL_FIELDS:
+            d[k] = bool(d[k])
+        return Artifact(**d)
+
+    def get(self, artifact_id: str) -> Artifact | None:
+        rows = self.execute("SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,))
+        return self.to_artifact(rows[0]) if rows else None
+
+    def get_row(self, artifact_id: str) -> sqlite3.Row | None:
+        rows = self.execute("SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,))
+        return rows[0] if rows else None
+
+    def get_many(self, artifact_ids: Iterable[str]) -> dict[str, Artifact]:
+        ids = list(dict.fromkeys(artifact_ids))
+        out: dict[str, Artifact] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            q = ",".join("?" * len(part))
+            for r in self.execute(f"SELECT * FROM artifact_versions WHERE artifact_id IN ({q})", part):
+                out[r["artifact_id"]] = self.to_artifact(r)
+        return out
+
+    def find_version(
+        self, namespace: str, session_id: str | None, name: str, version: int | None,
+        include_expired: bool = False,
+    ) -> Artifact | None:
+        sql = "SELECT * FROM artifact_versions WHERE namespace=? AND session_key=? AND name=?"
+        params: list[Any] = [namespace, session_key(session_id), name]
+        if version is not None:
+            sql += " AND version=?"
+            params.append(version)
+        if not include_expired:
+            sql += " AND is_expired=0"
+        sql += " ORDER BY version DESC LIMIT 1"
+        rows = self.execute(sql, params)
+        return self.to_artifact(rows[0]) if rows else None
+
+    def lineage_versions(self, root_artifact_id: str, include_expired: bool = False) -> list[Artifact]:
+        sql = "SELECT * FROM artifact_versions WHERE root_artifact_id=?"
+        if not include_expired:
+            sql += " AND is_expired=0"
+        rows = self.execute(sql + " ORDER BY version", (root_artifact_id,))
+        return [self.to_artifact(r) for r in rows]
+
+    def version_in_lineage(self, root_artifact_id: str, version: int) -> Artifact | None:
+        rows = self.execute(
+            "SELECT * FROM artifact_versions WHERE root_artifact_id=? AND version=?",
+            (root_artifact_id, version),
+        )
+        return self.to_artifact(rows[0]) if rows else None
+
+    # -- writing versions ----------------------------------------------------------------
+    def add_version(
+        self, fields: dict[str, Any], *, staged: StagedBlob, blobs: BlobStore, now: float,
+        workspace_path: str | None = None,
+    ) -> Artifact:
+        """Insert the next version of ``(namespace, session_id, name)`` and its event.
+
+        ``fields`` holds the record's own values; this assigns ``artifact_id``, ``version``,
+        ``root_artifact_id``, ``is_latest`` and the times, moves the staged blob into place
+        and relinks the previous latest version, all in one transaction.
+        """
+        ns, sid, name = fields["namespace"], fields["session_id"], fields["name"]
+        skey = session_key(sid)
+        stamp = iso_utc(now)
+        artifact_id = new_artifact_id()
+        with self.write() as c:
+            lin = c.execute(
+                "SELECT root_artifact_id, last_version FROM lineages "
+                "WHERE namespace=? AND session_key=? AND name=?",
+                (ns, skey, name),
+            ).fetchone()
+            if lin is None:
+                root, version = artifact_id, 1
+                c.execute(
+                    "INSERT INTO lineages(root_artifact_id, namespace, session_key, name, "
+                    "last_version, created_at) VALUES (?,?,?,?,?,?)",
+                    (root, ns, skey, name, 1, stamp),
+                )
+            else:
+                root, version = lin["root_artifact_id"], lin["last_version"] + 1
+                c.execute(
+                    "UPDATE lineages SET last_version=? WHERE root_artifact_id=?", (version, root)
+                )
+            if sid is not None:
+                self._touch_session(c, ns, sid, stamp)
+            blobs.commit(staged)
+            rec = dict(fields)
+            rec.update(
+                artifact_id=artifact_id, root_artifact_id=root, version=version, is_latest=1,
+                replaced_by_version=None, created_at=stamp, updated_at=stamp, created_ts=now,
+                session_key=skey, workspace_path=workspace_path,
+            )
+            for k in _JSON_FIELDS:
+                rec[k] = json.dumps(rec.get(k) or ({} if k == "metadata" else []))
+            for k in _BOOL_FIELDS:
+                rec[k] = int(bool(rec.get(k)))
+            cols = [k for k in rec if k != "seq"]
+            c.execute(
+                f"INSERT INTO artifact_versions({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
+                [rec[k] for k in cols],
+            )
+            self._relink(c, root)
+            row = c.execute(
+                "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
+            ).fetchone()
+            append_event(c, "created" if version == 1 else "version_created", row, now)
+            return self.to_artifact(row)
+
+    @staticmethod
+    def _relink(c: sqlite3.Connection, root: str) -> None:
+        """Recompute ``is_latest`` / ``replaced_by_version`` over a lineage's live versions."""
+        rows = c.execute(
+            "SELECT artifact_id, version, is_latest, replaced_by_version FROM artifact_versions "
+            "WHERE root_artifact_id=? AND is_expired=0 ORDER BY version",
+            (root,),
+        ).fetchall()
+        for i, r in enumerate(rows):
+            last = i == len(rows) - 1
+            want = (1 if last else 0, None if last else rows[i + 1]["version"])
+            if (r["is_latest"], r["replaced_by_version"]) != want:
+                c.execute(
+                    "UPDATE artifact_versions SET is_latest=?, replaced_by_version=? WHERE artifact_id=?",
+                    (*want, r["artifact_id"]),
+                )
+        c.execute(
+            "UPDATE artifact_versions SET is_latest=0 WHERE root_artifact_id=? AND is_expired=1 "
+            "AND is_latest=1",
+            (root,),
+        )
+
+    @staticmethod
+    def _touch_session(c: sqlite3.Connection, ns: str, sid: str, stamp: str) -> None:
+        c.execute(
+            "INSERT INTO sessions(namespace, session_id, created_at, updated_at) VALUES (?,?,?,?) "
+            "ON CONFLICT(namespace, session_id) DO UPDATE SET updated_at=excluded.updated_at",
+            (ns, sid, stamp, stamp),
+        )
+
+    def update_version(
+        self, artifact_id: str, changes: dict[str, Any], *, now: float,
+        event_data: dict[str, Any] | None = None, event_type: str | None = "updated",
+    ) -> Artifact:
+        """Apply column ``changes`` to one version (and relink), emitting ``event_type``."""
+        with self.write() as c:
+            row = c.execute(
+                "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
+            ).fetchone()
+            if row is None:
+                raise NotFoundError(f"no artifact version {artifact_id!r}; it may have been deleted")
+            if changes:
+                vals = dict(changes)
+                for k in _JSON_FIELDS:
+                    if k in vals:
+                        vals[k] = json.dumps(vals[k])
+                for k in _BOOL_FIELDS:
+                    if k in vals:
+                        vals[k] = int(bool(vals[k]))
+                vals["updated_at"] = iso_utc(now)
+                sets = ", ".join(f"{k}=?" for k in vals)
+                c.execute(
+                    f"UPDATE artifact_versions SET {sets} WHERE artifact_id=?",
+                    [*vals.values(), artifact_id],
+                )
+                self._relink(c, row["root_artifact_id"])
+                row = c.execute(
+                    "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
+                ).fetchone()
+                if event_type:
+                    append_event(c, event_type, row, now, event_data)
+            return self.to_artifact(row)
+
+    def delete_versions(
+        self, root_artifact_id: str, version: int | None, *, now: float, blobs: BlobStore,
+        event_data: dict[str, Any] | None = None,
+    ) -> list[Artifact]:
+        """Delete one version or the whole lineage; remove blobs no remaining version uses."""
+        with self.write() as c:
+            sql = "SELECT * FROM artifact_versions WHERE root_artifact_id=?"
+            params: list[Any] = [root_artifact_id]
+            if version is not None:
+                sql += " AND version=?"
+                params.append(version)
+            rows = c.execute(sql + " ORDER BY version", params).fetchall()
+            if not rows:
+                return []
+            for r in rows:
+                c.execute("DELETE FROM artifact_versions WHERE artifact_id=?", (r["artifact_id"],))
+                append_event(c, "deleted", r, now, event_data)
+            left = c.execute(
+                "SELECT COUNT(*) FROM artifact_versions WHERE root_artifact_id=?", (root_artifact_id,)
+            ).fetchone()[0]
+            if left == 0:
+                c.execute("DELETE FROM lineages WHERE root_artifact_id=?", (root_artifact_id,))
+            else:
+                self._relink(c, root_artifact_id)
+        # content goes only once the deletion is committed (in a second write transaction
+        # that re-checks references): a crash in between leaves an orphan blob that fsck/gc
+        # reclaim, never a version whose blob is missing
+        self.remove_orphan_blobs(blobs, {r["sha256"] for r in rows})
+        return [self.to_artifact(r) for r in rows]
+
+    @staticmethod
+    def _remove_unreferenced(c: sqlite3.Connection, blobs: BlobStore, digests: Iterable[str]) -> tuple[int, int]:
+        removed = freed = 0
+        sources = _has_sources_table(c)
+        for sha in digests:
+            used = c.execute("SELECT 1 FROM artifact_versions WHERE sha256=? LIMIT 1", (sha,)).fetchone()
+            if used is None and sources:  # a promoted source keeps its content alive
+                used = c.execute("SELECT 1 FROM idx_sources WHERE sha256=? LIMIT 1", (sha,)).fetchone()
+            if used is None:
+                n = blobs.remove(sha)
+                if n or not blobs.exists(sha):
+                    removed += 1 if n else 0
+                    freed += n
+        return removed, freed
+
+    # -- expiry --------------------------------------------------------------------------
+    def sweep_expired(self, now: float) -> list[Artifact]:
+        """Mark versions whose TTL has passed as expired (one ``expired`` event each)."""
+        due = self.execute(
+            "SELECT 1 FROM artifact_versions WHERE expires_ts IS NOT NULL AND expires_ts<=? "
+            "AND is_expired=0 AND is_pinned=0 LIMIT 1",
+            (now,),
+        )
+        if not due:
+            return []
+        out = []
+        with self.write() as c:
+            rows = c.execute(
+                "SELECT artifact_id, root_artifact_id FROM artifact_versions WHERE expires_ts IS NOT NULL "
+                "AND expires_ts<=? AND is_expired=0 AND is_pinned=0",
+                (now,),
+            ).fetchall()
+            roots = set()
+            for r in rows:
+                c.execute(
+                    "UPDATE artifact_versions SET is_expired=1, is_latest=0 WHERE artifact_id=?",
+                    (r["artifact_id"],),
+                )
+                roots.add(r["root_artifact_id"])
+            for root in roots:
+                self._relink(c, root)
+            for r in rows:
+                row = c.execute(
+                    "SELECT * FROM artifact_versions WHERE artifact_id=?", (r["artifact_id"],)
+                ).fetchone()
+                append_event(c, "expired", row, now)
+                out.append(self.to_artifact(row))
+        return out
+
+    def purge_expired(self, blobs: BlobStore) -> tuple[int, int, int]:
+        """Drop expired version records and blobs nothing else uses: (versions, blobs, bytes)."""
+        with self.write() as c:
+            rows = c.execute(
+                "SELECT artifact_id, root_artifact_id, sha256 FROM artifact_versions WHERE is_expired=1"
+            ).fetchall()
+            roots = set()
+            for r in rows:
+                c.execute("DELETE FROM artifact_versions WHERE artifact_id=?", (r["artifact_id"],))
+                roots.add(r["root_artifact_id"])
+            for root in roots:
+                left = c.execute(
+                    "SELECT COUNT(*) FROM artifact_versions WHERE root_artifact_id=?", (root,)
+                ).fetchone()[0]
+                if left == 0:
+                    c.execute("DELETE FROM lineages WHERE root_artifact_id=?", (root,))
+        # as in delete_versions: blobs go only after the records' removal is committed
+        removed, freed = self.remove_orphan_blobs(blobs, {r["sha256"] for r in rows})
+        return len(rows), removed, freed
+
+    def remove_orphan_blobs(self, blobs: BlobStore, digests: Iterable[str]) -> tuple[int, int]:
+        """Under the write lock, delete those of ``digests`` that no version references."""
+        with self.write(notify=False) as c:
+            return self._remove_unreferenced(c, blobs, digests)
+
+    def referenced_digests(self) -> set[str]:
+        """Digests that live versions or promoted sources (``idx_sources``) still use."""
+        with self._lock:
+            refs = {r[0] for r in self._conn.execute("SELECT DISTINCT sha256 FROM artifact_versions")}
+            if _has_sources_table(self._conn):
+                refs |= {r[0] for r in self._conn.execute("SELECT DISTINCT sha256 FROM idx_sources")}
+        return refs
+
+    # -- listing -------------------------------------------------------------------------
+    def list_latest(
+        self, *, namespace: str | None, session_id: str | None, tags: list[str] | None,
+        types: list[str] | None, include_expired: bool, limit: int, cursor: str | None,
+        name_prefix: str | None = None,
+    ) -> Page:
+        """Latest live version of each name (plus expired versions when asked), newest first."""
+        where = ["(is_latest=1 OR is_expired=1)" if include_expired else "is_latest=1"]
+        params: list[Any] = []
+        if namespace is not None:
+            where.append("namespace=?")
+            params.append(namespace)
+        if session_id is not None:
+            where.append("session_key=?")
+            params.append(session_id)
+        for tag in tags or ():
+            where.append("EXISTS (SELECT 1 FROM json_each(artifact_versions.tags) WHERE value=?)")
+            params.append(tag)
+        if types:
+            where.append(f"artifact_type IN ({','.join('?' * len(types))})")
+            params.extend(types)
+        if name_prefix:
+            where.append("substr(name, 1, ?)=?")
+            params.extend([len(name_prefix), name_prefix])
+        cond = " AND ".join(where)
+        after: int | None = None
+        if cursor not in (None, ""):
+            if not str(cursor).isdigit():
+                raise InvalidInputError(
+                    f"invalid cursor {cursor!r}: pass the next_cursor of a previous page"
+                )
+            after = int(cursor)
+        with self.read() as c:
+            total = c.execute(f"SELECT COUNT(*) FROM artifact_versions WHERE {cond}", params).fetchone()[0]
+            q = f"SELECT * FROM artifact_versions WHERE {cond}"
+            qp = list(params)
+            if after is not None:
+                q += " AND seq<?"
+                qp.append(after)
+            rows = c.execute(q + " ORDER BY seq DESC LIMIT ?", [*qp, limit + 1]).fetchall()
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        return Page(
+            artifacts=[self.to_artifact(r) for r in rows], total=total, has_more=has_more,
+            next_cursor=str(rows[-1]["seq"]) if has_more else None,
+        )
+
+    def iter_latest(self, namespace: str | None, session_id: str | None,
+                    exact_session: bool = False) -> list[sqlite3.Row]:
+        """Rows of the latest live versions in a scope (``exact_session``: None means no session)."""
+        sql = "SELECT * FROM artifact_versions WHERE is_latest=1"
+        params: list[Any] = []
+        if namespace is not None:
+            sql += " AND namespace=?"
+            params.append(namespace)
+        if session_id is not None or exact_session:
+            sql += " AND session_key=?"
+            params.append(session_key(session_id))
+        return self.execute(sql + " ORDER BY session_key, name", params)
+
+    def session_rows(self, namespace: str, session_id: str) -> list[sqlite3.Row]:
+        return self.execute(
+            "SELECT * FROM artifact_versions WHERE namespace=? AND session_key=? AND is_expired=0 "
+            "ORDER BY seq",
+            (namespace, session_id),
+        )
+
+    def session_snapshot(self, namespace: str, session_id: str) -> tuple[int, list[sqlite3.Row], dict[str, Any]]:
+        """``(manifest generation, live version rows, session row)`` read in one snapshot."""
+        with self.read() as c:
+            srow = c.execute(
+                "SELECT * FROM sessions WHERE namespace=? AND session_id=?", (namespace, session_id)
+            ).fetchone()
+            rows = c.execute(
+                "SELECT * FROM artifact_versions WHERE namespace=? AND session_key=? AND is_expired=0 "
+                "ORDER BY seq",
+                (namespace, session_id),
+            ).fetchall()
+        info = dict(srow) if srow else {}
+        return int(info.get("manifest_gen", 0)), rows, info
+
+    def mark_manifest_synced(self, namespace: str, session_id: str, gen: int) -> None:
+        with self.write(notify=False) as c:
+            c.execute(
+                "UPDATE sessions SET synced_gen=MAX(synced_gen, ?) WHERE namespace=? AND session_id=?",
+                (gen, namespace, session_id),
+            )
+
+    def stale_manifests(self) -> list[tuple[str, str]]:
+        """Sessions whose manifest misses a committed change (a writer died before writing it)."""
+        rows = self.execute("SELECT namespace, session_id FROM sessions WHERE manifest_gen > synced_gen")
+        return [(r[0], r[1]) for r in rows]
+
+    def names(self, namespace: str, session_id: str | None) -> list[str]:
+        rows = self.execute(
+            "SELECT name FROM artifact_versions WHERE namespace=? AND session_key=? AND is_latest=1 "
+            "ORDER BY name",
+            (namespace, session_key(session_id)),
+        )
+        return [r[0] for r in rows]
+
+    def sessions(self, namespace: str | None) -> list[dict[str, Any]]:
+        sql = (
+            "SELECT s.namespace, s.session_id, s.created_at, s.updated_at, s.closed_at, s.cleaned, "
+            "(SELECT COUNT(*) FROM artifact_versions v WHERE v.namespace=s.namespace AND "
+            " v.session_key=s.session_id AND v.is_latest=1) AS artifacts, "
+            "(SELECT COUNT(*) FROM artifact_versions v WHERE v.namespace=s.namespace AND "
+            " v.session_key=s.session_id AND v.is_expired=0) AS versions, "
+            "(SELECT COALESCE(SUM(size_bytes),0) FROM artifact_versions v WHERE v.namespace=s.namespace "
+            " AND v.session_key=s.session_id AND v.is_latest=1) AS size_bytes "
+            "FROM sessions s"
+        )
+        params: list[Any] = []
+        if namespace is not None:
+            sql += " WHERE s.namespace=?"
+            params.append(namespace)
+        rows = self.execute(sql + " ORDER BY s.updated_at DESC", params)
+        return [dict(r) | {"cleaned": bool(r["cleaned"])} for r in rows]
+
+    def get_session(self, namespace: str, session_id: str) -> dict[str, Any] | None:
+        rows = self.execute(
+            "SELECT * FROM sessions WHERE namespace=? AND session_id=?", (namespace, session_id)
+        )
+        return dict(rows[0]) if rows else None
+
+    def close_session(self, namespace: str, session_id: str, now: float, cleaned: bool) -> None:
+        stamp = iso_utc(now)
+        with self.write(notify=False) as c:
+            self._touch_session(c, namespace, session_id, stamp)
+            c.execute(
+                "UPDATE sessions SET closed_at=?, cleaned=?, manifest_gen=manifest_gen+1 "
+                "WHERE namespace=? AND session_id=?",
+                (stamp, int(cleaned), namespace, session_id),
+            )
+
+    def count_versions(self) -> int:
+        return self.execute("SELECT COUNT(*) FROM artifact_versions")[0][0]
+
+    def all_version_rows(self) -> list[sqlite3.Row]:
+        return self.execute(
+            "SELECT artifact_id, sha256, size_bytes, name, namespace, session_id FROM artifact_versions"
+        )
+
+    # -- index seams ---------------------------------------------------------------------
+    def pending_index_jobs(self, limit: int = 100) -> list[Artifact]:
+        """Versions waiting for the indexer (status pending, not expired), oldest first."""
+        rows = self.execute(
+            "SELECT * FROM artifact_versions WHERE status='pending' AND is_expired=0 "
+            "ORDER BY seq LIMIT ?",
+            (limit,),
+        )
+        return [self.to_artifact(r) for r in rows]
+
+    def set_index_state(
+        self, artifact_id: str, *, status: str, is_indexed: bool, indexed_at: str | None,
+        index_collection: str | None, index_error: str | None, index_attempts: int,
+        embedding_model_id: str | None, chunk_count: int, content_text: str | None = None,
+        event_type: str | None = None, now: float | None = None,
+    ) -> Artifact:
+        """Record the indexer's outcome for one version in one transaction (and its event)."""
+        import time
+
+        changes: dict[str, Any] = dict(
+            status=status, is_indexed=is_indexed, indexed_at=indexed_at,
+            index_collection=index_collection, index_error=index_error,
+            index_attempts=index_attempts, embedding_model_id=embedding_model_id,
+            chunk_count=chunk_count,
+        )
+        if content_text is not None:
+            changes["content_text"] = content_text
+        return self.update_version(
+            artifact_id, changes, now=time.time() if now is None else now,
+            event_type=event_type,
+            event_data={"status": status, "chunk_count": chunk_count, "error": index_error}
+            if event_type else None,
+        )
+
+    def mark_pending(self, artifact_ids: Iterable[str]) -> int:
+        """Queue versions for (re)indexing; returns how many were marked."""
+        ids = list(artifact_ids)
+        n = 0
+        with self.write() as c:
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                q = ",".join("?" * len(part))
+                n += c.execute(
+                    f"UPDATE artifact_versions SET status='pending', index_error=NULL "
+                    f"WHERE artifact_id IN ({q}) AND is_expired=0",
+                    part,
+                ).rowcount
+        return n
+
+    # -- meta ------------------------------------------------------------------------------
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self.execute("SELECT value FROM meta WHERE key=?", (key,))
+        return rows[0][0] if rows else default

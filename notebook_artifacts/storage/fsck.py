@@ -1,0 +1,102 @@
+"""Consistency check of a store: catalog integrity, blobs against the catalog, temp files,
+session manifests. ``repair=True`` fixes only what is safe to fix."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..models import FsckReport, Problem
+from .blobs import BlobStore
+from .catalog import Catalog
+from .sessions import manifest_path, stale_aux_temp_files, write_manifest
+
+__all__ = ["check", "TEMP_GRACE_SECONDS"]
+
+#: a temp file counts as left over when no live writer holds its lock and it is older than this
+TEMP_GRACE_SECONDS = 0.0
+_HEX = set("0123456789abcdef")
+
+
+def check(root: Path, catalog: Catalog, blobs: BlobStore, *, repair: bool = False,
+          verify_content: bool = True) -> FsckReport:
+    problems: list[Problem] = []
+
+    result = [r[0] for r in catalog.execute("PRAGMA integrity_check")]
+    if result != ["ok"]:
+        problems.append(Problem("catalog", "SQLite integrity_check: " + "; ".join(result[:5]),
+                                path=str(catalog.path)))
+
+    rows = catalog.all_version_rows()
+    verified: dict[str, bool] = {}
+    for r in rows:
+        sha = r["sha256"]
+        if sha not in verified:
+            if not blobs.exists(sha):
+                verified[sha] = False
+            else:
+                verified[sha] = blobs.verify(sha) if verify_content else True
+                if not verified[sha]:
+                    problems.append(Problem(
+                        "corrupt_blob", f"content of {sha[:12]}... no longer matches its digest",
+                        path=str(blobs.path(sha)), artifact_id=r["artifact_id"]))
+                    continue
+        if not blobs.exists(sha):
+            problems.append(Problem(
+                "missing_blob",
+                f"{r['name']!r} ({r['artifact_id']}) references missing content {sha[:12]}...",
+                path=str(blobs.path(sha)), artifact_id=r["artifact_id"]))
+
+    referenced = {r["sha256"] for r in rows} | catalog.referenced_digests()  # + promoted sources
+    checked_blobs = 0
+    orphans: list[str] = []
+    for name, path in blobs.iter_blobs():
+        checked_blobs += 1
+        valid = len(name) == 64 and set(name) <= _HEX and path.is_file()
+        if not valid or path.parent.name != name[:2]:
+            p = Problem("stray_file", "unexpected entry in the blob directory", path=str(path))
+            if repair and valid and not blobs.exists(name):
+                blobs.path(name).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, blobs.path(name))
+                p.repaired = True
+            problems.append(p)
+            continue
+        if name not in referenced:
+            orphans.append(name)
+    if orphans:
+        repaired: set[str] = set()
+        if repair:
+            catalog.remove_orphan_blobs(blobs, orphans)
+            repaired = {d for d in orphans if not blobs.exists(d)}
+        for d in orphans:
+            problems.append(Problem("orphan_blob", "content no version references",
+                                    path=str(blobs.path(d)), repaired=d in repaired))
+
+    for p in blobs.stale_temp_files(TEMP_GRACE_SECONDS) + stale_aux_temp_files(root):
+        prob = Problem("temp_file", "leftover temp file of an interrupted write", path=str(p))
+        if repair:
+            p.unlink(missing_ok=True)
+            prob.repaired = True
+        problems.append(prob)
+
+    for s in catalog.sessions(None):
+        ns, sid = s["namespace"], s["session_id"]
+        want = {r["artifact_id"] for r in catalog.session_rows(ns, sid)}
+        mpath = manifest_path(root, ns, sid)
+        try:
+            doc = json.loads(mpath.read_text(encoding="utf-8"))
+            have = {e["artifact_id"] for e in doc.get("attachments", [])}
+        except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
+            have = None
+        if have != want:
+            prob = Problem("manifest", f"manifest of session {sid!r} ({ns}) is out of date",
+                           path=str(mpath))
+            if repair:
+                write_manifest(root, catalog, ns, sid)
+                prob.repaired = True
+            problems.append(prob)
+
+    ok = all(p.repaired for p in problems)
+    return FsckReport(ok=ok, problems=problems, checked_versions=len(rows),
+                      checked_blobs=checked_blobs)

@@ -1,0 +1,49 @@
+"""Garbage collection: expiry, reclaiming content, temp files and event-log trimming."""
+
+from __future__ import annotations
+
+from ..models import GcReport
+from .blobs import BlobStore
+from .catalog import Catalog
+from .events import trim_events
+from .sessions import stale_aux_temp_files
+
+__all__ = ["collect"]
+
+
+def collect(catalog: Catalog, blobs: BlobStore, *, now: float, events_keep: int,
+            temp_age: float) -> tuple[GcReport, set[tuple[str, str]]]:
+    """Run one collection; returns the report and the sessions whose manifests changed.
+
+    Expired versions are swept (one ``expired`` event each), then their records dropped and
+    every blob no remaining version references deleted (under the catalog's write lock, so a
+    concurrent put cannot lose content it is about to reference).
+    """
+    catalog.sweep_expired(now)
+    sessions = {
+        (r["namespace"], r["session_id"])
+        for r in catalog.execute(
+            "SELECT DISTINCT namespace, session_id FROM artifact_versions "
+            "WHERE is_expired=1 AND session_id IS NOT NULL"
+        )
+    }
+    versions, removed, freed = catalog.purge_expired(blobs)
+    referenced = catalog.referenced_digests()
+    orphans = [d for d, p in blobs.iter_blobs() if len(d) == 64 and d not in referenced
+               and p.parent.name == d[:2]]
+    if orphans:
+        r2, f2 = catalog.remove_orphan_blobs(blobs, orphans)
+        removed += r2
+        freed += f2
+    temps = 0
+    for p in blobs.stale_temp_files(grace=temp_age) + stale_aux_temp_files(catalog.root):
+        try:
+            p.unlink()
+            temps += 1
+        except FileNotFoundError:
+            pass
+    with catalog.write(notify=False) as c:
+        trimmed = trim_events(c, events_keep)
+    report = GcReport(expired_versions=versions, blobs_removed=removed, bytes_freed=freed,
+                      temp_files_removed=temps, events_trimmed=trimmed)
+    return report, sessions

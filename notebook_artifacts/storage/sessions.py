@@ -1,0 +1,128 @@
+"""Per-session attachment manifests (seed 001) and the auto-clean switch.
+
+Each session has ``<root>/sessions/<quoted namespace>/<session_id>/attachments_manifest.json``
+listing its live artifact versions with the seed's fields (``attachment_id, name, mime_type,
+size, sha256, source, workspace_path, storage``) plus ``artifact_id``, ``version``,
+``is_latest`` and ``created_at``. It is rebuilt from the catalog and replaced atomically
+(temp file, fsync, rename) under a file lock, so concurrent writers leave the newest state.
+The catalog counts changes per session (``manifest_gen``, bumped by triggers in the same
+transaction as the change) and records what the file reflects (``synced_gen``); a store
+opening the root rewrites any manifest a killed writer left behind.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from .catalog import Catalog
+from .ttl import iso_utc
+
+__all__ = ["MANIFEST_NAME", "manifest_path", "write_manifest", "read_manifest",
+           "auto_clean_enabled", "stale_aux_temp_files"]
+
+MANIFEST_NAME = "attachments_manifest.json"
+AUTO_CLEAN_VARS = ("NOTEBOOK_ARTIFACTS_AUTO_CLEAN", "MAC_AUTO_CLEAN_ATTACHMENTS")
+
+
+def auto_clean_enabled() -> bool:
+    """True when ``NOTEBOOK_ARTIFACTS_AUTO_CLEAN`` or ``MAC_AUTO_CLEAN_ATTACHMENTS`` is truthy."""
+    return any(
+        os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in AUTO_CLEAN_VARS
+    )
+
+
+def session_dir(root: Path, namespace: str, session_id: str) -> Path:
+    return Path(root) / "sessions" / quote(namespace, safe="") / session_id
+
+
+def manifest_path(root: Path, namespace: str, session_id: str) -> Path:
+    return session_dir(root, namespace, session_id) / MANIFEST_NAME
+
+
+def _entry(r: Any) -> dict[str, Any]:
+    aid = r["artifact_id"]
+    sha = r["sha256"]
+    return {
+        "attachment_id": "att_" + aid.split("_", 1)[1],
+        "artifact_id": aid,
+        "name": r["name"],
+        "version": r["version"],
+        "is_latest": bool(r["is_latest"]),
+        "mime_type": r["mime_type"],
+        "size": r["size_bytes"],
+        "sha256": sha,
+        "source": r["source"] or "python",
+        "workspace_path": r["workspace_path"],
+        "storage": f"blobs/sha256/{sha[:2]}/{sha}",
+        "created_at": r["created_at"],
+    }
+
+
+def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str) -> Path:
+    """Rebuild one session's manifest from the catalog and replace the file atomically."""
+    path = manifest_path(root, namespace, session_id)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.parent / ".manifest.lock"
+    with open(lock_path, "a+") as lock:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+        try:
+            gen, rows, info = catalog.session_snapshot(namespace, session_id)
+            doc = {
+                "session_id": session_id,
+                "namespace": namespace,
+                "closed_at": info.get("closed_at"),
+                "updated_at": iso_utc(time.time()),
+                "attachments": [_entry(r) for r in rows],
+            }
+            tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
+            with open(tmp, "w", encoding="utf-8") as f:
+                json.dump(doc, f, indent=2)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+            catalog.mark_manifest_synced(namespace, session_id, gen)
+        finally:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+    return path
+
+
+def read_manifest(root: Path, namespace: str, session_id: str) -> dict[str, Any] | None:
+    path = manifest_path(root, namespace, session_id)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def stale_aux_temp_files(root: Path) -> list[Path]:
+    """Temp files of manifest rewrites and zip exports whose writing process is gone.
+
+    Both name their temp file ``.<name>.<pid>.tmp``.
+    """
+    out = []
+    for base in (Path(root) / "sessions", Path(root) / "exports"):
+        if not base.is_dir():
+            continue
+        for p in base.rglob(".*.tmp"):
+            parts = p.name.rsplit(".", 2)
+            if len(parts) == 3 and parts[1].isdigit() and not _pid_alive(int(parts[1])):
+                out.append(p)
+    return out

@@ -1,0 +1,854 @@
+"""ArtifactStore: the one public face over storage (and, later, the index).
+
+Behaviour decisions (see also README):
+
+* ``put(src)``: a ``pathlib.Path`` must name an existing file. A ``str`` naming an existing
+  file is that file; any other ``str`` is TEXT content (stored as UTF-8, ``has_file=False``).
+  ``bytes``/``bytearray``/``memoryview`` and binary (or text) file objects are stored as given;
+  ``dict``/``list`` as pretty JSON (``has_file=False``); a pandas DataFrame as CSV (index kept
+  only when it is not a plain RangeIndex) or Parquet when the name ends in ``.parquet``.
+* Default name: a file's (or named stream's) base name; otherwise ``artifact-<8 hex>`` with an
+  extension from the kind or sniffed content (``.txt``, ``.json``, ``.csv``, ``.pdf``, ``.bin``...).
+* Refs: an ``art_...`` id (one version), the matching seed-001 ``att_...`` id, an
+  :class:`Artifact`, or a name resolved in ``namespace=`` / ``session_id=``. A name resolves to
+  the newest version that is not expired.
+* ``workspace_id`` is the namespace without its last segment (the namespace itself when it
+  has one segment); ``namespace_id`` is the full namespace path; ``thread_id`` is the session id;
+  ``scope`` is ``"session"`` with a session id else ``"namespace"``.
+* ``content`` holds the whole text of text-like artifacts up to 16 KiB; ``content_preview``
+  the first 300 characters of text.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import IndexUnavailableError, InvalidInputError, NotFoundError
+from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
+from .models import QueryResult, Source
+from .storage import _validate as V
+from .storage.blobs import BlobStore, StagedBlob
+from .storage.catalog import Catalog
+from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
+from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
+from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
+
+__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
+
+CONTENT_MAX_BYTES = 16 * 1024
+#: a put that would leave less free space than this is refused (deletes need a little room)
+DISK_RESERVE_BYTES = 1 << 20
+PREVIEW_CHARS = 300
+_UNSET: Any = ...
+
+_EXT_FOR_MIME = {
+    "text/plain": ".txt", "application/json": ".json", "text/csv": ".csv",
+    "application/pdf": ".pdf", "image/png": ".png", "image/jpeg": ".jpg", "image/gif": ".gif",
+    "application/zip": ".zip", "application/gzip": ".gz", "text/html": ".html",
+    "application/vnd.apache.parquet": ".parquet", "text/markdown": ".md",
+}
+
+
+def _default_root() -> Path:
+    env = os.environ.get("NOTEBOOK_ARTIFACTS_HOME")
+    return Path(env).expanduser() if env else Path.cwd() / ".artifacts"
+
+
+def _workspace_of(namespace: str) -> str:
+    parts = namespace.split("/")
+    return "/".join(parts[:-1]) if len(parts) > 1 else namespace
+
+
+def _is_dataframe(obj: Any) -> bool:
+    return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "to_csv") and hasattr(obj, "columns")
+
+
+class ArtifactStore:
+    """Versioned artifacts with tags, TTL and events in one directory (``root``)."""
+
+    _defaults: dict[Path, ArtifactStore] = {}
+    _defaults_lock = threading.Lock()
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str] | None = None,
+        *,
+        clock: Clock | None = None,
+        index: bool = True,
+        index_url: str | None = None,
+        embedding_model: str | None = None,
+        device: str | None = None,
+        created_by: str | None = None,
+        background_index: bool = True,
+    ):
+        self.root = Path(root).expanduser() if root is not None else _default_root()
+        if self.root.exists() and not self.root.is_dir():
+            raise InvalidInputError(f"store root {self.root} exists and is not a directory")
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = self.root.resolve()
+        self.clock: Clock = clock or system_clock
+        self.index = bool(index)
+        self.index_url = index_url
+        #: start the indexing thread on put; False leaves work pending for the process that holds
+        #: the index (a kernel, the server) or for an explicit ``wait_indexed``: short-lived
+        #: processes like the CLI then never load the model just to store a file.
+        self.background_index = bool(background_index)
+        self.embedding_model = embedding_model
+        self.device = device
+        self.created_by = created_by if created_by is not None else _current_user()
+        self._blobs = BlobStore(self.root)
+        self._catalog = Catalog(self.root)
+        self._watcher = EventWatcher(self._catalog.path)
+        self._catalog.on_commit = self._watcher.poke
+        self._closed = False
+        for ns, sid in self._catalog.stale_manifests():  # left behind by a killed writer
+            self._write_manifest(ns, sid)
+
+    # -- lifecycle ---------------------------------------------------------------------
+    @classmethod
+    def default(cls) -> ArtifactStore:
+        """The process-wide store at ``$NOTEBOOK_ARTIFACTS_HOME`` (else ``./.artifacts``)."""
+        root = _default_root().resolve()
+        with cls._defaults_lock:
+            store = cls._defaults.get(root)
+            if store is None or store._closed:
+                store = cls._defaults[root] = cls(root)
+            return store
+
+    def close(self) -> None:
+        """Stop the event watcher and close the catalog connection."""
+        if not self._closed:
+            self._closed = True
+            if self._index_service is not None:  # index: stop the worker, release the lock
+                self._index_service.close()
+            self._watcher.stop()
+            self._catalog.close()
+
+    def __enter__(self) -> ArtifactStore:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"ArtifactStore({str(self.root)!r})"
+
+    def _now(self) -> float:
+        return float(self.clock())
+
+    def _on_put(self, artifact: Artifact) -> None:
+        """Hook called after every put (the index service wakes its worker here)."""
+        if self.index and self.background_index and artifact.status == "pending":
+            self._index().wake()
+
+    # -- semantic index (notebook_artifacts.index) -------------------------------------------
+    _index_service: Any = None
+
+    def _index(self) -> Any:
+        """The IndexService, created on first use (no torch/Chroma import until needed)."""
+        if not self.index:
+            raise IndexUnavailableError(
+                "this store was opened with index=False; open it with ArtifactStore(root) "
+                "(index=True) to index and query")
+        if self._index_service is None:
+            with self._defaults_lock:
+                if self._index_service is None:
+                    from .index.service import IndexService
+
+                    self._index_service = IndexService(
+                        self.root, self._catalog, self._blobs, index_url=self.index_url,
+                        embedding_model=self.embedding_model, device=self.device,
+                        clock=self.clock)
+                    self._index_service.background = self.background_index
+        return self._index_service
+
+    def query(self, text: str, k: int = 10, *, namespace: str | None = None,
+              session_id: str | None = None, tags: Any = None, mime_types: Any = None,
+              where: dict[str, Any] | None = None, mode: str = "hybrid",
+              versions: str = "latest", scope: str = "artifacts",
+              context_budget: int = 6000) -> QueryResult:
+        """Semantic + keyword search over indexed content.
+
+        ``mode``: ``"hybrid"`` (default), ``"dense"`` or ``"keyword"``; ``versions``:
+        ``"latest"`` or ``"all"``; ``scope``: ``"artifacts"``, ``"sources"`` or ``"all"``;
+        ``where``: metadata equality; ``context_budget``: characters of ``combined_context``.
+        Each hit has the full ``artifact`` record, a 0..1 ``score``, ``matched_chunk`` and its
+        ``location`` (page, section, character span). Expired and deleted versions never match.
+        """
+        ns = None if namespace is None else V.validate_namespace(namespace)
+        sid = V.validate_session_id(session_id)
+        self._sweep()
+        return self._index().query(
+            text, k, namespace=ns, session_id=sid, tags=tags, mime_types=mime_types,
+            where=where, mode=mode, versions=versions, scope=scope,
+            context_budget=context_budget)
+
+    def wait_indexed(self, timeout: float | None = None) -> bool:
+        """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first."""
+        if not self.index:
+            return True
+        return self._index().wait_indexed(timeout)
+
+    def reindex(self, ref: Any = None, *, namespace: str = "default",
+                session_id: str | None = None) -> int:
+        """Queue ``ref``'s versions (default: every live version and source) for indexing
+        again; returns how many versions were queued. Unchanged chunks are not re-embedded."""
+        if ref is None:
+            return self._index().reindex(None)
+        a = self._resolve_any(ref, namespace, session_id)
+        ids = [v.artifact_id for v in self._catalog.lineage_versions(a.root_artifact_id)]
+        return self._index().reindex(ids)
+
+    def promote(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                session_id: str | None = None, message: str = "") -> Source:
+        """Make a version a durable source: it survives TTL, deletion and session cleanup,
+        is queryable with ``scope="sources"``, and sets ``promoted_to_source_id``."""
+        a = self._resolve(ref, version, namespace, session_id)
+        return self._index().promote(a, message)
+
+    def sources(self, namespace: str | None = None) -> list[Source]:
+        """Every promoted source (optionally of one namespace), oldest first."""
+        ns = None if namespace is None else V.validate_namespace(namespace)
+        return self._index().sources(ns)
+
+    # -- put -----------------------------------------------------------------------------
+    def put(
+        self,
+        src: Any,
+        name: str | None = None,
+        *,
+        namespace: str = "default",
+        session_id: str | None = None,
+        tags: Iterable[str] | str | None = (),
+        metadata: dict[str, Any] | None = None,
+        description: str | None = None,
+        ttl: Any = None,
+        pinned: bool = False,
+        source: str | None = None,
+        source_tool: str | None = None,
+        source_execution_id: str | None = None,
+        source_step_id: str | None = None,
+        artifact_type: str | None = None,
+        mime_type: str | None = None,
+        file_name: str | None = None,
+        index: bool = True,
+    ) -> Artifact:
+        """Store ``src`` as the next version of ``name`` and return the new version.
+
+        ``src``: a path (``Path``, or a ``str`` naming an existing file), ``bytes``, ``str``
+        text, ``dict``/``list`` (JSON), a pandas DataFrame, or a binary file object.
+        """
+        return self._put(
+            src, name, namespace=namespace, session_id=session_id, tags=tags, metadata=metadata,
+            description=description, ttl=ttl, pinned=pinned, source=source, source_tool=source_tool,
+            source_execution_id=source_execution_id, source_step_id=source_step_id,
+            artifact_type=artifact_type, mime_type=mime_type, file_name=file_name, index=index,
+        )
+
+    def register_file(
+        self, path: str | os.PathLike[str], name: str | None = None, *, namespace: str = "default",
+        session_id: str | None = None, source: str = "workspace", **kwargs: Any,
+    ) -> Artifact:
+        """Record a workspace file as an artifact (seed 001 ``register_file``).
+
+        The content is copied into the store; the manifest records the original path as
+        ``workspace_path``. Other keywords are those of :meth:`put`.
+        """
+        p = Path(path)
+        if not p.is_file():
+            raise NotFoundError(f"cannot register {os.fspath(path)!r}: no such file")
+        return self._put(
+            p, name, namespace=namespace, session_id=session_id, source=source,
+            workspace_path=str(p.resolve()), **kwargs,
+        )
+
+    def _put(self, src: Any, name: str | None, *, namespace: str = "default",
+             session_id: str | None = None, tags: Any = (), metadata: Any = None,
+             description: Any = None, ttl: Any = None, pinned: Any = False, source: Any = None,
+             source_tool: Any = None, source_execution_id: Any = None, source_step_id: Any = None,
+             artifact_type: Any = None, mime_type: Any = None, file_name: Any = None,
+             index: Any = True, workspace_path: str | None = None) -> Artifact:
+        ns = V.validate_namespace(namespace)
+        sid = V.validate_session_id(session_id)
+        if name is not None:
+            V.validate_name(name)
+        tag_list = V.validate_tags(tags)
+        meta = V.validate_metadata(metadata)
+        ttl_seconds = parse_ttl(ttl)
+        description = V.validate_optional_text(description, "description")
+        for what, val in (("source", source), ("source_tool", source_tool),
+                          ("source_execution_id", source_execution_id),
+                          ("source_step_id", source_step_id), ("artifact_type", artifact_type),
+                          ("file_name", file_name)):
+            V.validate_optional_text(val, what, 1024)
+        if mime_type is not None and (not isinstance(mime_type, str) or "/" not in mime_type
+                                      or len(mime_type) > 255 or not mime_type.isascii()
+                                      or any(c in mime_type for c in "\r\n\x00")):
+            raise InvalidInputError(f"invalid mime_type {mime_type!r}: give a type like 'text/csv'")
+        if not isinstance(pinned, bool):
+            raise InvalidInputError(f"invalid pinned {pinned!r}: give True or False")
+
+        staged, kind, src_name = self._stage(src, name)
+        try:
+            self._check_disk_reserve(staged)
+            if name is None:
+                name = src_name or self._generated_name(kind, staged)
+                V.validate_name(name)
+            mime = mime_type or guess_mime(name, staged.head)
+            text_like = is_text_mime(mime)
+            text_head = decode_text(staged.head) if text_like else None
+            content = text_head if (text_head is not None and staged.size <= CONTENT_MAX_BYTES) else None
+            now = self._now()
+            fields: dict[str, Any] = dict(
+                namespace=ns, session_id=sid, name=name, workspace_id=_workspace_of(ns),
+                namespace_id=ns, thread_id=sid, description=description,
+                artifact_type=artifact_type or artifact_type_for(mime, kind),
+                content=content,
+                content_preview=text_head[:PREVIEW_CHARS] if text_head is not None else None,
+                content_text=None,
+                file_name=file_name or src_name or name.replace("\\", "/").rsplit("/", 1)[-1],
+                mime_type=mime, ext=extension_of(name), size_bytes=staged.size,
+                sha256=staged.sha256, has_file=kind not in ("text", "json"),
+                summary=None, keywords=[], tags=tag_list, metadata=meta, source=source,
+                source_execution_id=source_execution_id, source_step_id=source_step_id,
+                source_tool=source_tool, scope="session" if sid else "namespace",
+                status="pending" if (self.index and index) else "skipped",
+                ttl_seconds=ttl_seconds,
+                expires_at=iso_utc(now + ttl_seconds) if ttl_seconds else None,
+                expires_ts=now + ttl_seconds if ttl_seconds else None,
+                is_pinned=pinned, is_expired=False, is_indexed=False, created_by=self.created_by,
+            )
+            artifact = self._catalog.add_version(
+                fields, staged=staged, blobs=self._blobs, now=now, workspace_path=workspace_path
+            )
+        except BaseException:
+            self._blobs.discard(staged)
+            if self._blobs.exists(staged.sha256):
+                # the catalog write failed after the blob landed (e.g. SQLite found the disk
+                # full): drop it unless a version uses it, so it does not keep the disk full
+                try:
+                    self._catalog.remove_orphan_blobs(self._blobs, [staged.sha256])
+                except Exception:
+                    pass  # gc / fsck(repair=True) reclaim it later
+            raise
+        if sid is not None:
+            self._write_manifest(ns, sid)
+        self._on_put(artifact)
+        return artifact
+
+    def _check_disk_reserve(self, staged: StagedBlob) -> None:
+        """Refuse a put that would leave under DISK_RESERVE_BYTES free: SQLite needs a little
+        space to record deletes and gc, so a full disk could not be freed through the store."""
+        if self._blobs.exists(staged.sha256):
+            return  # identical content already stored: committing frees the staged copy
+        try:
+            st = os.statvfs(self.root)
+        except (OSError, AttributeError):  # pragma: no cover - no statvfs on this platform
+            return
+        free = st.f_bavail * st.f_frsize
+        if free < DISK_RESERVE_BYTES:
+            raise OSError(errno.ENOSPC, (
+                f"No space left on device: storing {staged.size} bytes would leave {free} bytes "
+                f"free in {self.root}, under the {DISK_RESERVE_BYTES} bytes kept so deletes and "
+                "gc can still run; nothing was stored. Free space (store.delete(...), store.gc()) "
+                "and try again"))
+
+    def _stage(self, src: Any, name: str | None) -> tuple[StagedBlob, str, str | None]:
+        """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``."""
+        if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
+            p = Path(src)
+            if p.is_dir():
+                raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
+            if not p.is_file():
+                raise NotFoundError(
+                    f"no such file: {os.fspath(p)!r} (pass a str instead of a Path to store text)"
+                )
+            return self._blobs.stage_file(p), "file", p.name
+        if isinstance(src, str):
+            return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
+        if isinstance(src, (bytes, bytearray, memoryview)):
+            return self._blobs.stage_bytes(src), "bytes", None
+        if isinstance(src, (dict, list, tuple)):
+            try:
+                text = json.dumps(src, indent=2, ensure_ascii=False, allow_nan=False, default=_no_json)
+            except (TypeError, ValueError) as exc:
+                raise InvalidInputError(
+                    f"cannot store this {type(src).__name__} as JSON: {exc}; values must be str, "
+                    "number, bool, None, list or dict"
+                ) from None
+            return self._blobs.stage_bytes(text.encode("utf-8")), "json", None
+        if _is_dataframe(src):
+            return self._stage_dataframe(src, name), "dataframe", None
+        if hasattr(src, "file") and hasattr(src, "filename") and hasattr(src.file, "read"):
+            # an upload object (e.g. starlette's UploadFile): stream its file, keep its name
+            upload_name = os.path.basename(str(src.filename or "")) or None
+            return self._blobs.stage_stream(src.file), "stream", upload_name
+        if hasattr(src, "read"):
+            raw_name = getattr(src, "name", None)
+            suggested = None
+            if isinstance(raw_name, str) and raw_name and not raw_name.startswith("<"):
+                suggested = os.path.basename(raw_name) or None
+            try:
+                return self._blobs.stage_stream(src), "stream", suggested
+            except OSError as exc:
+                raise InvalidInputError(f"cannot read the file object: {exc}") from None
+        raise InvalidInputError(
+            f"cannot store a {type(src).__name__}: give a path (Path or str naming a file), "
+            "bytes, str text, a dict or list (JSON), a pandas DataFrame or a binary file object"
+        )
+
+    def _stage_dataframe(self, df: Any, name: str | None) -> StagedBlob:
+        tmp, lock_fd = self._blobs.reserve_temp()
+        try:
+            if name is not None and name.lower().endswith(".parquet"):
+                try:
+                    import pyarrow  # noqa: F401
+                except ImportError:
+                    raise InvalidInputError(
+                        "storing a DataFrame as .parquet needs pyarrow: "
+                        "pip install 'notebook-artifacts[parquet]', or use a .csv name"
+                    ) from None
+                df.to_parquet(tmp)
+            else:
+                import pandas as pd
+
+                keep_index = not isinstance(df.index, pd.RangeIndex)
+                df.to_csv(tmp, index=keep_index)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            os.close(lock_fd)
+            raise
+        return self._blobs.adopt(tmp, lock_fd)
+
+    @staticmethod
+    def _generated_name(kind: str, staged: StagedBlob) -> str:
+        ext = {"text": ".txt", "json": ".json", "dataframe": ".csv"}.get(kind)
+        if ext is None:
+            ext = _EXT_FOR_MIME.get(guess_mime(None, staged.head), ".bin")
+        return f"artifact-{secrets.token_hex(4)}{ext}"
+
+    # -- resolving refs --------------------------------------------------------------------
+    def _scope(self, namespace: Any, session_id: Any) -> tuple[str, str | None]:
+        return V.validate_namespace(namespace), V.validate_session_id(session_id)
+
+    def _resolve(self, ref: Any, version: Any = None, namespace: Any = "default",
+                 session_id: Any = None, *, sweep: bool = True) -> Artifact:
+        if isinstance(ref, Artifact):
+            ref = ref.artifact_id
+        if not isinstance(ref, str) or not ref:
+            raise InvalidInputError(f"invalid ref {ref!r}: give an artifact id (art_...) or a name")
+        version = V.validate_version(version)
+        ns, sid = self._scope(namespace, session_id)
+        if sweep:
+            self._sweep()
+        if ref.startswith(("art_", "att_")):
+            found = self._catalog.get("art_" + ref[4:])
+            if found is not None:
+                if version is None or version == found.version:
+                    return found
+                other = self._catalog.version_in_lineage(found.root_artifact_id, version)
+                if other is None:
+                    raise NotFoundError(
+                        f"artifact {found.name!r} has no version {version}; "
+                        f"see versions({found.name!r})"
+                    )
+                return other
+        V.validate_name(ref)
+        found = self._catalog.find_version(ns, sid, ref, version, include_expired=version is not None)
+        if found is not None:
+            return found
+        where = f"namespace {ns!r}" + (f", session {sid!r}" if sid else "")
+        if version is not None and self._catalog.find_version(ns, sid, ref, None, True):
+            raise NotFoundError(f"artifact {ref!r} in {where} has no version {version}")
+        if self._catalog.find_version(ns, sid, ref, None, include_expired=True):
+            raise NotFoundError(f"artifact {ref!r} in {where} has expired (list it with include_expired=True)")
+        raise NotFoundError(f"no artifact {ref!r} in {where}; list what exists with list() or `notebook-artifacts ls`")
+
+    # -- reading ---------------------------------------------------------------------------
+    def get(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+            session_id: str | None = None) -> Artifact:
+        """The record of one version: ``version`` of ``ref``, or its latest live version."""
+        return self._resolve(ref, version, namespace, session_id)
+
+    def open(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+             session_id: str | None = None) -> IO[bytes]:
+        """A binary read stream of the content (use it in a ``with`` block)."""
+        a = self._resolve(ref, version, namespace, session_id)
+        return self._blobs.open(a.sha256)
+
+    def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                   session_id: str | None = None) -> bytes:
+        with self.open(ref, version, namespace=namespace, session_id=session_id) as f:
+            return f.read()
+
+    def read_text(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                  session_id: str | None = None, encoding: str = "utf-8", errors: str = "strict") -> str:
+        data = self.read_bytes(ref, version, namespace=namespace, session_id=session_id)
+        try:
+            return data.decode(encoding, errors)
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"artifact {ref!r} is not {encoding} text; use read_bytes() or errors='replace'"
+            ) from None
+
+    def load(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+             session_id: str | None = None) -> Any:
+        """Content as a Python object: DataFrame (CSV/TSV/Parquet), parsed JSON, str, or bytes."""
+        a = self._resolve(ref, version, namespace, session_id)
+        mime = a.mime_type.split(";", 1)[0].lower()
+        if mime in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet"):
+            import pandas as pd
+
+            with self._blobs.open(a.sha256) as f:
+                if mime == "application/vnd.apache.parquet":
+                    return pd.read_parquet(f)
+                return pd.read_csv(f, sep="\t" if mime.endswith("tab-separated-values") else ",")
+        if mime in ("application/json", "application/x-ipynb+json"):
+            with self._blobs.open(a.sha256) as f:
+                return json.load(f)
+        if mime == "application/x-ndjson":
+            with self._blobs.open(a.sha256) as f:
+                return [json.loads(line) for line in f if line.strip()]
+        if is_text_mime(mime):
+            with self._blobs.open(a.sha256) as f:
+                data = f.read()
+            try:
+                return data.decode("utf-8")
+            except UnicodeDecodeError:
+                return data
+        with self._blobs.open(a.sha256) as f:
+            return f.read()
+
+    def versions(self, ref: Any, *, namespace: str = "default", session_id: str | None = None,
+                 include_expired: bool = False) -> list[Artifact]:
+        """Every version of ``ref``'s lineage, oldest first."""
+        a = self._resolve_any(ref, namespace, session_id)
+        return self._catalog.lineage_versions(a.root_artifact_id, include_expired=include_expired)
+
+    def _resolve_any(self, ref: Any, namespace: Any, session_id: Any) -> Artifact:
+        """Like _resolve, but a name whose versions all expired still resolves."""
+        try:
+            return self._resolve(ref, None, namespace, session_id)
+        except NotFoundError:
+            if isinstance(ref, str) and not ref.startswith(("art_", "att_")):
+                ns, sid = self._scope(namespace, session_id)
+                found = self._catalog.find_version(ns, sid, ref, None, include_expired=True)
+                if found is not None:
+                    return found
+            raise
+
+    def list(self, namespace: str | None = None, session_id: str | None = None,
+             tags: Iterable[str] | str | None = None, types: Iterable[str] | str | None = None,
+             include_expired: bool = False, limit: int = 50, cursor: str | None = None) -> Page:
+        """Latest version of each artifact, newest first, one page at a time.
+
+        ``namespace=None`` / ``session_id=None`` match any; ``tags`` must all be present;
+        ``types`` matches ``artifact_type``. Pass ``next_cursor`` back as ``cursor``.
+        """
+        if namespace is not None:
+            V.validate_namespace(namespace)
+        V.validate_session_id(session_id)
+        tag_list = V.split_csv(tags)
+        type_list = V.split_csv(types)
+        V.validate_limit(limit, 1, 200)
+        self._sweep()
+        return self._catalog.list_latest(
+            namespace=namespace, session_id=session_id, tags=tag_list, types=type_list,
+            include_expired=bool(include_expired), limit=limit, cursor=cursor,
+        )
+
+    def frame(self, namespace: str | None = None, session_id: str | None = None,
+              tags: Iterable[str] | str | None = None, types: Iterable[str] | str | None = None,
+              include_expired: bool = False, limit: int = 50, cursor: str | None = None) -> Any:
+        """The same listing as :meth:`list`, as a pandas DataFrame (one row per artifact)."""
+        import pandas as pd
+
+        from .models import ARTIFACT_FIELDS
+
+        page = self.list(namespace, session_id, tags, types, include_expired, limit, cursor)
+        first = ["name", "version", "namespace", "session_id", "mime_type", "size_bytes", "tags",
+                 "created_at", "expires_at", "is_pinned", "status", "artifact_id"]
+        cols = first + [f for f in ARTIFACT_FIELDS if f not in first]
+        return pd.DataFrame([a.to_dict() for a in page.artifacts], columns=cols)
+
+    def names(self, namespace: str = "default", session_id: str | None = None) -> list[str]:
+        """Names with a live version in exactly this scope (seed 002 ``List``), sorted."""
+        ns, sid = self._scope(namespace, session_id)
+        self._sweep()
+        return self._catalog.names(ns, sid)
+
+    # -- changing --------------------------------------------------------------------------
+    def update(self, ref: Any, *, version: int | None = None, namespace: str = "default",
+               session_id: str | None = None, tags: Iterable[str] | str | None = None,
+               add_tags: Iterable[str] | str = (), remove_tags: Iterable[str] | str = (),
+               metadata: dict[str, Any] | None = None, description: str | None = None,
+               ttl: Any = _UNSET, pinned: bool | None = None) -> Artifact:
+        """Change one version's tags, metadata (replaced), description, TTL or pin.
+
+        ``tags`` replaces the tag list; ``add_tags``/``remove_tags`` edit it. ``ttl=None``
+        clears the TTL; a TTL counts from now. Emits one ``updated`` event when anything changed.
+        """
+        new_tags = V.validate_tags(tags) if tags is not None else None
+        adds = V.validate_tags(add_tags)
+        removes = V.validate_tags(remove_tags)
+        meta = V.validate_metadata(metadata) if metadata is not None else None
+        description = V.validate_optional_text(description, "description")
+        ttl_seconds = parse_ttl(ttl) if ttl is not _UNSET else None
+        if pinned is not None and not isinstance(pinned, bool):
+            raise InvalidInputError(f"invalid pinned {pinned!r}: give True, False or None")
+        a = self._resolve_any(ref, namespace, session_id) if version is None else \
+            self._resolve(ref, version, namespace, session_id)
+        changes: dict[str, Any] = {}
+        tag_list = list(new_tags) if new_tags is not None else list(a.tags)
+        tag_list += [t for t in adds if t not in tag_list]
+        tag_list = [t for t in tag_list if t not in removes]
+        V.validate_tags(tag_list)
+        if tag_list != a.tags:
+            changes["tags"] = tag_list
+        if meta is not None and meta != a.metadata:
+            changes["metadata"] = meta
+        if description is not None and description != a.description:
+            changes["description"] = description
+        now = self._now()
+        if ttl is not _UNSET:
+            if ttl_seconds is None:
+                if a.ttl_seconds is not None:
+                    changes.update(ttl_seconds=None, expires_at=None, expires_ts=None)
+            else:
+                changes.update(ttl_seconds=ttl_seconds, expires_at=iso_utc(now + ttl_seconds),
+                               expires_ts=now + ttl_seconds)
+        if pinned is not None and pinned != a.is_pinned:
+            changes["is_pinned"] = pinned
+        if a.is_expired and ("is_pinned" in changes or "ttl_seconds" in changes):
+            if changes.get("is_pinned") or ("ttl_seconds" in changes):
+                changes["is_expired"] = False  # revived: pinned, or given a fresh TTL
+        if not changes:
+            return a
+        updated = self._catalog.update_version(
+            a.artifact_id, changes, now=now,
+            event_data={"changed": sorted(k for k in changes if k not in ("expires_ts", "is_expired"))},
+        )
+        if updated.session_id:
+            self._write_manifest(updated.namespace, updated.session_id)
+        return updated
+
+    def delete(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+               session_id: str | None = None) -> list[Artifact]:
+        """Delete every version of ``ref`` (or only ``version``); returns the deleted records.
+
+        Content no remaining version uses is removed at once. One ``deleted`` event per version.
+        """
+        version = V.validate_version(version)
+        a = self._resolve_any(ref, namespace, session_id)
+        gone = self._catalog.delete_versions(
+            a.root_artifact_id, version, now=self._now(), blobs=self._blobs
+        )
+        if version is not None and not gone:
+            raise NotFoundError(f"artifact {a.name!r} has no version {version}")
+        if a.session_id:
+            self._write_manifest(a.namespace, a.session_id)
+        return gone
+
+    # -- events ----------------------------------------------------------------------------
+    def latest_cursor(self) -> int:
+        """The cursor of the newest event (0 when there is none)."""
+        with self._catalog.read() as c:
+            return latest_cursor(c)
+
+    def events(self, after: int = 0, wait_seconds: float = 0, namespace: str | None = None,
+               session_id: str | None = None, include_mime: Iterable[str] | str | None = None,
+               include_ext: Iterable[str] | str | None = None, max_size: int | None = None,
+               limit: int = 25, types: Iterable[str] | str | None = None) -> EventPage:
+        """Events with a cursor above ``after``, waiting up to ``wait_seconds`` (0-60) for one.
+
+        Filters: ``include_mime`` MIME prefixes (``"image/"``, ``"text/csv"``), ``include_ext``
+        extensions with or without the dot, ``max_size`` bytes, ``types`` event types.
+        """
+        after = _cursor_value(after)
+        if isinstance(wait_seconds, bool) or not isinstance(wait_seconds, (int, float)) \
+                or not 0 <= wait_seconds <= 60:
+            raise InvalidInputError(f"invalid wait_seconds {wait_seconds!r}: give a number from 0 to 60")
+        V.validate_limit(limit, 1, 100)
+        flt = self._event_filter(namespace, session_id, include_mime, include_ext, max_size, types)
+        self._sweep()
+        deadline = time.monotonic() + float(wait_seconds)
+        while True:
+            generation = self._watcher.generation
+            with self._catalog.read() as c:
+                events, next_cursor, has_more, gap = fetch_events(c, after, flt, limit)
+            remaining = deadline - time.monotonic()
+            if events or remaining <= 0:
+                return EventPage(events=events, next_cursor=next_cursor, has_more=has_more,
+                                 timed_out=not events and wait_seconds > 0, gap=gap)
+            self._watcher.wait(generation, remaining)
+
+    def subscribe(self, callback: Callable[[list[Event]], Any], *, after: int | None = None,
+                  namespace: str | None = None, session_id: str | None = None,
+                  include_mime: Iterable[str] | str | None = None,
+                  include_ext: Iterable[str] | str | None = None, max_size: int | None = None,
+                  types: Iterable[str] | str | None = None) -> Callable[[], None]:
+        """Call ``callback(events)`` on the watcher thread for new events written by any
+        process (from ``after``, default: now). Returns a function that unsubscribes."""
+        if not callable(callback):
+            raise InvalidInputError("subscribe needs a callable taking a list of events")
+        flt = self._event_filter(namespace, session_id, include_mime, include_ext, max_size, types)
+        start = self.latest_cursor() if after is None else _cursor_value(after)
+        return self._watcher.subscribe(callback, flt, start)
+
+    @staticmethod
+    def _event_filter(namespace: Any, session_id: Any, include_mime: Any, include_ext: Any,
+                      max_size: Any, types: Any) -> EventFilter:
+        if namespace is not None:
+            V.validate_namespace(namespace)
+        V.validate_session_id(session_id)
+        mimes = tuple(m.lower() for m in (V.split_csv(include_mime) or ()))
+        exts = tuple(e.lower().lstrip(".") for e in (V.split_csv(include_ext) or ()))
+        if max_size is not None and (isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 0):
+            raise InvalidInputError(f"invalid max_size {max_size!r}: give a number of bytes >= 0")
+        type_list = tuple(V.split_csv(types) or ())
+        bad = [t for t in type_list if t not in EVENT_TYPES]
+        if bad:
+            raise InvalidInputError(f"invalid event type {bad[0]!r}: one of {', '.join(EVENT_TYPES)}")
+        return EventFilter(namespace, session_id, mimes, exts, max_size, type_list)
+
+    # -- sessions, export, maintenance -------------------------------------------------------
+    def sessions(self, namespace: str | None = None) -> list[dict[str, Any]]:
+        """Sessions seen in ``namespace`` (or all): ids, times, artifact counts and sizes."""
+        if namespace is not None:
+            V.validate_namespace(namespace)
+        self._sweep()
+        return self._catalog.sessions(namespace)
+
+    def close_session(self, session_id: str, namespace: str = "default", *,
+                      clean: bool | None = None) -> dict[str, Any]:
+        """Mark a session closed. With auto-clean (``NOTEBOOK_ARTIFACTS_AUTO_CLEAN=1`` or
+        ``MAC_AUTO_CLEAN_ATTACHMENTS=1``, or ``clean=True``) delete its unpinned artifacts."""
+        from .storage.sessions import auto_clean_enabled
+
+        ns, sid = self._scope(namespace, session_id)
+        if sid is None:
+            raise InvalidInputError("close_session needs a session id")
+        do_clean = auto_clean_enabled() if clean is None else bool(clean)
+        removed = 0
+        if do_clean:
+            for row in self._catalog.iter_latest(ns, sid, exact_session=True) + \
+                    self._expired_rows(ns, sid):
+                versions = self._catalog.lineage_versions(row["root_artifact_id"], include_expired=True)
+                if any(v.is_pinned for v in versions):
+                    for v in versions:
+                        if not v.is_pinned:
+                            removed += len(self._catalog.delete_versions(
+                                v.root_artifact_id, v.version, now=self._now(), blobs=self._blobs,
+                                event_data={"reason": "session_closed"}))
+                else:
+                    removed += len(self._catalog.delete_versions(
+                        row["root_artifact_id"], None, now=self._now(), blobs=self._blobs,
+                        event_data={"reason": "session_closed"}))
+        self._catalog.close_session(ns, sid, self._now(), cleaned=do_clean)
+        self._write_manifest(ns, sid)
+        return {"namespace": ns, "session_id": sid, "cleaned": do_clean, "removed_versions": removed}
+
+    def _expired_rows(self, ns: str, sid: str) -> list[Any]:
+        return self._catalog.execute(
+            "SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
+            "AND is_expired=1 GROUP BY root_artifact_id", (ns, sid))
+
+    def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
+        """The session's ``attachments_manifest.json`` content (rebuilt if missing)."""
+        from .storage.sessions import read_manifest
+
+        ns, sid = self._scope(namespace, session_id)
+        if sid is None:
+            raise InvalidInputError("manifest needs a session id")
+        doc = read_manifest(self.root, ns, sid)
+        if doc is None:
+            self._write_manifest(ns, sid)
+            doc = read_manifest(self.root, ns, sid) or {}
+        return doc
+
+    def _write_manifest(self, ns: str, sid: str) -> None:
+        from .storage.sessions import write_manifest
+
+        write_manifest(self.root, self._catalog, ns, sid)
+
+    def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
+                   namespace: str | None = None, session_id: str | None = None) -> Path | IO[bytes]:
+        """Write the latest version of every artifact in a session or namespace to a zip.
+
+        ``dest``: a path (written atomically) or a writable binary stream; default
+        ``<root>/exports/<scope>.zip``. Returns the path (or the stream).
+        """
+        from .storage.export import write_zip
+
+        if namespace is None and session_id is None:
+            raise InvalidInputError("export_zip needs a namespace, a session_id, or both")
+        ns = V.validate_namespace(namespace if namespace is not None else "default")
+        sid = V.validate_session_id(session_id)
+        self._sweep()
+        return write_zip(self.root, self._catalog, self._blobs, dest, ns, sid)
+
+    def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport:
+        """Expire due versions, drop expired records and content nothing else uses, remove
+        temp files no live writer holds (and older than ``temp_age`` seconds), and trim the
+        event log to its newest ``events_keep`` events."""
+        from .storage.gc import collect
+
+        V.validate_limit(events_keep, 0, 10**12, "events_keep")
+        report, sessions = collect(self._catalog, self._blobs, now=self._now(),
+                                   events_keep=events_keep, temp_age=temp_age)
+        for ns, sid in sessions:
+            self._write_manifest(ns, sid)
+        return report
+
+    def fsck(self, repair: bool = False, *, verify_content: bool = True) -> FsckReport:
+        """Check blobs against the catalog (missing, corrupt, orphan), temp files, manifests and
+        SQLite integrity; ``repair=True`` fixes what is safe (orphans, temp files, manifests)."""
+        from .storage.fsck import check
+
+        return check(self.root, self._catalog, self._blobs, repair=repair,
+                     verify_content=verify_content)
+
+    # -- expiry ------------------------------------------------------------------------------
+    def _sweep(self) -> None:
+        expired = self._catalog.sweep_expired(self._now())
+        for ns, sid in {(a.namespace, a.session_id) for a in expired if a.session_id}:
+            self._write_manifest(ns, sid)
+
+
+def _looks_like_file(text: str) -> bool:
+    if not text or len(text) > 4096 or "\n" in text or "\x00" in text:
+        return False
+    try:
+        return os.path.exists(text)
+    except (OSError, ValueError):
+        return False
+
+
+def _no_json(obj: Any) -> Any:
+    raise TypeError(f"{type(obj).__name__} is not JSON data")
+
+
+def _cursor_value(after: Any) -> int:
+    if isinstance(after, str) and after.strip().isdigit():
+        after = int(after.strip())
+    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+        raise InvalidInputError(f"invalid cursor {after!r}: give an event cursor >= 0 (0 = from the start)")
+    return after
+
+
+def _current_user() -> str | None:
+    try:
+        import getpass
+
+        return getpass.getuser()
+    except Exception:
+        return None
+

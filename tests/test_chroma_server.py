@@ -1,0 +1,96 @@
+"""The index on a real Chroma server (``index_url``) instead of the embedded directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from index_fixtures import DATA, embedder  # noqa: F401  (fixture)
+from notebook_artifacts import ArtifactStore
+
+pytestmark = pytest.mark.model
+
+CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    if not os.path.exists(CHROMA):
+        pytest.skip("the `chroma` CLI is not installed (pip install chromadb)")
+    port = _free_port()
+    log = open(tmp_path / "chroma.log", "w")
+    proc = subprocess.Popen([CHROMA, "run", "--path", str(tmp_path / "chroma-data"),
+                             "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    import chromadb
+
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
+            break
+        except Exception:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError("chroma server did not start: "
+                                   + (tmp_path / "chroma.log").read_text()[-2000:])
+            time.sleep(0.2)
+    yield url, port
+    proc.terminate()
+    try:
+        proc.wait(15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def test_index_and_query_through_a_chroma_server(tmp_path, chroma_server, embedder):
+    url, port = chroma_server
+    store = ArtifactStore(tmp_path / "store", index_url=url)
+    try:
+        a = store.put(DATA / "project_notes.md")
+        b = store.put(DATA / "runbook.html")
+        assert store.wait_indexed(180)
+        a = store.get(a.artifact_id)
+        assert a.is_indexed and a.index_collection
+        assert not (tmp_path / "store" / "index").exists()  # nothing embedded locally
+
+        import chromadb
+
+        coll = chromadb.HttpClient(host="127.0.0.1", port=port).get_collection(a.index_collection)
+        assert coll.metadata["hnsw:space"] == "cosine"
+        assert len(coll.get(where={"owner_id": a.artifact_id}, include=[])["ids"]) == a.chunk_count
+
+        res = store.query("what is the p99 latency threshold before scaling", k=2)
+        assert res.results[0].artifact.artifact_id == b.artifact_id
+        assert "Alerts > High latency" in res.results[0].location["section"]
+
+        store.delete(a.artifact_id)
+        deadline = time.monotonic() + 30
+        while coll.get(where={"owner_id": a.artifact_id}, include=[])["ids"]:
+            assert time.monotonic() < deadline, "deleted chunks stayed on the server"
+            time.sleep(0.2)
+    finally:
+        store.close()
+
+
+def test_unreachable_server_gives_a_clear_error(tmp_path, embedder):
+    from notebook_artifacts import IndexUnavailableError
+    from notebook_artifacts.index.vectors import ChromaVectors
+
+    with pytest.raises(IndexUnavailableError, match="cannot reach the Chroma server"):
+        ChromaVectors(url=f"http://127.0.0.1:{_free_port()}", name="na-test-384")
