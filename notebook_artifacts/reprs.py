@@ -29,6 +29,7 @@ _STYLE = (
     ".na-card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
     "font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;max-width:900px;"
     "overflow-x:auto;box-sizing:border-box}"
+    ".na-card.na-wide{max-width:none;width:fit-content}"
     ".na-card h4{margin:0 0 4px 0;font-size:14px}"
     ".na-muted{color:#57606a;font-size:12px}"
     ".na-tag{display:inline-block;background:#ddf4ff;color:#0969da;border-radius:10px;"
@@ -127,15 +128,18 @@ def format_time(value: Any) -> str:
 
 
 def _tags(tags: Iterable[str] | None) -> str:
-    return "".join(f'<span class="na-tag">{_e(t)}</span>' for t in (tags or ()))
+    # spaces between the pills keep tags apart where styles are stripped (GitHub, untrusted)
+    return " ".join(f'<span class="na-tag">{_e(t)}</span>' for t in (tags or ()))
 
 
 def _status(record: Any) -> str:
     status = _get(record, "status") or "pending"
     label = status
+    title = _get(record, "index_error") or ""
     if status == "indexed":
         label = f"indexed, {_get(record, 'chunk_count') or 0} chunks"
-    title = _get(record, "index_error") or ""
+    elif status == "skipped":
+        label, title = "not indexed", title or "stored only: no text to index, or the store has no index"
     return (
         f'<span class="na-badge na-st-{_e(status)}" title="{_e(title)}">{_e(label)}</span>'
     )
@@ -214,7 +218,7 @@ def listing_html(
         body = '<tr><td colspan="9" class="na-muted">no artifacts</td></tr>'
     return (
         _STYLE
-        + f'<div class="na-card"><div class="na-muted">{count}</div>'
+        + f'<div class="na-card na-wide"><div class="na-muted">{count}</div>'
         + f'<table class="na-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
     )
 
@@ -239,6 +243,24 @@ def highlight(text: str, query: str) -> str:
     return "".join(out)
 
 
+def _location(location: Any, citation: str) -> str:
+    """``page 3`` / ``section X`` / ``lines a-b`` parts not already said by the citation."""
+    if not isinstance(location, dict):
+        return ""
+    parts = []
+    for key in ("page", "section", "lines", "rows"):
+        value = location.get(key)
+        if value in (None, "", [], ()):
+            continue
+        text = str(value)
+        if key == "page" and f"p. {text}" in citation:
+            continue
+        if key != "page" and text in citation:
+            continue
+        parts.append(f"{_e(key)} {_e(text)}")
+    return ", ".join(parts)
+
+
 def query_html(result: Any) -> str:
     """Ranked hits, each matched chunk highlighted under its citation, then the combined context."""
     query = _get(result, "query") or ""
@@ -254,8 +276,7 @@ def query_html(result: Any) -> str:
         )
         score = _get(hit, "score")
         score_s = f"{float(score):.3f}" if isinstance(score, (int, float)) else _e(score)
-        location = _get(hit, "location") or {}
-        loc = ", ".join(f"{_e(k)} {_e(v)}" for k, v in location.items() if k in ("page", "section", "lines", "rows"))
+        loc = _location(_get(hit, "location") or {}, str(citation))
         parts.append(
             '<div class="na-hit">'
             f'<div><b>[{rank}] {_e(citation)}</b> <span class="na-muted">score {score_s}'

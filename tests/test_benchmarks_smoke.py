@@ -2,13 +2,14 @@
 
 No timing is asserted: figures depend on the machine.  What users rely on is that
 ``python -m benchmarks`` produces the table, the JSON and the plots, with every system
-measured (no system silently erroring out) on the same data.
+measured (no system silently erroring out) on the same data, and figures that make sense.
 """
 
 from __future__ import annotations
 
 import json
 import math
+import struct
 
 import pytest
 
@@ -48,6 +49,11 @@ def test_corpus_is_deterministic_and_edits_change_files(tmp_path):
     assert edited and all(p.read_text() != before[p] for p in edited)
 
 
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR"
+    return struct.unpack(">II", data[16:24])
+
+
 @pytest.mark.model
 def test_harness_tiny_run_writes_results(tmp_path):
     from benchmarks import run
@@ -57,27 +63,60 @@ def test_harness_tiny_run_writes_results(tmp_path):
     doc = run("tiny", out, in_process=True, workdir=tmp_path / "work", log=lambda *_: None)
 
     assert {"meta", "config", "results", "summary"} <= set(doc)
+    assert set(doc["meta"]["systems"]) == set(SYSTEMS)
     saved = json.loads((out / "results.json").read_text())
-    assert set(saved["results"]) == {"put_large", "small_puts", "index", "query"}
-    errors = {(g, s): v["error"] for g, d in saved["results"].items() for s, v in d.items() if "error" in v}
+    res = saved["results"]
+    assert set(res) == {"put_large", "small_puts", "index", "query"}
+    errors = {(g, s): v["error"] for g, d in res.items() for s, v in d.items() if "error" in v}
     assert not errors, errors
-    assert set(saved["results"]["index"]) == {"raw", "ours", "langchain", "folder"}
-    assert set(saved["results"]["put_large"]) == {"raw", "ours", "folder", "file_service"}
-    # the interleaved latency group reopened every indexed system in one process
-    assert set(saved["results"]["query"]) == {"raw", "ours", "langchain", "folder"}
-    assert all(v["n"] == doc["config"]["query_count"] for v in saved["results"]["query"].values())
-    ours = saved["results"]["index"]["ours"]
+    # every system ran every workload it supports, on the same data
+    assert set(res["put_large"]) == set(res["small_puts"]) == {"raw", "ours", "folder", "file_service"}
+    assert set(res["index"]) == {"raw", "ours", "langchain", "folder"}
+    assert set(res["query"]) == {"raw", "ours", "langchain", "folder"}  # reopened, interleaved
+    cfg = doc["config"]
+    for s, v in res["put_large"].items():
+        assert v["bytes"] == cfg["large_mb"] << 20 and v["seconds"] > 0 and v["mb_per_s"] > 0, s
+    for s, v in res["small_puts"].items():
+        assert v["count"] == cfg["small_count"] and v["puts_per_s"] > 0, s
+    chars = {v["chars"] for v in res["index"].values()}
+    assert len(chars) == 1  # same corpus for everyone
+    for s, v in res["index"].items():
+        assert v["ingest"]["seconds"] > 0 and v["ingest"]["chunks"] > 0, s
+        assert v["reingest"]["edited_docs"] >= 1 and v["reingest"]["seconds"] > 0, s
+        assert v["ingest"]["peak_rss_mb"] > 0, s
+    for s, v in res["query"].items():
+        assert v["n"] == cfg["query_count"] and 0 < v["p50_ms"] <= v["p95_ms"], s
+    ours = res["index"]["ours"]
     for key in ("load", "ingest", "reingest", "reingest_changed", "query", "quality"):
         assert key in ours
-    assert ours["ingest"]["chunks"] > 0
-    assert set(ours["quality"]["default"]) >= {"recall@1", "recall@10", "mrr@10", "ndcg@10"}
-    assert {r["metric"] for r in saved["summary"]} >= {
+    # the whole-folder sync re-put only the edited documents (unchanged ones get no version)
+    assert ours["reingest"]["put"] == ours["reingest"]["edited_docs"]
+    assert set(ours["quality"]) == {"default", "dense", "keyword"}
+    for system in ("ours", "langchain", "folder"):
+        q = res["index"][system]["quality"]["default"]
+        assert q["queries"] == cfg["quality_queries"]
+        assert all(0 <= q[m] <= 1 for m in ("recall@1", "recall@10", "mrr@10", "ndcg@10")), system
+    assert ours["quality"]["default"]["recall@10"] > 0.5  # the eval docs are findable
+
+    rows = {r["metric"]: r for r in saved["summary"]}
+    assert set(rows) >= {
         "put large file: seconds", "small puts per second", "ingest document set: seconds",
+        "re-ingest after editing 1% (re-run over whole folder): seconds",
         "query latency p50, reopened, all systems interleaved", "nDCG@10"}
+    for r in rows.values():
+        assert r["values"]["ours"] is not None, r["metric"]
+        if r["ours_vs_best_peer"] is not None:
+            assert math.isfinite(r["ours_vs_best_peer"]) and r["ours_vs_best_peer"] >= 0
+
     md = (out / "results.md").read_text()
     assert md.startswith("# Benchmark results (tiny)")
+    header = next(line for line in md.splitlines() if line.startswith("| Metric |"))
     for label in doc["meta"]["systems"].values():
-        assert label in md
+        assert label in header
+    table = [line for line in md.splitlines() if line.startswith("| ") and not line.startswith("| Metric")]
+    for metric in rows:
+        assert any(line.startswith(f"| {metric}") for line in table), metric
     for png in ("throughput.png", "latency.png"):
-        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert set(doc["meta"]["systems"]) == set(SYSTEMS)
+        w, h = _png_size((out / png).read_bytes())
+        assert w >= 600 and h >= 200, (png, w, h)
+        assert f"]({png})" in md

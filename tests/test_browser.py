@@ -3,7 +3,8 @@
 Uploads files through the FileUpload, sees them in the live event feed (updated from the
 store's watcher thread) and in the download panel's listing, downloads them through the panel
 (a data URI for the small file, the ``/files`` route for the larger one) and compares bytes.
-Screenshots go to ``$NA_SCREENSHOT_DIR`` (default ``docs/screenshots``).
+Screenshots go to the test's tmp dir; set ``NA_SCREENSHOT_DIR=docs/screenshots`` to refresh the
+ones the README shows.
 """
 
 from __future__ import annotations
@@ -28,12 +29,8 @@ NOTEBOOK = os.environ.get("NA_BROWSER_NOTEBOOK", str(NOTEBOOKS / "widgets.ipynb"
 
 
 def _screenshot_dir(tmp_path: Path) -> Path:
-    target = Path(os.environ.get("NA_SCREENSHOT_DIR", REPO / "docs" / "screenshots"))
-    try:
-        target.mkdir(parents=True, exist_ok=True)
-    except OSError:
-        target = tmp_path / "screenshots"
-        target.mkdir()
+    target = Path(os.environ.get("NA_SCREENSHOT_DIR") or tmp_path / "screenshots")
+    target.mkdir(parents=True, exist_ok=True)
     return target
 
 
@@ -117,10 +114,15 @@ def test_widgets_notebook_upload_feed_download(tmp_path: Path) -> None:
             dpanel.locator(".na-download-button").click()
             dpanel.locator("a.na-download[data-kind='data']").get_by_text(small.name).wait_for(timeout=30_000)
             dashboard.screenshot(path=str(shots / "dashboard-artifacts.png"))
-            # the README picture: JupyterLab with the file browser folded away, dashboard in view
+            # the README picture (docs/dashboard.png is a copy): JupyterLab with the file browser
+            # folded away and the dashboard at the bottom of a shorter window
             page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+            page.set_viewport_size({"width": 1400, "height": 780})
             page.wait_for_timeout(500)
-            dashboard.evaluate("el => el.scrollIntoView({block: 'center'})")
+            dashboard.evaluate(
+                "el => { el.scrollIntoView({block: 'end'});"
+                " const outer = el.closest('.jp-WindowedPanel-outer'); if (outer) outer.scrollBy(0, 48); }"
+            )
             page.wait_for_timeout(300)
             page.screenshot(path=str(shots / "dashboard-lab.png"))
         finally:

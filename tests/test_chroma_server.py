@@ -78,6 +78,16 @@ def test_index_and_query_through_a_chroma_server(tmp_path, chroma_server, embedd
         res = store.query("what is the p99 latency threshold before scaling", k=2)
         assert res.results[0].artifact.artifact_id == b.artifact_id
         assert "Alerts > High latency" in res.results[0].location["section"]
+        # above brute_force_max the dense candidates come from the server's HNSW index
+        svc = store._index()
+        svc.brute_force_max = 0
+        for mode in ("dense", "hybrid"):
+            via_server = store.query("what is the p99 latency threshold before scaling", k=2,
+                                     mode=mode)
+            assert via_server.results[0].artifact.artifact_id == b.artifact_id
+            assert svc._matrix is None  # the in-memory matrix was never loaded
+        assert store.query("churn model outliers", k=1, mode="dense",
+                           mime_types=["text/markdown"]).results[0].artifact.name == "project_notes.md"
 
         store.delete(a.artifact_id)
         deadline = time.monotonic() + 30

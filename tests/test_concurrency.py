@@ -320,7 +320,17 @@ HOLDER = textwrap.dedent(
     deadline = time.monotonic() + 300
     while not go.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert store.wait_indexed(timeout=300), "pending work of other processes was not drained"
+    # the holder's background worker finds the others' pending work by itself: no call to
+    # wait_indexed (which would wake it) until every version reads as indexed
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        states = [a.status for n in store.names(session_id="s1")
+                  for a in store.versions(n, session_id="s1")]
+        if len(states) == 5 and all(s in ("indexed", "failed", "skipped") for s in states):
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError(f"pending work of other processes was not drained: {states}")
     out = {"versions": [], "hits": {}}
     for name in store.names(session_id="s1"):
         for a in store.versions(name, session_id="s1"):
@@ -381,3 +391,70 @@ def test_index_work_of_other_processes_is_drained_by_the_lock_holder(tmp_path):
     assert result["hits"] == {"aardvark": ["c1.md"], "narwhal": ["b1.md"], "okapi": ["b2.md"],
                               "quokka": ["c2.md"], "zebra": ["holder.md"]}
     check_store(root, repair=False)
+
+
+TTL_WORKER = textwrap.dedent(
+    """
+    import json, sys, time
+    from notebook_artifacts import ArtifactStore
+    root, tag, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    store = ArtifactStore(root, index=False)
+    for i in range(n):
+        name = f"ttl{i % 4}.txt"
+        a = store.put(f"{tag} {i}".encode(), name, session_id="s1", ttl=1 if i % 3 else None,
+                      pinned=(i % 5 == 0))
+        print(json.dumps({"artifact_id": a.artifact_id, "ttl": a.ttl_seconds,
+                          "pinned": a.is_pinned}), flush=True)
+        store.list(session_id="s1", limit=5)  # every read sweeps what is due
+        store.events(after=0, limit=5)
+        if i % 10 == 9:
+            store.gc()
+        time.sleep(0.02)
+    """
+)
+
+
+def test_ttl_expiry_swept_by_many_processes_reports_each_version_once(tmp_path):
+    """Three processes put versions with a 1 s TTL (some pinned) while reading, which sweeps
+    expired versions, and running gc: every version that expired has exactly one ``expired``
+    event, none that is pinned or without TTL expires, and the log has no holes."""
+    root = tmp_path / "store"
+    ArtifactStore(root, index=False).close()
+    procs = [subprocess.Popen([sys.executable, "-c", TTL_WORKER, str(root), f"w{w}", "40"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
+             for w in range(3)]
+    acked = []
+    for p in procs:
+        out, err = p.communicate(timeout=300)
+        assert p.returncode == 0, err.decode()[-3000:]
+        acked += _acked(out.decode())
+    assert len(acked) == 120
+    time.sleep(1.2)  # every TTL is due now
+    store = ArtifactStore(root, index=False)
+    store.list(limit=1)  # sweep what is left
+    events, gap = all_events(store)
+    assert not gap
+    assert [e.cursor for e in events] == list(range(1, len(events) + 1))
+    expired = [e.artifact_id for e in events if e.type == "expired"]
+    assert len(expired) == len(set(expired)), "a version was reported expired twice"
+    should_expire = {r["artifact_id"] for r in acked if r["ttl"] and not r["pinned"]}
+    assert set(expired) == should_expire
+    # nothing that may not expire was touched; what expired is gone from listings
+    live = {a.artifact_id for a in all_latest_versions(store)}
+    keep = {r["artifact_id"] for r in acked if not r["ttl"] or r["pinned"]}
+    deleted_by_gc = {e.artifact_id for e in events if e.type == "deleted"}
+    assert keep <= live | deleted_by_gc and not keep & deleted_by_gc
+    assert not live & should_expire
+    check_store(root, repair=False)
+    print(f"\nTTL sweepers: 3 processes, versions: {len(acked)}, expired once each: {len(expired)}")
+
+
+def all_latest_versions(store):
+    out = []
+    for n in store.names(session_id="s1"):
+        try:
+            out += store.versions(n, session_id="s1")
+        except Exception as e:  # every version of a name may have expired
+            if type(e).__name__ != "NotFoundError":
+                raise
+    return out

@@ -226,6 +226,23 @@ def test_damaged_blob_is_integrity_error_never_wrong_bytes(tmp_path, how):
     assert store.read_bytes(good.artifact_id) == b"untouched"
 
 
+def test_damaged_blob_every_reader_raises(tmp_path):
+    """read_bytes, read_text and load (JSON, text, a DataFrame stored as Parquet) all raise
+    IntegrityError on a damaged blob: no reader parses damaged bytes into a wrong value."""
+    import pandas as pd
+
+    root = tmp_path / "store"
+    store = ArtifactStore(root, index=False)
+    arts = [store.put({"k": "v" * 5000}, "x.json"), store.put("hello world " * 1000, "t.txt"),
+            store.put(pd.DataFrame({"a": range(5000)}), "frame")]
+    for a in arts:
+        _corrupt(_blob_path(root, a.sha256), "flip")
+    for a in arts:
+        for reader in (store.read_bytes, store.read_text, store.load):
+            with pytest.raises(IntegrityError):
+                reader(a.artifact_id)
+
+
 def test_putting_the_same_content_again_heals_a_damaged_blob(tmp_path):
     """Content addressing must not keep serving a damaged blob when the good bytes arrive again."""
     root = tmp_path / "store"

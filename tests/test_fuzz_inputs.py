@@ -682,3 +682,160 @@ def test_server_fuzzed_requests_never_5xx(tmp_path):
 
     check()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outside"]
+
+
+def test_http_text_naming_a_server_file_is_stored_as_text(tmp_path):
+    """``store.put`` reads a ``str`` naming an existing file as that file (a notebook
+    convenience); text sent over HTTP that names a file on the server's disk must be stored as
+    the text itself, never as the server's file (a local file disclosure)."""
+    from fastapi.testclient import TestClient
+
+    from notebook_artifacts.server import create_app
+
+    secret = tmp_path / "server-secret.txt"
+    secret.write_text("server-side secret, never to be served")
+    store = ArtifactStore(tmp_path / "store", index=False)
+    client = TestClient(create_app(store, token="t"), headers={"Authorization": "Bearer t"},
+                        raise_server_exceptions=False)
+    base = "/v1/orgs/o/workspaces/w/namespaces/n"
+    path_text = str(secret)
+    r = client.post(f"{base}/artifacts", json={"name": "p.txt", "content": path_text})
+    assert r.status_code == 201, r.text
+    aid = r.json()["artifact_id"]
+    r = client.put(f"{base}/artifacts/{aid}", json={"content": path_text})
+    assert r.status_code == 200, r.text
+    r = client.post("/apps/app/users/u1/sessions/s1/artifacts",
+                    json={"filename": "q.txt", "artifact": {"text": path_text}})
+    assert r.status_code in (200, 201), r.text
+    stored = [a for a in store.list(include_expired=True, limit=50).artifacts]
+    stored += store.list(namespace="o/w/n", limit=50).artifacts
+    stored += store.list(namespace="app/u1", session_id="s1", limit=50).artifacts
+    versions = {v.artifact_id: v for a in stored for v in store.versions(a.artifact_id)}
+    assert len(versions) == 3, versions
+    for v in versions.values():
+        _count("path_like_text")
+        assert store.read_bytes(v.artifact_id) == path_text.encode(), v.name
+
+
+def test_cli_fuzzed_options_error_cleanly(tmp_path):
+    """The CLI face with fuzzed names, session ids, namespaces, tags, TTLs and metadata: each
+    call either stores exactly what it was given or exits non-zero with one ``error:`` line
+    (never an unexpected exception, never a traceback) and writes nothing."""
+    from click.testing import CliRunner
+
+    from notebook_artifacts.cli import cli
+
+    root = tmp_path / "outside" / "store"
+    store = ArtifactStore(root, index=False)
+    runner = CliRunner()
+    outcomes = {"stored": 0, "rejected": 0}
+    opt_text = st.one_of(st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"),
+                                 max_size=20), st.sampled_from(_SPECIAL))
+
+    @settings(FUZZ, max_examples=int(os.environ.get("NA_FUZZ_CLI_EXAMPLES", "150")))
+    @given(name=opt_text, session=st.one_of(st.none(), opt_text),
+           namespace=st.one_of(st.none(), opt_text), tag=st.one_of(st.none(), opt_text),
+           ttl=st.one_of(st.none(), opt_text, ttl_strings.filter(lambda s: "\x00" not in s)),
+           metadata=st.one_of(st.none(), opt_text, st.just('{"a": [1, {"b": null}]}')))
+    def check(name, session, namespace, tag, ttl, metadata):
+        _count("cli_calls")
+        args = ["--root", str(root), "put", "--text", "payload", "--name", name, "--no-index", "--json"]
+        for flag, value in (("-s", session), ("-n", namespace), ("-t", tag), ("--ttl", ttl),
+                            ("--metadata", metadata)):
+            if value is not None:
+                args += [flag, value]
+        w = Witness(store, root, tmp_path / "outside")
+        r = runner.invoke(cli, args, catch_exceptions=True)
+        out = (r.output or "") + (getattr(r, "stderr", "") if r.stderr_bytes is not None else "")
+        assert r.exception is None or isinstance(r.exception, SystemExit), \
+            f"{args}: unhandled {r.exception!r}"
+        assert "Traceback" not in out and "unexpected" not in out, f"{args}: {out[-500:]}"
+        if r.exit_code != 0:
+            assert "error" in out.lower(), f"{args}: exit {r.exit_code} without an error: {out!r}"
+            w.assert_unchanged(args)
+            outcomes["rejected"] += 1
+            return
+        outcomes["stored"] += 1
+        rec = json.loads(r.stdout)
+        rec = rec[0] if isinstance(rec, list) else rec
+        a = store.get(rec["artifact_id"])
+        assert a.name == name and a.session_id == session
+        assert a.namespace == (namespace if namespace is not None else "default")
+        assert store.read_bytes(a.artifact_id) == b"payload"
+
+    check()
+    print(f"\nCLI outcomes: {outcomes}")
+    assert outcomes["stored"] and outcomes["rejected"], outcomes
+    assert sorted(p.name for p in (tmp_path / "outside").iterdir()) == ["store"]
+
+
+def test_mutated_documents_extract_or_fail_cleanly():
+    """Extraction of mutated PDFs (truncated, bytes flipped, spliced) and fuzzed JSON, CSV,
+    HTML, Markdown and code ends in text or in a clean Skip/ExtractionError, never another
+    exception and never a hang (a 60 s alarm per document marks a stall)."""
+    import signal
+
+    from notebook_artifacts.index.extract import ExtractionError, SkipExtraction, extract
+
+    good_pdf = (Path(__file__).parent.parent / "data" / "field_report.pdf").read_bytes()
+
+    @st.composite
+    def mutated_pdfs(draw):
+        data = bytearray(good_pdf)
+        for _ in range(draw(st.integers(1, 4))):
+            op = draw(st.sampled_from(["truncate", "flip", "insert", "splice", "zero"]))
+            pos = draw(st.integers(0, max(0, len(data) - 1)))
+            if op == "truncate":
+                data = data[:pos]
+            elif op == "flip" and data:
+                data[pos] ^= draw(st.integers(1, 255))
+            elif op == "insert":
+                data[pos:pos] = draw(st.binary(min_size=1, max_size=64))
+            elif op == "splice":
+                end = draw(st.integers(pos, min(len(data), pos + 4096)))
+                data[pos:pos] = data[pos:end]
+            else:
+                end = draw(st.integers(pos, min(len(data), pos + 512)))
+                data[pos:end] = bytes(end - pos)
+        return bytes(data), "application/pdf", "report.pdf"
+
+    texts = st.text(st.characters(exclude_categories=["Cs"]), max_size=300)
+    docs = st.one_of(
+        mutated_pdfs(),
+        mutated_pdfs(),
+        st.tuples(texts.map(str.encode), st.sampled_from([
+            ("application/json", "a.json"), ("text/csv", "a.csv"), ("text/html", "a.html"),
+            ("text/markdown", "a.md"), ("text/x-python", "a.py"), ("text/plain", "a.txt"),
+            ("text/tab-separated-values", "a.tsv")])).map(lambda t: (t[0], *t[1])),
+        st.tuples(st.binary(max_size=300), st.sampled_from([
+            ("application/json", "a.json"), ("text/csv", "a.csv"), ("application/pdf", "a.pdf"),
+            (None, "a.bin"), ("application/zip", "a.zip"), ("application/vnd.apache.parquet", "a.parquet")]
+        )).map(lambda t: (t[0], *t[1])),
+    )
+
+    def stall(*_):
+        raise TimeoutError("extraction stalled")
+
+    outcomes: dict[str, int] = {}
+
+    @settings(FUZZ, max_examples=int(os.environ.get("NA_FUZZ_DOC_EXAMPLES", "150")))
+    @given(doc=docs)
+    def check(doc):
+        _count("mutated_documents")
+        data, mime, fname = doc
+        old = signal.signal(signal.SIGALRM, stall)
+        signal.alarm(60)
+        try:
+            got = extract(data, mime, fname)
+        except (SkipExtraction, ExtractionError) as exc:
+            assert str(exc), "an extraction error must say why"
+            outcomes[type(exc).__name__] = outcomes.get(type(exc).__name__, 0) + 1
+        else:
+            assert isinstance(got.text, str)
+            outcomes["text"] = outcomes.get("text", 0) + 1
+        finally:
+            signal.alarm(0)
+            signal.signal(signal.SIGALRM, old)
+
+    check()
+    print(f"\nmutated document outcomes: {outcomes}")

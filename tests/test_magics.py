@@ -286,6 +286,19 @@ def test_serve_starts_and_stops_a_server_on_the_store(ip, store):
         httpx.get(f"{handle.url}/api/uploads/s1", timeout=2)
 
 
+def test_switching_store_stops_the_server_of_the_old_one(ip, store, tmp_path):
+    pytest.importorskip("fastapi")
+    from notebook_artifacts.notebook.extension import current_magics
+
+    with capture_output():
+        handle = art(ip, "serve")
+    assert current_magics().server is handle and handle.running
+    with capture_output() as cap:
+        art(ip, f"use {tmp_path / 'next'} --no-index")
+    assert not handle.running and current_magics().server is None
+    assert "Stopped the %artifact serve server" in cap.stderr
+
+
 @pytest.mark.model
 def test_query_and_promote_with_the_real_index(ip, tmp_path):
     pytest.importorskip("sentence_transformers", reason="needs the index extra")

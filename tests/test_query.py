@@ -153,3 +153,26 @@ def test_bad_query_arguments_are_rejected_with_a_clear_message(world, kwargs, ma
     text = kwargs.pop("text")
     with pytest.raises(InvalidInputError, match=match):
         store.query(text, **kwargs)
+
+
+def test_chroma_hnsw_path_agrees_with_the_exact_in_memory_search(world):
+    store, _ = world
+    svc = store._index()
+    cases = [("requests are taking too long in production", {}),
+             ("zebra migration counts", {"namespace": "teamA/proj", "session_id": "s2"}),
+             ("battery", {"mime_types": ["application/pdf"]}),
+             ("how is missing tenure imputed", {"tags": ["sample"]})]
+    exact = {(q, m): store.query(q, k=5, mode=m, **kw) for q, kw in cases for m in ("dense", "hybrid")}
+    svc.brute_force_max = 0  # the holder now asks Chroma for dense candidates
+    try:
+        for (q, m), want in exact.items():
+            kw = dict(cases)[q]
+            got = store.query(q, k=5, mode=m, **kw)
+            assert names(got) == names(want), (q, m)
+            assert [h.score for h in got.results] == pytest.approx(
+                [h.score for h in want.results], abs=1e-4)
+        assert svc._matrix is None
+    finally:
+        from notebook_artifacts.index.service import BRUTE_FORCE_MAX
+
+        svc.brute_force_max = BRUTE_FORCE_MAX

@@ -102,3 +102,13 @@ def test_listing_times_are_short_utc_with_the_full_value_in_the_title():
     html = listing_html([{"name": "a.txt", "version": 1, "created_at": "2026-11-23T11:05:31.312Z",
                           "artifact_id": "art_1"}])
     assert 'title="2026-11-23T11:05:31.312Z">2026-11-23 11:05:31<' in html and "art_1" in html
+
+
+def test_hit_location_shows_only_what_the_citation_does_not_say():
+    from notebook_artifacts.reprs import _location
+
+    assert _location({"page": None, "section": ""}, "a.md v1") == ""
+    assert _location({"page": 3, "section": ""}, "r.pdf v1, p. 3") == ""
+    assert _location({"page": 3}, "r.pdf v1") == "page 3"
+    assert _location({"section": "rows 11-20"}, "m.csv v1, § rows 11-20") == ""
+    assert _location({"section": "Setup", "lines": "3-9"}, "n.md v1") == "section Setup, lines 3-9"

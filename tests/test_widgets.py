@@ -65,6 +65,25 @@ def test_upload_panel_rejects_bad_ttl_and_too_large_without_storing(store):
     assert "%artifact upload PATH" in panel.note.value
 
 
+def test_upload_panel_stores_large_files_by_path(store, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.csv").write_text("x\n1\n")
+    (tmp_path / "in" / "b.csv").write_text("x\n2\n")
+    panel = UploadPanel(store, max_bytes=1)
+    panel.tags.value = "bulk"
+    panel.path.value = "in/*.csv"
+    panel.path_button.click()
+    assert sorted(a.name for a in panel.last_stored) == ["in/a.csv", "in/b.csv"]
+    assert store.get("in/b.csv").tags == ["bulk"] and store.read_text("in/a.csv") == "x\n1\n"
+    before = store.latest_cursor()
+    assert panel.store_path("nothing/*.bin") == []
+    assert "no file matches" in panel.status.children[0].children[1].value
+    panel.path.value = ""
+    assert panel.store_path() == [] and "Path field" in panel.status.children[0].children[1].value
+    assert store.latest_cursor() == before
+    panel.close()
+
+
 def test_event_feed_live_from_another_process_with_filters_and_pause(store, tmp_path):
     store.put("before", "old.txt")
     feed = EventFeed(store)

@@ -52,30 +52,48 @@ class ChunkStore:
     def replace(self, owner: ChunkOwner, chunks: Sequence[Chunk], vectors: np.ndarray,
                 model_id: str) -> None:
         """Make ``chunks`` the owner's only chunks, in SQLite and in Chroma."""
-        old_keys = set(self.keys_of(owner.owner_id))
-        new_keys = [chunk_key(owner.owner_id, c.ordinal) for c in chunks]
-        if self.vectors is not None and chunks:
+        self.replace_many([(owner, chunks, vectors)], model_id)
+
+    def replace_many(self, items: Sequence[tuple[ChunkOwner, Sequence[Chunk], np.ndarray]],
+                     model_id: str) -> None:
+        """:meth:`replace` for several owners with one Chroma upsert, one SQLite transaction
+        and one Chroma delete (each Chroma call costs ~25 ms however few vectors it carries)."""
+        old_keys: set[str] = set()
+        new_keys: set[str] = set()
+        ids: list[str] = []
+        vecs: list[np.ndarray] = []
+        metas: list[dict[str, Any]] = []
+        for owner, chunks, vectors in items:
+            old_keys.update(self.keys_of(owner.owner_id))
             meta = {"owner_id": owner.owner_id, "artifact_id": owner.artifact_id,
                     "scope": owner.scope, "namespace": owner.namespace,
                     "session_id": owner.session_id or "", "mime_type": owner.mime_type,
                     "version": owner.version}
-            self.vectors.upsert(new_keys, vectors, [dict(meta, ordinal=c.ordinal) for c in chunks])
+            for c in chunks:
+                ids.append(chunk_key(owner.owner_id, c.ordinal))
+                metas.append(dict(meta, ordinal=c.ordinal))
+            if len(chunks):
+                vecs.append(np.asarray(vectors, dtype=np.float32))
+        new_keys.update(ids)
+        if self.vectors is not None and ids:
+            self.vectors.upsert(ids, np.concatenate(vecs), metas)
         with self.db.transaction() as conn:
-            self._delete_rows(conn, owner.owner_id)
-            for key, c in zip(new_keys, chunks):
-                cur = conn.execute(
-                    "INSERT INTO idx_chunks(chunk_key, scope, owner_id, artifact_id, "
-                    "root_artifact_id, version, name, namespace, session_id, mime_type, ordinal, "
-                    "text, heading, page, char_start, char_end, sha256, model_id) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (key, owner.scope, owner.owner_id, owner.artifact_id, owner.root_artifact_id,
-                     owner.version, owner.name, owner.namespace, owner.session_id,
-                     owner.mime_type, c.ordinal, c.text, c.section or None, c.page, c.start,
-                     c.end, c.sha256, model_id))
-                conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
-                             (cur.lastrowid, c.embed_text))
+            for owner, chunks, _ in items:
+                self._delete_rows(conn, owner.owner_id)
+                for c in chunks:
+                    cur = conn.execute(
+                        "INSERT INTO idx_chunks(chunk_key, scope, owner_id, artifact_id, "
+                        "root_artifact_id, version, name, namespace, session_id, mime_type, "
+                        "ordinal, text, heading, page, char_start, char_end, sha256, model_id) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        (chunk_key(owner.owner_id, c.ordinal), owner.scope, owner.owner_id,
+                         owner.artifact_id, owner.root_artifact_id, owner.version, owner.name,
+                         owner.namespace, owner.session_id, owner.mime_type, c.ordinal, c.text,
+                         c.section or None, c.page, c.start, c.end, c.sha256, model_id))
+                    conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
+                                 (cur.lastrowid, c.embed_text))
             self.db.bump_generation(conn)
-        stale = old_keys - set(new_keys)
+        stale = old_keys - new_keys
         if self.vectors is not None and stale:
             self.vectors.delete(sorted(stale))
 
@@ -124,6 +142,23 @@ class ChunkStore:
                 out[r[0]] = r[1]
         return out
 
+    def cosines(self, qvec: np.ndarray, ids: Sequence[int], model_id: str) -> dict[int, float]:
+        """Cosine of ``qvec`` with the cached vectors of these chunks (read from SQLite)."""
+        out: dict[int, float] = {}
+        conn = self.db.conn()
+        ids = list(ids)
+        q = qvec.astype(np.float32)
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            rows = conn.execute(
+                "SELECT c.id, e.vector FROM idx_chunks c JOIN idx_embeddings e "
+                "ON e.model_id = c.model_id AND e.sha256 = c.sha256 "
+                f"WHERE c.model_id = ? AND c.id IN ({','.join('?' * len(part))})",
+                [model_id, *part]).fetchall()
+            for cid, blob in rows:
+                out[cid] = float(np.frombuffer(blob, dtype=np.float32) @ q)
+        return out
+
     def owners(self, scope: str) -> list[str]:
         return [r[0] for r in self.db.conn().execute(
             "SELECT DISTINCT owner_id FROM idx_chunks WHERE scope = ?", (scope,))]
@@ -135,8 +170,9 @@ class ChunkStore:
 class DenseMatrix:
     """All chunk vectors of one model in memory, refreshed when the generation changes.
 
-    Serves dense search by brute-force cosine (one matrix product) in processes that do not
-    hold the Chroma lock, and exact cosines for fused candidates everywhere.
+    Serves dense search by exact brute-force cosine (one matrix product): in processes that
+    do not hold the Chroma lock, and in the holder too while the index is small enough
+    (``IndexService.brute_force_max``), where it is both exact and faster than an HNSW query.
     """
 
     def __init__(self, db: IndexDB, model_id: str) -> None:
@@ -149,6 +185,7 @@ class DenseMatrix:
         self.matrix: np.ndarray | None = None
         self.meta: list[tuple[str, str, str, str]] = []  # scope, namespace, session, mime
         self._pos: dict[int, int] = {}
+        self._cols: list[np.ndarray] = [np.zeros(0, dtype=object)] * 4
 
     def refresh(self) -> None:
         gen = self.db.generation()
@@ -179,28 +216,35 @@ class DenseMatrix:
             self.meta = meta
             self.matrix = np.concatenate(parts) if parts else None
             self._pos = {cid: i for i, cid in enumerate(ids)}
+            # filter columns as arrays, so a filtered search is a few vectorized compares
+            self._cols = [np.asarray([m[c] for m in meta], dtype=object) for c in range(4)]
             self._gen = gen
 
     def search(self, qvec: np.ndarray, n: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
         self.refresh()
         if self.matrix is None or not len(self.ids):
             return []
-        mask = np.ones(len(self.ids), dtype=bool)
         scopes, ns, sid, mimes = (filters.get("scope"), filters.get("namespace"),
                                   filters.get("session_id"), filters.get("mime_type"))
-        if scopes or ns is not None or sid is not None or mimes:
-            for i, (sc, n_, s_, m_) in enumerate(self.meta):
-                if ((scopes and sc not in scopes) or (ns is not None and n_ != ns)
-                        or (sid is not None and s_ != sid) or (mimes and m_ not in mimes)):
-                    mask[i] = False
-        idx = np.nonzero(mask)[0]
-        if not len(idx):
-            return []
-        sims = self.matrix[idx] @ qvec.astype(np.float32)
-        n = min(n, len(idx))
-        top = np.argpartition(-sims, n - 1)[:n] if n < len(idx) else np.arange(len(idx))
+        mask = None
+        for col, want in ((0, scopes), (1, [ns] if ns is not None else None),
+                          (2, [sid] if sid is not None else None), (3, mimes)):
+            if want:
+                m = np.isin(self._cols[col], list(want))
+                mask = m if mask is None else mask & m
+        if mask is None:
+            idx = None
+            sims = self.matrix @ qvec.astype(np.float32)
+        else:
+            idx = np.nonzero(mask)[0]
+            if not len(idx):
+                return []
+            sims = self.matrix[idx] @ qvec.astype(np.float32)
+        n = min(n, len(sims))
+        top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]
-        return [(int(self.ids[idx[t]]), float(sims[t])) for t in top]
+        rows = top if idx is None else idx[top]
+        return list(zip(self.ids[rows].tolist(), sims[top].tolist()))
 
     def cosines(self, qvec: np.ndarray, ids: Sequence[int]) -> dict[int, float]:
         self.refresh()

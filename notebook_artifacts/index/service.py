@@ -17,9 +17,10 @@ Deletion and expiry. The holder follows the catalog's event log (cursor kept in 
 and removes the chunks of ``deleted`` / ``expired`` versions from both indexes; on start it also
 sweeps chunks whose version is gone, so nothing is missed while no process held the lock.
 
-Queries work in every process: candidates come from Chroma where this process holds it (or
-a server) and otherwise from a brute-force cosine over the vectors cached in SQLite (exact,
-a few ms for thousands of chunks); keyword candidates come from FTS5; both are fused
+Queries work in every process: dense candidates come from an exact brute-force cosine over
+the vectors cached in SQLite (one matrix product, about a millisecond for 10k chunks) while
+the index has at most ``brute_force_max`` chunks or this process does not hold Chroma, and
+from Chroma (or the server) above that; keyword candidates come from FTS5; both are fused
 (``fuse.py``) and filtered against the catalog's current records (latest, expired, tags,
 metadata), so filters are always exact even though the chunk rows are immutable.
 """
@@ -46,7 +47,7 @@ from ._db import IndexDB
 from .chunk import chunk_document
 from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_context
 from .embed import Embedder, EmbeddingCache
-from .extract import ExtractionError, SkipExtraction, TransientIndexError, extract
+from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind, extract
 from . import fuse as _fuse
 from .fuse import MODES, fuse, rrf
 from .keyword import keyword_search
@@ -60,6 +61,11 @@ BACKOFF_BASE = 0.5  # seconds; attempt n waits BACKOFF_BASE * 2**(n-1)
 POLL_SECONDS = 1.0  # how often an idle worker looks for work queued by other processes
 BATCH_JOBS = 16  # versions extracted, embedded and written per round
 CONTENT_TEXT_LIMIT = 200_000
+#: Up to this many chunks, dense search is an exact in-memory matrix product (about 1 ms per
+#: 10k chunks, 1.5 KB of memory per chunk) instead of a Chroma HNSW query (~10-20 ms of fixed
+#: overhead per call); above it, the holder asks Chroma (or the server) and reads the cosines
+#: of keyword-only candidates from SQLite.
+BRUTE_FORCE_MAX = 50_000
 SCOPES = ("artifacts", "sources", "all")
 VERSIONS = ("latest", "all")
 _TRANSIENT = (TransientIndexError, sqlite3.OperationalError, ConnectionError, TimeoutError)
@@ -109,6 +115,8 @@ class IndexService:
         self.background = True
         self.fusion = "convex"
         self.dense_weight = _fuse.DENSE_WEIGHT
+        #: dense search uses the in-memory matrix up to this many chunks, Chroma above it
+        self.brute_force_max = BRUTE_FORCE_MAX
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -184,10 +192,13 @@ class IndexService:
                 return False
         self._busy.set()
         try:
+            skipped = self._skip_binary()
+            if self._vectors is None and not self._needs_vectors():
+                return skipped  # only binaries so far: don't load the model or open Chroma
             vec = self.vectors()
             if vec is None:
-                return False
-            did = self._apply_removals()
+                return skipped
+            did = self._apply_removals() or skipped
             did = self._index_sources() or did
             jobs = [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
                     if self._retry_at.get(j.artifact_id, 0) <= time.monotonic()]
@@ -199,6 +210,25 @@ class IndexService:
             self._busy.clear()
             with self._progress:
                 self._progress.notify_all()
+
+    def _skip_binary(self) -> bool:
+        """Mark pending binary versions skipped without the model (a store of only binary
+        puts never loads torch, the model or Chroma)."""
+        jobs = [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+                if detect_kind(j.mime_type, j.file_name or j.name) == "binary"]
+        for art in jobs:
+            self._fail(art, SkipExtraction(
+                f"binary content ({art.mime_type or 'unknown type'}) is not embedded"))
+        return bool(jobs)
+
+    def _needs_vectors(self) -> bool:
+        """Work for the vector index: something to embed, or chunks that may need removal."""
+        jobs = self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+        if jobs:  # only binaries next in line: skip them first (the next round does)
+            return any(detect_kind(j.mime_type, j.file_name or j.name) != "binary" for j in jobs)
+        return self.chunks.count() > 0 or \
+            self.db.conn().execute(
+                "SELECT 1 FROM idx_sources WHERE index_status = 'pending' LIMIT 1").fetchone() is not None
 
     # -- indexing ----------------------------------------------------------------------------
     def _owner(self, art: Artifact, scope: str = "artifacts", owner_id: str | None = None
@@ -241,15 +271,17 @@ class IndexService:
             for art, _, _ in prepared:
                 self._fail(art, exc)
             return
-        pos = 0
+        items, pos = [], 0
         for art, doc, chunks in prepared:
-            mine = vecs[pos:pos + len(chunks)]
+            items.append((self._owner(art), chunks, vecs[pos:pos + len(chunks)]))
             pos += len(chunks)
-            try:
-                self.chunks.replace(self._owner(art), chunks, mine, self.embedder.model_id)
-            except Exception as exc:
+        try:  # one Chroma upsert and one SQLite transaction for the whole batch
+            self.chunks.replace_many(items, self.embedder.model_id)
+        except Exception as exc:
+            for art, _, _ in prepared:
                 self._fail(art, exc)
-                continue
+            return
+        for art, doc, chunks in prepared:
             self._retry_at.pop(art.artifact_id, None)
             content_text = None
             if not art.content_text and doc.kind in ("pdf", "html"):
@@ -406,10 +438,11 @@ class IndexService:
 
     # -- waiting and reindexing ---------------------------------------------------------------
     def pending_count(self) -> int:
-        n = len(self.catalog.pending_index_jobs(limit=1000))
-        n += self.db.conn().execute(
-            "SELECT COUNT(*) FROM idx_sources WHERE index_status = 'pending'").fetchone()[0]
-        return n
+        # a COUNT on this thread's own connection: wait_indexed polls it while the worker runs
+        return self.db.conn().execute(
+            "SELECT (SELECT COUNT(*) FROM artifact_versions WHERE status = 'pending' "
+            "AND is_expired = 0) + (SELECT COUNT(*) FROM idx_sources "
+            "WHERE index_status = 'pending')").fetchone()[0]
 
     def wait_indexed(self, timeout: float | None = None) -> bool:
         """Block until no version or source is pending; False if ``timeout`` passed first."""
@@ -470,7 +503,7 @@ class IndexService:
             kw: dict[int, float] = {}
             truncated = False
             if qvec is not None:
-                cand = self._dense_candidates(qvec, n, filters)
+                cand = self._dense_candidates(qvec, n, filters, total_chunks)
                 truncated |= len(cand) >= n
                 dense.update(cand)
             if mode != "dense":
@@ -479,7 +512,8 @@ class IndexService:
                 kw.update(hits)
             if qvec is not None and mode == "hybrid":
                 missing = [cid for cid in kw if cid not in dense]
-                dense.update(self._dense_matrix().cosines(qvec, missing))
+                if missing:
+                    dense.update(self._cosines(qvec, missing, total_chunks))
             if mode == "hybrid" and self.fusion == "rrf":
                 ranked = rrf(dense, kw)
             else:
@@ -495,22 +529,32 @@ class IndexService:
         return QueryResult(results=hits_out, combined_context=context,
                            total_results=len(hits_out), query=text)
 
-    def _dense_candidates(self, qvec, n: int, filters: dict[str, Any]) -> dict[int, float]:
+    def _use_chroma(self, total_chunks: int) -> bool:
+        if self.holder and total_chunks > self.brute_force_max:
+            self._matrix = None  # grown past brute force: free the in-memory vectors
+            return True
+        return False
+
+    def _cosines(self, qvec, ids: Sequence[int], total_chunks: int) -> dict[int, float]:
+        if self._use_chroma(total_chunks):  # don't hold a large index in memory
+            return self.chunks.cosines(qvec, ids, self.embedder.model_id)
+        return self._dense_matrix().cosines(qvec, ids)
+
+    def _dense_candidates(self, qvec, n: int, filters: dict[str, Any], total_chunks: int
+                          ) -> dict[int, float]:
         vec = None
-        if self.holder:
+        if self._use_chroma(total_chunks):
             try:
                 vec = self.vectors()
             except Exception:  # the server is down: fall back to the local cache
                 log.warning("vector index unavailable; using cached vectors", exc_info=True)
         if vec is None:
             return dict(self._dense_matrix().search(qvec, n, filters))
-        where = _chroma_where(filters)
-        found = vec.query(qvec, n, where)
+        found = vec.query(qvec, n, _chroma_where(filters))
         ids = self.chunks.ids_for_keys([key for key, _ in found])
-        # exact cosines from the cache (HNSW distances are approximate)
-        exact = self._dense_matrix().cosines(qvec, list(ids.values()))
-        return {cid: exact.get(cid, sim) for (key, sim) in found
-                if (cid := ids.get(key)) is not None}
+        # Chroma's distances are exact for the neighbours it returns (HNSW approximates only
+        # which neighbours), so they are used as they are
+        return {cid: sim for (key, sim) in found if (cid := ids.get(key)) is not None}
 
     def _collect(self, ranked, k, versions, tags, where, now, sources):
         """Walk fused chunks best-first; keep those whose record passes the filters."""

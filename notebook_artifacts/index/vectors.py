@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
 
+import numpy as np
+
 from ..errors import IndexUnavailableError, InvalidInputError
 
 __all__ = ["IndexLock", "ChromaVectors", "collection_name"]
@@ -112,7 +114,7 @@ class ChromaVectors:
         for i in range(0, len(ids), self.max_batch):
             self.collection.upsert(
                 ids=list(ids[i:i + self.max_batch]),
-                embeddings=[list(map(float, v)) for v in embeddings[i:i + self.max_batch]],
+                embeddings=np.asarray(embeddings[i:i + self.max_batch], dtype=np.float32),
                 metadatas=list(metadatas[i:i + self.max_batch]))
 
     def delete(self, ids: Sequence[str]) -> None:
@@ -123,8 +125,8 @@ class ChromaVectors:
     def query(self, embedding, n: int, where: dict[str, Any] | None = None
               ) -> list[tuple[str, float]]:
         """``(id, cosine similarity)`` of the ``n`` nearest vectors matching ``where``."""
-        n = max(1, min(n, self.count()))
-        res = self.collection.query(query_embeddings=[list(map(float, embedding))],
+        n = max(1, n)
+        res = self.collection.query(query_embeddings=[np.asarray(embedding, dtype=np.float32)],
                                     n_results=n, where=where or None,
                                     include=["distances"])
         ids = res["ids"][0] if res["ids"] else []

@@ -35,7 +35,8 @@ class UploadPanel(w.VBox):
 
     ``file_upload`` is the :class:`ipywidgets.FileUpload`; ``status`` shows one row per file
     (progress bar and result). Files over the websocket limit cannot be sent by the browser:
-    use ``%artifact upload PATH`` for those.
+    use ``%artifact upload PATH`` for those, or the panel's Path field (:meth:`store_path`),
+    which stores files on the kernel's machine by path, streamed from disk.
     """
 
     def __init__(
@@ -55,16 +56,23 @@ class UploadPanel(w.VBox):
         self.session = w.Text(value=session_id or "", description="Session", placeholder="optional session id")
         self.namespace = w.Text(value=namespace or "default", description="Namespace")
         self.note = w.HTML(
-            f'<span style="color:#57606a;font-size:12px">Files go through the notebook\'s '
-            f"websocket, limited to {format_size(max_bytes)} by Jupyter. For larger files run "
-            "<code>%artifact upload PATH</code> in a cell.</span>"
+            f'<span style="color:#57606a;font-size:12px;line-height:1.4;display:block;max-width:820px">Files go through the notebook\'s '
+            f"websocket, limited to {format_size(max_bytes)} by Jupyter: a larger file never reaches "
+            "the kernel. For those, put the file on the kernel's machine (e.g. with JupyterLab's file "
+            "browser upload) and run <code>%artifact upload PATH</code>, or store it by path below.</span>"
         )
+        self.path = w.Text(
+            description="Path", placeholder="a file or glob on the kernel's machine, e.g. data/*.csv",
+            layout=w.Layout(width="420px"),
+        )
+        self.path_button = w.Button(description="Store path", icon="hdd-o")
+        self.path_button.on_click(lambda _b: self.store_path())
         self.status = w.VBox([])
         self.last_stored: list[Any] = []
         self.file_upload.observe(self._on_upload, names="value")
         super().__init__(
             [w.HBox([self.file_upload, self.tags]), w.HBox([self.ttl, self.session]),
-             self.namespace, self.note, self.status],
+             self.namespace, self.note, w.HBox([self.path, self.path_button]), self.status],
             **kwargs,
         )
         self.add_class("na-upload-panel")
@@ -83,12 +91,63 @@ class UploadPanel(w.VBox):
         self.upload(files)
         self.file_upload.value = ()  # ready for the next upload of the same file
 
+    def _fields(self) -> tuple[list[str], str | None, dict[str, Any]]:
+        tags = [t.strip() for t in self.tags.value.split(",") if t.strip()]
+        ttl = self.ttl.value.strip() or None
+        return tags, ttl, _scope_kw(self.namespace.value.strip(), self.session.value.strip())
+
+    def store_path(self, pattern: str | None = None) -> list[Any]:
+        """Store the files matching ``pattern`` (default: the Path field) on the kernel's
+        machine, streamed from disk: the way in for files too large for the browser."""
+        import glob
+        import os
+
+        pattern = (self.path.value if pattern is None else pattern).strip()
+        if not pattern:
+            _, bar, label = self._row("(no path)", 0)
+            bar.bar_style = "danger"
+            label.value = "type a file path or a glob in the Path field first"
+            self.last_stored = []
+            return []
+        paths = [p for p in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)) if os.path.isfile(p)]
+        if not paths:
+            _, bar, label = self._row(pattern, 0)
+            bar.bar_style = "danger"
+            label.value = f"{_e(pattern)}: no file matches on the kernel's machine (cwd {_e(os.getcwd())})"
+            self.last_stored = []
+            return []
+        tags, ttl, scope = self._fields()
+        stored = []
+        for path in paths:
+            name = os.path.relpath(path)
+            if os.path.isabs(path) or name.startswith(".."):
+                name = os.path.basename(path)
+            name = name.replace(os.sep, "/")
+            _, bar, label = self._row(name, os.path.getsize(path))
+            bar.value = 30
+            try:
+                art = self.store.put(path, name, tags=tags, ttl=ttl, source_tool="upload-panel", **scope)
+            except Exception as exc:  # shown in the panel, nothing stored
+                bar.bar_style = "danger"
+                label.value = f"{_e(name)}: not stored: {_e(exc)}"
+                continue
+            self._done(bar, label, name, art)
+            stored.append(art)
+        self.last_stored = stored
+        return stored
+
+    def _done(self, bar: w.IntProgress, label: w.HTML, name: str, art: Any) -> None:
+        bar.value = 100
+        bar.bar_style = "success"
+        label.value = (
+            f"{_e(name)}: stored as <b>{_e(art.name)}</b> v{art.version} "
+            f"({format_size(art.size_bytes)}, {_e(art.artifact_id)})"
+        )
+
     def upload(self, files: Any) -> list[Any]:
         """Store FileUpload entries (dicts with name, type, size, content); returns the records."""
         stored = []
-        tags = [t.strip() for t in self.tags.value.split(",") if t.strip()]
-        ttl = self.ttl.value.strip() or None
-        scope = _scope_kw(self.namespace.value.strip(), self.session.value.strip())
+        tags, ttl, scope = self._fields()
         for entry in files:
             name = str(entry["name"])
             size = int(entry.get("size") or len(entry["content"]))
@@ -97,7 +156,8 @@ class UploadPanel(w.VBox):
                 bar.bar_style = "danger"
                 label.value = (
                     f"{_e(name)}: {format_size(size)} is over the {format_size(self.max_bytes)} "
-                    f"browser upload limit; run <code>%artifact upload PATH</code> instead"
+                    f"browser upload limit; run <code>%artifact upload PATH</code> instead "
+                    "(or store it by path above)"
                 )
                 continue
             bar.value = 30
@@ -110,12 +170,7 @@ class UploadPanel(w.VBox):
                 bar.bar_style = "danger"
                 label.value = f"{_e(name)}: not stored: {_e(exc)}"
                 continue
-            bar.value = 100
-            bar.bar_style = "success"
-            label.value = (
-                f"{_e(name)}: stored as <b>{_e(art.name)}</b> v{art.version} "
-                f"({format_size(art.size_bytes)}, {_e(art.artifact_id)})"
-            )
+            self._done(bar, label, name, art)
             stored.append(art)
         self.last_stored = stored
         return stored
