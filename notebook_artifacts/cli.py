@@ -610,9 +610,10 @@ def bench(quick: bool, out: str | None, extra: tuple[str, ...]) -> None:
 @click.option("-k", "--k", "k", default=5, show_default=True, type=int, help="Number of results.")
 @click.option("--timeout", default=600.0, show_default=True, type=float,
               help="Seconds to wait for indexing.")
+@click.option("--lab", is_flag=True, help="Then open JupyterLab on notebooks/quickstart.ipynb.")
 @click.pass_context
 def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
-         timeout: float) -> None:
+         timeout: float, lab: bool) -> None:
     """The main job: store the sample documents, index them, ask a question across them."""
     from pathlib import Path
 
@@ -626,6 +627,19 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
     with ArtifactStore(root) as store:  # indexes in this process (background_index=True)
         run_demo(store, folder, question or DEFAULT_QUESTION, k=k, timeout=timeout,
                  say=click.echo)
+    if lab:
+        import os
+        import subprocess
+        import sys
+
+        nb = folder.resolve().parent / "notebooks" / "quickstart.ipynb"
+        if not nb.is_file():
+            raise CliError(f"no {nb}: --lab needs a checkout of notebook-artifacts", 1)
+        argv = [sys.executable, "-m", "jupyter", "lab", str(nb)]
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            argv.append("--allow-root")
+        click.echo(f"\nopening JupyterLab on {nb} (Ctrl-C to stop)")
+        raise SystemExit(subprocess.call(argv))
 
 
 # -- semantic index: query, reindex, promote (index issue) ----------------------------------
