@@ -301,7 +301,7 @@ def readme_section(doc: dict, results_dir: str = "benchmarks/results") -> str:
         f"![throughput]({results_dir}/throughput.png)",
         "",
         f"Reproduce: `pip install -e '.[bench]'`, then `{cmd}` "
-        + ("(about half an hour on 2 cores; `--quick` takes a few minutes)" if meta["scale"] == "full"
+        + ("(15-25 minutes on 2 cores; `--quick` takes a few minutes)" if meta["scale"] == "full"
            else "(a few minutes on 2 cores)")
         + f" or `notebook-artifacts bench`. Results are written to `{results_dir}/`.",
         "",

@@ -60,32 +60,18 @@ def all_latest(store, **scope) -> list:
 
 
 def all_versions(store) -> list:
-    """Every stored version of every artifact in the store, each once.
+    """Every stored version of every artifact in the store (expired ones included), each once.
 
-    A listing with expired versions holds several versions of one lineage (its latest and
-    each expired one), so lineages are visited once; expired versions ``versions()`` leaves
-    out come from the listing itself.
+    The listing only says which lineages exist; each lineage's versions then come from one
+    ``versions(include_expired=True)`` call, a consistent snapshot of that lineage. (Records
+    of the listing itself may be stale by then: a 1 s TTL can run out between the two reads.)
     """
-    out, seen_roots, seen_ids = [], set(), set()
-    listed = all_latest(store)
-    for art in listed:
+    out, seen_roots = [], set()
+    for art in all_latest(store):
         if art.root_artifact_id in seen_roots:
             continue
         seen_roots.add(art.root_artifact_id)
-        try:
-            chain = store.versions(art.artifact_id)
-        except Exception as e:  # every version of the lineage expired
-            if type(e).__name__ != "NotFoundError":
-                raise
-            chain = []
-        for v in chain:
-            if v.artifact_id not in seen_ids:
-                seen_ids.add(v.artifact_id)
-                out.append(v)
-    for art in listed:
-        if art.artifact_id not in seen_ids:
-            seen_ids.add(art.artifact_id)
-            out.append(art)
+        out.extend(store.versions(art.artifact_id, include_expired=True))
     return out
 
 

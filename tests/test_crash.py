@@ -6,7 +6,9 @@ version's bytes must match its sha256, every acknowledged put must still be ther
 may remain and the event log must have no holes.
 
 Rounds are bounded for CI: ``NA_CRASH_ROUNDS`` (default 24) rounds of one or two concurrent
-writers, each killed after a random delay.
+writers, each killed after a random delay, and ``NA_CRASH_INDEX_ROUNDS`` (default 3) rounds of
+a kernel killed while it indexes. A longer campaign:
+``NA_CRASH_ROUNDS=120 NA_CRASH_INDEX_ROUNDS=8 .venv/bin/python -m pytest -s -o timeout=0 tests/test_crash.py``.
 """
 
 from __future__ import annotations

@@ -404,3 +404,38 @@ def test_commit_failure_does_not_leave_a_transaction_open(tmp_path):
     a = store.put(b"y", "y.txt")
     assert store.read_bytes(a.artifact_id) == b"y"
     assert [x.name for x in store.list().artifacts] == ["y.txt"]
+
+
+class _FailingSource:
+    """A binary file object that yields a few MiB, then raises (a network share or an
+    upload that breaks mid-copy, or Ctrl-C in the notebook)."""
+
+    def __init__(self, exc: BaseException):
+        self.calls, self.exc = 0, exc
+
+    def readinto(self, b) -> int:
+        self.calls += 1
+        if self.calls > 3:
+            raise self.exc
+        b[:] = os.urandom(len(b))
+        return len(b)
+
+    def read(self, n: int = -1) -> bytes:
+        buf = bytearray(1 << 20 if n is None or n < 0 else n)
+        return bytes(buf[: self.readinto(buf)])
+
+
+@pytest.mark.parametrize("exc", [OSError(errno.EIO, "Input/output error"), KeyboardInterrupt(),
+                                 ValueError("source broke")], ids=["EIO", "KeyboardInterrupt", "ValueError"])
+def test_source_failing_mid_copy_leaves_nothing(tmp_path, exc):
+    root = tmp_path / "store"
+    store = ArtifactStore(root, index=False)
+    kept = store.put(b"kept", "kept.txt")
+    before = _snapshot(store)
+    with pytest.raises(BaseException) as info:
+        store.put(_FailingSource(exc), "broken.bin")
+    assert info.type is type(exc) or "read" in str(info.value).lower(), repr(info.value)
+    assert _snapshot(store) == before
+    assert not stray_files(root), stray_files(root)
+    assert store.read_bytes(kept.artifact_id) == b"kept"
+    check_store(root, repair=False)

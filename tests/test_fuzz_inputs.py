@@ -3,8 +3,13 @@
 Each property: a valid input round-trips exactly; an invalid one raises InvalidInputError
 (whose message says what is allowed) and writes nothing: no listing entry, no event, no blob,
 no file anywhere outside the store. Also: zip exports whose entries never escape, malformed
-documents that fail alone in the index, HTML reprs that escape user content, and secrets that
-never reach logs or events.
+documents that fail alone in the index, mutated PDFs and fuzzed text formats that extract or
+fail cleanly, the CLI and HTTP faces under fuzzed input, HTML reprs that escape user content,
+and secrets that never reach logs or events.
+
+Bounded for CI; more examples with ``NA_FUZZ_EXAMPLES`` (store properties, default 200),
+``NA_FUZZ_HTTP_EXAMPLES`` (500), ``NA_FUZZ_ZIP_EXAMPLES`` (40), ``NA_FUZZ_CLI_EXAMPLES`` (150)
+and ``NA_FUZZ_DOC_EXAMPLES`` (150).
 """
 
 from __future__ import annotations

@@ -193,3 +193,20 @@ def test_transient_errors_are_retried_with_backoff_then_give_up(store, monkeypat
     assert "row 3 has 3 fields" in bad.index_error
     failed = {e.artifact_id for e in _events(store, {"index_failed"})}
     assert failed == {never.artifact_id, bad.artifact_id}
+
+
+def test_chroma_writes_are_split_into_batches_within_the_client_limit(store):
+    vec = store._index().vectors()
+    assert vec.max_batch == vec.client.get_max_batch_size() > 0
+    vec.max_batch = 2  # as if the client allowed only two records per call
+    a = store.put(DATA / "field_report.pdf")
+    b = store.put(DATA / "project_notes.md")
+    assert store.wait_indexed(120)
+    for art in (a, b):
+        art = store.get(art.artifact_id)
+        assert art.is_indexed and len(chroma_ids(store, art.artifact_id)) == art.chunk_count
+    store.delete(b.artifact_id)
+    deadline = time.monotonic() + 30
+    while chroma_ids(store, b.artifact_id) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert chroma_ids(store, b.artifact_id) == []

@@ -185,7 +185,8 @@ class DenseMatrix:
         self.matrix: np.ndarray | None = None
         self.meta: list[tuple[str, str, str, str]] = []  # scope, namespace, session, mime
         self._pos: dict[int, int] = {}
-        self._cols: list[np.ndarray] = [np.zeros(0, dtype=object)] * 4
+        self._cols: list[np.ndarray] = [np.zeros(0, dtype=np.int32)] * 4
+        self._vocab: list[dict[str, int]] = [{} for _ in range(4)]
 
     def refresh(self) -> None:
         gen = self.db.generation()
@@ -216,8 +217,11 @@ class DenseMatrix:
             self.meta = meta
             self.matrix = np.concatenate(parts) if parts else None
             self._pos = {cid: i for i, cid in enumerate(ids)}
-            # filter columns as arrays, so a filtered search is a few vectorized compares
-            self._cols = [np.asarray([m[c] for m in meta], dtype=object) for c in range(4)]
+            # filter columns as integer codes, so a filtered search is a few vectorized compares
+            self._vocab = [{} for _ in range(4)]
+            self._cols = [np.fromiter((self._vocab[c].setdefault(m[c], len(self._vocab[c]))
+                                       for m in meta), dtype=np.int32, count=len(meta))
+                          for c in range(4)]
             self._gen = gen
 
     def search(self, qvec: np.ndarray, n: int, filters: dict[str, Any]) -> list[tuple[int, float]]:
@@ -230,16 +234,19 @@ class DenseMatrix:
         for col, want in ((0, scopes), (1, [ns] if ns is not None else None),
                           (2, [sid] if sid is not None else None), (3, mimes)):
             if want:
-                m = np.isin(self._cols[col], list(want))
+                codes = [self._vocab[col][v] for v in want if v in self._vocab[col]]
+                if not codes:
+                    return []
+                m = (self._cols[col] == codes[0]) if len(codes) == 1 else \
+                    np.isin(self._cols[col], codes)
                 mask = m if mask is None else mask & m
-        if mask is None:
-            idx = None
-            sims = self.matrix @ qvec.astype(np.float32)
-        else:
+        sims = self.matrix @ qvec.astype(np.float32)  # all rows: cheaper than copying some
+        idx = None
+        if mask is not None:
             idx = np.nonzero(mask)[0]
             if not len(idx):
                 return []
-            sims = self.matrix[idx] @ qvec.astype(np.float32)
+            sims = sims[idx]
         n = min(n, len(sims))
         top = np.argpartition(-sims, n - 1)[:n] if n < len(sims) else np.arange(len(sims))
         top = top[np.argsort(-sims[top], kind="stable")]

@@ -79,6 +79,7 @@ class Embedder:
         self.batch_size = batch_size
         self._model = None
         self._tokenizer = None
+        self._fast_query: Any = None  # None: not built yet; False: not applicable
         self._lock = threading.Lock()
         if model is None:
             self.model_id = DEFAULT_MODEL_ID
@@ -161,7 +162,59 @@ class Embedder:
         return out
 
     def encode_query(self, text: str) -> np.ndarray:
+        """One query's vector: the same as ``encode([text])[0]``, computed by calling the fast
+        tokenizer and the transformer directly when the model is the plain Transformer ->
+        mean Pooling -> Normalize stack (skips ~2 ms of per-call overhead on CPU)."""
+        model = self.load()
+        if self._fast_query is None:
+            self._fast_query = _fast_query_fn(model, self.encode) or False
+        if self._fast_query:
+            return self._fast_query(text)
         return self.encode([text])[0]
+
+
+def _fast_query_fn(model: Any, encode: Any):
+    """A single-text encoder for a Transformer -> mean Pooling -> Normalize model, or None.
+
+    Checked against ``encode`` on a probe text at build time: any difference (another
+    architecture, prompts, a different pooling) and the caller keeps ``encode``."""
+    try:
+        import torch
+        from tokenizers import Tokenizer
+
+        mods = list(model)
+        if [type(m).__name__ for m in mods] != ["Transformer", "Pooling", "Normalize"]:
+            return None
+        pool = mods[1]
+        mode = getattr(pool, "pooling_mode", None)
+        if mode is None and hasattr(pool, "get_pooling_mode_str"):
+            mode = pool.get_pooling_mode_str()
+        if mode != "mean" or any(getattr(model, "prompts", {}).values()) \
+                or getattr(model, "default_prompt_name", None):
+            return None
+        hf = mods[0].auto_model
+        tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+        tok.enable_truncation(int(model.max_seq_length))
+        tok.no_padding()
+        device = model.device
+
+        def fast(text: str) -> np.ndarray:
+            enc = tok.encode(text)
+            feed = {"input_ids": torch.tensor([enc.ids], device=device),
+                    "attention_mask": torch.tensor([enc.attention_mask], device=device)}
+            if "token_type_ids" in model.tokenizer.model_input_names:
+                feed["token_type_ids"] = torch.tensor([enc.type_ids], device=device)
+            with torch.inference_mode():
+                v = hf(**feed).last_hidden_state[0].mean(0)
+                v = v / v.norm().clamp_min(1e-12)
+            return v.float().cpu().numpy()
+
+        probe = "Which report covers the aquifer recharge zone? E-4471, p. 3"
+        if not np.allclose(fast(probe), encode([probe])[0], atol=1e-5):
+            return None
+        return fast
+    except Exception:  # any surprise: keep the general path
+        return None
 
 
 class EmbeddingCache:

@@ -117,6 +117,7 @@ class IndexService:
         self.dense_weight = _fuse.DENSE_WEIGHT
         #: dense search uses the in-memory matrix up to this many chunks, Chroma above it
         self.brute_force_max = BRUTE_FORCE_MAX
+        self._pool = None  # one thread: keyword search alongside the query's embedding
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -146,6 +147,9 @@ class IndexService:
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
         with self._vectors_lock:
             if self._vectors is not None:
                 self._vectors.close()
@@ -492,10 +496,18 @@ class IndexService:
         scopes = ["artifacts", "sources"] if scope == "all" else [scope]
         filters = {"scope": scopes, "namespace": namespace, "session_id": session_id,
                    "mime_type": list(mime_types) or None}
+        n = max(50, 5 * k)
+        # the keyword search (SQLite, which releases the GIL) runs while the query is embedded
+        kw_first = None
+        if mode != "dense":
+            if mode == "hybrid":
+                kw_first = self._query_pool().submit(
+                    lambda: keyword_search(self.db.conn(), text, n, filters))
+            else:
+                kw_first = _Done(keyword_search(self.db.conn(), text, n, filters))
         qvec = self.embedder.encode_query(text) if mode != "keyword" else None
         now = self.clock()
         total_chunks = self.chunks.count()
-        n = max(50, 5 * k)
         sources = {r["source_id"]: r for r in self.db.conn().execute("SELECT * FROM idx_sources")} \
             if "sources" in scopes else {}
         while True:
@@ -507,7 +519,10 @@ class IndexService:
                 truncated |= len(cand) >= n
                 dense.update(cand)
             if mode != "dense":
-                hits = keyword_search(self.db.conn(), text, n, filters)
+                if kw_first is not None:
+                    hits, kw_first = kw_first.result(), None
+                else:
+                    hits = keyword_search(self.db.conn(), text, n, filters)
                 truncated |= len(hits) >= n
                 kw.update(hits)
             if qvec is not None and mode == "hybrid":
@@ -528,6 +543,15 @@ class IndexService:
              for a, row, _ in chunks_for_context], context_budget)
         return QueryResult(results=hits_out, combined_context=context,
                            total_results=len(hits_out), query=text)
+
+    def _query_pool(self):
+        if self._pool is None:
+            with self._start_lock:
+                if self._pool is None:
+                    from concurrent.futures import ThreadPoolExecutor
+
+                    self._pool = ThreadPoolExecutor(1, thread_name_prefix="notebook-artifacts-query")
+        return self._pool
 
     def _use_chroma(self, total_chunks: int) -> bool:
         if self.holder and total_chunks > self.brute_force_max:
@@ -558,14 +582,25 @@ class IndexService:
 
     def _collect(self, ranked, k, versions, tags, where, now, sources):
         """Walk fused chunks best-first; keep those whose record passes the filters."""
-        rows = self.chunks.rows([cid for cid, _ in ranked[: max(400, 20 * k)]])
-        art_ids = {r["artifact_id"] for r in rows.values() if r["scope"] == "artifacts"}
-        records = self.catalog.get_many(art_ids) if art_ids else {}
+        rows: dict[int, Any] = {}
+        records: dict[str, Artifact] = {}
+        fetched, page = 0, max(50, 5 * k)
         hits: list[QueryHit] = []
         seen_owner: dict[str, int] = {}
         ctx: list[tuple[Artifact, Any, float]] = []
         per_owner_ctx: dict[str, int] = {}
-        for cid, score in ranked:
+        for i, (cid, score) in enumerate(ranked):
+            if i >= fetched:  # rows and records are read page by page, as far as needed
+                if len(hits) >= k:
+                    break  # the context comes from the pages already read
+                new = self.chunks.rows([c for c, _ in ranked[fetched:fetched + page]])
+                rows.update(new)
+                want = {r["artifact_id"] for r in new.values()
+                        if r["scope"] == "artifacts"} - records.keys()
+                if want:
+                    records.update(self.catalog.get_many(want))
+                fetched += page
+                page *= 2
             row = rows.get(cid)
             if row is None:
                 continue
@@ -604,6 +639,16 @@ class IndexService:
             return None
         live = self.catalog.get(row["artifact_id"])
         return live if live is not None else self._source_record(src)
+
+
+class _Done:
+    """An already computed result with a future's ``result()``."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
 
 
 def _passes(art: Artifact, scope: str, versions: str, tags, where, now: float) -> bool:
