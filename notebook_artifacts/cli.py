@@ -175,7 +175,8 @@ def _split(values: Iterable[str]) -> list[str]:
     return [p.strip() for v in values for p in v.split(",") if p.strip()]
 
 
-def _parse_meta(pairs: Iterable[str], meta_json: str | None) -> dict[str, Any] | None:
+def _parse_meta(pairs: Iterable[str], meta_json: str | None,
+                option: str = "--meta") -> dict[str, Any] | None:
     if meta_json is None and not pairs:
         return None
     meta: dict[str, Any] = {}
@@ -189,7 +190,7 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None) -> dict[str, Any] |
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise CliError(f"--meta {pair!r}: use KEY=VALUE", 2)
+            raise CliError(f"{option} {pair!r}: use KEY=VALUE", 2)
         try:
             meta[key] = json.loads(value)
         except ValueError:
@@ -669,7 +670,7 @@ def query(store: Any, text: str, k: int, mode: str, namespace: str | None, sessi
           versions: str, scope: str, context_budget: int, show_context: bool, wait_seconds: float,
           as_json: bool) -> None:
     """Search indexed artifacts (semantic + keyword) and print ranked results."""
-    where = _parse_meta(where_pairs, None) if where_pairs else None
+    where = _parse_meta(where_pairs, None, "--where") if where_pairs else None
     if wait_seconds > 0 and not store.wait_indexed(wait_seconds):
         click.echo(f"note: indexing still pending after {wait_seconds:g} s; results may be "
                    "incomplete (see `notebook-artifacts reindex --wait`)", err=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import deque
-from typing import Any
+from typing import Any, Callable
 
 import ipywidgets as w
 
@@ -124,25 +124,30 @@ class UploadPanel(w.VBox):
                 name = os.path.basename(path)
             name = name.replace(os.sep, "/")
             _, bar, label = self._row(name, os.path.getsize(path))
-            bar.value = 30
-            try:
-                art = self.store.put(path, name, tags=tags, ttl=ttl, source_tool="upload-panel", **scope)
-            except Exception as exc:  # shown in the panel, nothing stored
-                bar.bar_style = "danger"
-                label.value = f"{_e(name)}: not stored: {_e(exc)}"
-                continue
-            self._done(bar, label, name, art)
-            stored.append(art)
+            art = self._store_one(bar, label, name, lambda: self.store.put(
+                path, name, tags=tags, ttl=ttl, source_tool="upload-panel", **scope))
+            if art is not None:
+                stored.append(art)
         self.last_stored = stored
         return stored
 
-    def _done(self, bar: w.IntProgress, label: w.HTML, name: str, art: Any) -> None:
+    def _store_one(self, bar: w.IntProgress, label: w.HTML, name: str,
+                   put: Callable[[], Any]) -> Any:
+        """Run ``put`` for one file, showing the outcome in its row; None if it failed."""
+        bar.value = 30
+        try:
+            art = put()
+        except Exception as exc:  # shown in the panel, nothing stored
+            bar.bar_style = "danger"
+            label.value = f"{_e(name)}: not stored: {_e(exc)}"
+            return None
         bar.value = 100
         bar.bar_style = "success"
         label.value = (
             f"{_e(name)}: stored as <b>{_e(art.name)}</b> v{art.version} "
             f"({format_size(art.size_bytes)}, {_e(art.artifact_id)})"
         )
+        return art
 
     def upload(self, files: Any) -> list[Any]:
         """Store FileUpload entries (dicts with name, type, size, content); returns the records."""
@@ -160,18 +165,11 @@ class UploadPanel(w.VBox):
                     "(or store it by path above)"
                 )
                 continue
-            bar.value = 30
-            try:
-                art = self.store.put(
-                    bytes(entry["content"]), name, tags=tags, ttl=ttl, file_name=name,
-                    mime_type=entry.get("type") or None, source_tool="upload-panel", **scope,
-                )
-            except Exception as exc:  # shown in the panel, nothing stored
-                bar.bar_style = "danger"
-                label.value = f"{_e(name)}: not stored: {_e(exc)}"
-                continue
-            self._done(bar, label, name, art)
-            stored.append(art)
+            art = self._store_one(bar, label, name, lambda: self.store.put(
+                bytes(entry["content"]), name, tags=tags, ttl=ttl, file_name=name,
+                mime_type=entry.get("type") or None, source_tool="upload-panel", **scope))
+            if art is not None:
+                stored.append(art)
         self.last_stored = stored
         return stored
 
