@@ -633,7 +633,7 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
         import subprocess
         import sys
 
-        nb = folder.resolve().parent / "notebooks" / "quickstart.ipynb"
+        nb = Path(__file__).resolve().parent.parent / "notebooks" / "quickstart.ipynb"
         if not nb.is_file():
             raise CliError(f"no {nb}: --lab needs a checkout of notebook-artifacts", 1)
         argv = [sys.executable, "-m", "jupyter", "lab", str(nb)]
