@@ -81,19 +81,25 @@ def _check_versions(store: ArtifactStore, acked: list[dict], session_id="s1") ->
     return checked
 
 
-def test_kernel_processes_put_concurrently(tmp_path):
-    """Four kernel-like processes putting the same names: nothing lost or duplicated."""
-    root = tmp_path / "store"
-    ArtifactStore(root, index=False)  # create the catalog once
-    n = 40
-    procs = [subprocess.Popen([sys.executable, "-c", KERNEL, str(root), f"k{w}", str(n)],
+
+def _run_writers(script: str, root, prefix: str, writers: int, n: int) -> list:
+    """Run ``writers`` processes of ``script`` (args: root, writer id, n) at once; their acks."""
+    procs = [subprocess.Popen([sys.executable, "-c", script, str(root), f"{prefix}{w}", str(n)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-             for w in range(4)]
+             for w in range(writers)]
     acked = []
     for p in procs:
         out, err = p.communicate(timeout=300)
         assert p.returncode == 0, err.decode()[-3000:]
         acked += _acked(out.decode())
+    return acked
+
+def test_kernel_processes_put_concurrently(tmp_path):
+    """Four kernel-like processes putting the same names: nothing lost or duplicated."""
+    root = tmp_path / "store"
+    ArtifactStore(root, index=False)  # create the catalog once
+    n = 40
+    acked = _run_writers(KERNEL, root, "k", 4, n)
     assert len(acked) == 4 * n
     store = ArtifactStore(root, index=False)
     checked = _check_versions(store, acked)
@@ -420,14 +426,7 @@ def test_ttl_expiry_swept_by_many_processes_reports_each_version_once(tmp_path):
     event, none that is pinned or without TTL expires, and the log has no holes."""
     root = tmp_path / "store"
     ArtifactStore(root, index=False).close()
-    procs = [subprocess.Popen([sys.executable, "-c", TTL_WORKER, str(root), f"w{w}", "40"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV)
-             for w in range(3)]
-    acked = []
-    for p in procs:
-        out, err = p.communicate(timeout=300)
-        assert p.returncode == 0, err.decode()[-3000:]
-        acked += _acked(out.decode())
+    acked = _run_writers(TTL_WORKER, root, "w", 3, 40)
     assert len(acked) == 120
     time.sleep(1.2)  # every TTL is due now
     store = ArtifactStore(root, index=False)

@@ -196,8 +196,9 @@ class IndexService:
                 return False
         self._busy.set()
         try:
-            skipped = self._skip_binary()
-            if self._vectors is None and not self._needs_vectors():
+            pending = self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+            skipped = self._skip_binary(pending)
+            if self._vectors is None and not self._needs_vectors(pending):
                 return skipped  # only binaries so far: don't load the model or open Chroma
             vec = self.vectors()
             if vec is None:
@@ -215,21 +216,19 @@ class IndexService:
             with self._progress:
                 self._progress.notify_all()
 
-    def _skip_binary(self) -> bool:
-        """Mark pending binary versions skipped without the model (a store of only binary
+    def _skip_binary(self, pending: Sequence[Artifact]) -> bool:
+        """Mark the pending binary versions skipped without the model (a store of only binary
         puts never loads torch, the model or Chroma)."""
-        jobs = [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
-                if detect_kind(j.mime_type, j.file_name or j.name) == "binary"]
+        jobs = [j for j in pending if _is_binary(j)]
         for art in jobs:
             self._fail(art, SkipExtraction(
                 f"binary content ({art.mime_type or 'unknown type'}) is not embedded"))
         return bool(jobs)
 
-    def _needs_vectors(self) -> bool:
+    def _needs_vectors(self, pending: Sequence[Artifact]) -> bool:
         """Work for the vector index: something to embed, or chunks that may need removal."""
-        jobs = self.catalog.pending_index_jobs(limit=BATCH_JOBS)
-        if jobs:  # only binaries next in line: skip them first (the next round does)
-            return any(detect_kind(j.mime_type, j.file_name or j.name) != "binary" for j in jobs)
+        if pending:  # only binaries next in line: they were just skipped (the next round looks on)
+            return not all(_is_binary(j) for j in pending)
         return self.chunks.count() > 0 or \
             self.db.conn().execute(
                 "SELECT 1 FROM idx_sources WHERE index_status = 'pending' LIMIT 1").fetchone() is not None
@@ -639,6 +638,10 @@ class IndexService:
             return None
         live = self.catalog.get(row["artifact_id"])
         return live if live is not None else self._source_record(src)
+
+
+def _is_binary(art: Artifact) -> bool:
+    return detect_kind(art.mime_type, art.file_name or art.name) == "binary"
 
 
 class _Done:

@@ -8,7 +8,6 @@ mistake raises :class:`IPython.core.error.UsageError` with one line saying what 
 from __future__ import annotations
 
 import argparse
-import glob
 import json
 import os
 import shlex
@@ -21,6 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
 from ..errors import ArtifactError
+from ._paths import glob_paths, name_for_path
 
 __all__ = ["ArtifactMagics", "HELP"]
 
@@ -268,7 +268,7 @@ class ArtifactMagics(Magics):
         files: list[str] = []
         for pattern in args.paths:
             pattern = os.path.expanduser(pattern)
-            matches = sorted(glob.glob(pattern, recursive=True))
+            matches = glob_paths(pattern)
             if not matches:
                 raise UsageError(f"%artifact put: no file matches {pattern!r}")
             files += [m for m in matches if os.path.isfile(m)]
@@ -292,10 +292,7 @@ class ArtifactMagics(Magics):
 
         stored = []
         for path in tqdm(files, desc="uploading", unit="file"):
-            name = os.path.relpath(path)
-            if os.path.isabs(path) or name.startswith(".."):
-                name = os.path.basename(path)
-            stored.append(self.store.put(path, Path(name).as_posix(), **{k: v for k, v in common.items() if v is not None}))
+            stored.append(self.store.put(path, name_for_path(path), **{k: v for k, v in common.items() if v is not None}))
         return Page(artifacts=stored, total=len(stored), has_more=False)
 
     def _cmd_ls(self, argv: list[str]) -> Any:

@@ -18,6 +18,7 @@ import ipywidgets as w
 from ..models import EVENT_TYPES
 from ..reprs import _e, events_html, format_size, listing_html
 from ._links import DATA_URI_LIMIT, artifact_link, zip_link
+from ._paths import glob_paths, name_for_path
 
 __all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard", "WEBSOCKET_LIMIT"]
 
@@ -99,7 +100,6 @@ class UploadPanel(w.VBox):
     def store_path(self, pattern: str | None = None) -> list[Any]:
         """Store the files matching ``pattern`` (default: the Path field) on the kernel's
         machine, streamed from disk: the way in for files too large for the browser."""
-        import glob
         import os
 
         pattern = (self.path.value if pattern is None else pattern).strip()
@@ -109,7 +109,7 @@ class UploadPanel(w.VBox):
             label.value = "type a file path or a glob in the Path field first"
             self.last_stored = []
             return []
-        paths = [p for p in sorted(glob.glob(os.path.expanduser(pattern), recursive=True)) if os.path.isfile(p)]
+        paths = [p for p in glob_paths(pattern) if os.path.isfile(p)]
         if not paths:
             _, bar, label = self._row(pattern, 0)
             bar.bar_style = "danger"
@@ -119,10 +119,7 @@ class UploadPanel(w.VBox):
         tags, ttl, scope = self._fields()
         stored = []
         for path in paths:
-            name = os.path.relpath(path)
-            if os.path.isabs(path) or name.startswith(".."):
-                name = os.path.basename(path)
-            name = name.replace(os.sep, "/")
+            name = name_for_path(path)
             _, bar, label = self._row(name, os.path.getsize(path))
             art = self._store_one(bar, label, name, lambda: self.store.put(
                 path, name, tags=tags, ttl=ttl, source_tool="upload-panel", **scope))
