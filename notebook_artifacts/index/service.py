@@ -200,21 +200,48 @@ class IndexService:
             skipped = self._skip_binary(pending)
             if self._vectors is None and not self._needs_vectors(pending):
                 return skipped  # only binaries so far: don't load the model or open Chroma
+            jobs, prepared = None, []
+            if self._vectors is None:  # first round: embed while Chroma opens
+                jobs, prepared = self._prepare_while_opening_vectors()
             vec = self.vectors()
             if vec is None:
                 return skipped
             did = self._apply_removals() or skipped
             did = self._index_sources() or did
-            jobs = [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
-                    if self._retry_at.get(j.artifact_id, 0) <= time.monotonic()]
-            if jobs and not self._stop.is_set():
-                self._index_batch(jobs)
-                did = True
-            return did
+            if jobs is None:
+                jobs = self._due_jobs()
+                prepared = self._prepare(jobs)
+            if prepared and not self._stop.is_set():
+                self._write_batch(prepared)
+            return did or bool(jobs)
         finally:
             self._busy.clear()
             with self._progress:
                 self._progress.notify_all()
+
+    def _due_jobs(self) -> list[Artifact]:
+        return [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+                if self._retry_at.get(j.artifact_id, 0) <= time.monotonic()]
+
+    def _prepare_while_opening_vectors(self) -> tuple[list[Artifact], list]:
+        """Open Chroma (its import alone takes ~3 s on 2 cores) in a helper thread while this
+        one extracts, chunks and embeds the first batch: the model's forward pass releases the
+        GIL, so the two overlap. An error opening Chroma is raised again by the caller's own
+        ``vectors()`` (the batch's vectors stay in the embedding cache)."""
+        def open_quietly() -> None:
+            try:
+                self.vectors()
+            except Exception:
+                pass
+
+        opener = threading.Thread(target=open_quietly, name="notebook-artifacts-chroma-open",
+                                  daemon=True)
+        opener.start()
+        try:
+            jobs = self._due_jobs()
+            return jobs, self._prepare(jobs)
+        finally:
+            opener.join()
 
     def _skip_binary(self, pending: Sequence[Artifact]) -> bool:
         """Mark the pending binary versions skipped without the model (a store of only binary
@@ -249,9 +276,12 @@ class IndexService:
         chunks = chunk_document(doc, art.name, self.embedder.token_offsets, self.embedder.window)
         return doc, chunks
 
-    def _index_batch(self, jobs: Sequence[Artifact]) -> None:
-        """Index several versions: extract and chunk each, embed all their chunks in one
-        length-sorted pass (through the cache), then write each version and its state."""
+    def _prepare(self, jobs: Sequence[Artifact]) -> list:
+        """Extract and chunk each version, then embed all their chunks in one length-sorted
+        pass through the cache; returns ``(artifact, extracted, chunks, vectors)`` for those
+        that got this far (the others are marked failed or skipped)."""
+        if not jobs or self._stop.is_set():
+            return []
         prepared = []
         for art in jobs:
             try:
@@ -266,25 +296,31 @@ class IndexService:
             except Exception as exc:
                 self._fail(art, exc)
         if not prepared:
-            return
+            return []
         try:
             texts = [c.embed_text for _, _, chunks in prepared for c in chunks]
             vecs = self.cache.get_or_embed(texts)
         except Exception as exc:
             for art, _, _ in prepared:
                 self._fail(art, exc)
-            return
-        items, pos = [], 0
+            return []
+        out, pos = [], 0
         for art, doc, chunks in prepared:
-            items.append((self._owner(art), chunks, vecs[pos:pos + len(chunks)]))
+            out.append((art, doc, chunks, vecs[pos:pos + len(chunks)]))
             pos += len(chunks)
+        return out
+
+    def _write_batch(self, prepared: Sequence) -> None:
+        """Write prepared versions: one Chroma upsert and one SQLite transaction, then each
+        version's state and event."""
+        items = [(self._owner(art), chunks, vecs) for art, _, chunks, vecs in prepared]
         try:  # one Chroma upsert and one SQLite transaction for the whole batch
             self.chunks.replace_many(items, self.embedder.model_id)
         except Exception as exc:
-            for art, _, _ in prepared:
+            for art, *_ in prepared:
                 self._fail(art, exc)
             return
-        for art, doc, chunks in prepared:
+        for art, doc, chunks, _ in prepared:
             self._retry_at.pop(art.artifact_id, None)
             content_text = None
             if not art.content_text and doc.kind in ("pdf", "html"):
