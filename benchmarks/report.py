@@ -307,7 +307,7 @@ def readme_section(doc: dict, results_dir: str = "benchmarks/results") -> str:
         f"![throughput]({results_dir}/throughput.png)",
         "",
         f"Reproduce: `pip install -e '.[bench]'`, then `{cmd}` "
-        + ("(15-25 minutes on 2 cores; `--quick` takes a few minutes)" if meta["scale"] == "full"
+        + ("(about 10 minutes on 2 cores; `--quick` about 2 minutes)" if meta["scale"] == "full"
            else "(a few minutes on 2 cores)")
         + f" or `notebook-artifacts bench`. Results are written to `{results_dir}/`.",
         "",
