@@ -65,8 +65,8 @@ class Raw:
     """The floor: what the hardware and the model cost with no bookkeeping at all.
 
     Embeddings use the fastest forward pass we know on CPU, ONNX Runtime on the graph that
-    notebook-artifacts exports (the same vectors as ``SentenceTransformer.encode``, which the
-    folder script's figures show), so "ours vs raw" is the cost of our bookkeeping alone."""
+    notebook-artifacts exports (the same vectors as ``SentenceTransformer.encode``; the folder
+    script shows what PyTorch costs), so "ours vs raw" is the cost of our bookkeeping alone."""
 
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
