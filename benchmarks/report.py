@@ -113,7 +113,7 @@ def _markdown(doc: dict, rows: list[dict]) -> str:
         f"{c['generated_documents']} generated), {c['eval_queries']} judged queries ({c['eval_source']}); "
         f"{cfg['query_count']} timed queries; {int(cfg['edit_fraction'] * 100)}% of documents edited for re-ingest.",
         f"Torch/OpenMP threads per system: {cfg.get('torch_threads', 'default')}"
-        + (" (`--threads`; the same for every system)." if cfg.get("torch_threads") not in (None, "default")
+        + (" (`--threads`; the same for every system)." if _threads(cfg) is not None
            else " (torch's default)."),
         "",
         "Ratios: above 1.00x means notebook-artifacts is better (faster, smaller or more accurate). "
@@ -163,9 +163,7 @@ def _markdown(doc: dict, rows: list[dict]) -> str:
         "changed chunks; query = embedding the query text alone. Raw embeddings run on ONNX Runtime "
         "(the graph notebook-artifacts exports; the same vectors as `SentenceTransformer.encode`, "
         "~1.7-2.8x faster on CPU); LangChain and the folder script run PyTorch, as they ship.",
-        "Reproduce: `python -m benchmarks" + (" --quick" if meta["scale"] == "quick" else "")
-        + (f" --threads {cfg['torch_threads']}" if cfg.get("torch_threads") not in (None, "default") else "")
-        + "` "
+        f"Reproduce: `{_reproduce_cmd(meta, cfg)}` "
         "(or `notebook-artifacts bench`), after `pip install -e '.[bench]'`.",
         "",
         "![throughput](throughput.png)",
@@ -244,6 +242,18 @@ def _plots(doc: dict, out: Path) -> None:
     plt.close(fig)
 
 
+def _threads(cfg: dict) -> int | None:
+    """The ``--threads`` the run was given, or None (torch's default)."""
+    threads = cfg.get("torch_threads")
+    return None if threads in (None, "default") else threads
+
+
+def _reproduce_cmd(meta: dict, cfg: dict) -> str:
+    threads = _threads(cfg)
+    return ("python -m benchmarks" + (" --quick" if meta["scale"] == "quick" else "")
+            + (f" --threads {threads}" if threads is not None else ""))
+
+
 def write_report(doc: dict, out: Path) -> list[dict]:
     """Write results.md and the PNGs; returns the summary rows (stored in results.json)."""
     rows = summary_rows(doc)
@@ -273,9 +283,7 @@ def readme_section(doc: dict, results_dir: str = "benchmarks/results") -> str:
     rows = {r["metric"]: r for r in (doc.get("summary") or summary_rows(doc))}
     systems = list(meta["systems"])
     c = meta["corpus"]
-    threads = cfg.get("torch_threads")
-    cmd = "python -m benchmarks" + (" --quick" if meta["scale"] == "quick" else "") + (
-        f" --threads {threads}" if threads not in (None, "default") else "")
+    cmd = _reproduce_cmd(meta, cfg)
     lines = [
         "## Benchmarks",
         "",

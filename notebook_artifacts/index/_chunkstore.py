@@ -59,7 +59,6 @@ class ChunkStore:
         """:meth:`replace` for several owners with one Chroma upsert, one SQLite transaction
         and one Chroma delete (each Chroma call costs ~25 ms however few vectors it carries)."""
         old_keys: set[str] = set()
-        new_keys: set[str] = set()
         ids: list[str] = []
         vecs: list[np.ndarray] = []
         metas: list[dict[str, Any]] = []
@@ -74,7 +73,6 @@ class ChunkStore:
                 metas.append(dict(meta, ordinal=c.ordinal))
             if len(chunks):
                 vecs.append(np.asarray(vectors, dtype=np.float32))
-        new_keys.update(ids)
         if self.vectors is not None and ids:
             self.vectors.upsert(ids, np.concatenate(vecs), metas)
         with self.db.transaction() as conn:
@@ -93,7 +91,7 @@ class ChunkStore:
                     conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
                                  (cur.lastrowid, c.embed_text))
             self.db.bump_generation(conn)
-        stale = old_keys - new_keys
+        stale = old_keys.difference(ids)
         if self.vectors is not None and stale:
             self.vectors.delete(sorted(stale))
 

@@ -33,7 +33,9 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["OnnxRunner", "build_runner", "cache_dir", "plain_mean_pooling_stack"]
+from .embed import fast_tokenizer, plain_mean_pooling_stack
+
+__all__ = ["OnnxRunner", "build_runner", "cache_dir"]
 
 log = logging.getLogger(__name__)
 
@@ -55,20 +57,6 @@ def cache_dir() -> Path:
         return Path(env).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "notebook-artifacts"
-
-
-def plain_mean_pooling_stack(model: Any) -> bool:
-    """True for a sentence-transformers model that is Transformer -> mean Pooling -> Normalize
-    with no prompts: its vector is the normalised mean of the last hidden states."""
-    mods = list(model)
-    if [type(m).__name__ for m in mods] != ["Transformer", "Pooling", "Normalize"]:
-        return False
-    pool = mods[1]
-    mode = getattr(pool, "pooling_mode", None)
-    if mode is None and hasattr(pool, "get_pooling_mode_str"):
-        mode = pool.get_pooling_mode_str()
-    return mode == "mean" and not any(getattr(model, "prompts", {}).values()) \
-        and not getattr(model, "default_prompt_name", None)
 
 
 class OnnxRunner:
@@ -101,7 +89,6 @@ def build_runner(model: Any, model_key: str, threads: int) -> OnnxRunner | None:
     """An :class:`OnnxRunner` equivalent to ``model`` (a CPU SentenceTransformer), or None."""
     try:
         import onnxruntime as ort
-        from tokenizers import Tokenizer
     except ImportError:
         return None
     if not plain_mean_pooling_stack(model):
@@ -112,11 +99,7 @@ def build_runner(model: Any, model_key: str, threads: int) -> OnnxRunner | None:
                  if n in model.tokenizer.model_input_names]
         if names[:2] != ["input_ids", "attention_mask"]:
             return None
-        tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
-        tok.enable_truncation(int(model.max_seq_length))
-        pad_id = model.tokenizer.pad_token_id
-        tok.enable_padding(pad_id=pad_id if pad_id is not None else 0,
-                           pad_token=model.tokenizer.pad_token or "[PAD]")
+        tok = fast_tokenizer(model, max_length=int(model.max_seq_length), pad=True)
         path = cache_dir() / "onnx" / f"{_cache_key(hf, model_key, names)}.onnx"
         with _BUILD_LOCK:
             if path.is_file():

@@ -139,12 +139,7 @@ class Embedder:
                             f"could not load embedding model {path!r} on {device}: {exc}; pass "
                             "a local model directory as embedding_model=") from exc
                     _MODELS[(path, device)] = model
-            from tokenizers import Tokenizer
-
-            tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
-            tok.no_truncation()
-            tok.no_padding()
-            self._tokenizer = tok
+            self._tokenizer = fast_tokenizer(model)
             self.device = device
             threads = torch.get_num_threads()
             self._runner = self._onnx_runner(model, path, device, threads)
@@ -229,6 +224,40 @@ class Embedder:
         return self.encode([text])[0]
 
 
+def fast_tokenizer(model: Any, *, max_length: int | None = None, pad: bool = False) -> Any:
+    """The model's tokenizer as a standalone ``tokenizers.Tokenizer`` (no per-call Python
+    overhead): truncating at ``max_length`` (None: never), padding each batch to its longest
+    text when ``pad``."""
+    from tokenizers import Tokenizer
+
+    tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
+    if max_length is None:
+        tok.no_truncation()
+    else:
+        tok.enable_truncation(max_length)
+    if pad:
+        pad_id = model.tokenizer.pad_token_id
+        tok.enable_padding(pad_id=pad_id if pad_id is not None else 0,
+                           pad_token=model.tokenizer.pad_token or "[PAD]")
+    else:
+        tok.no_padding()
+    return tok
+
+
+def plain_mean_pooling_stack(model: Any) -> bool:
+    """True for a sentence-transformers model that is Transformer -> mean Pooling -> Normalize
+    with no prompts: its vector is the normalised mean of the last hidden states."""
+    mods = list(model)
+    if [type(m).__name__ for m in mods] != ["Transformer", "Pooling", "Normalize"]:
+        return False
+    pool = mods[1]
+    mode = getattr(pool, "pooling_mode", None)
+    if mode is None and hasattr(pool, "get_pooling_mode_str"):
+        mode = pool.get_pooling_mode_str()
+    return mode == "mean" and not any(getattr(model, "prompts", {}).values()) \
+        and not getattr(model, "default_prompt_name", None)
+
+
 def _fast_query_fn(model: Any, encode: Any):
     """A single-text encoder for a Transformer -> mean Pooling -> Normalize model, or None.
 
@@ -236,16 +265,11 @@ def _fast_query_fn(model: Any, encode: Any):
     architecture, prompts, a different pooling) and the caller keeps ``encode``."""
     try:
         import torch
-        from tokenizers import Tokenizer
-
-        from ._onnx import plain_mean_pooling_stack
 
         if not plain_mean_pooling_stack(model):
             return None
         hf = model[0].auto_model
-        tok = Tokenizer.from_str(model.tokenizer.backend_tokenizer.to_str())
-        tok.enable_truncation(int(model.max_seq_length))
-        tok.no_padding()
+        tok = fast_tokenizer(model, max_length=int(model.max_seq_length))
         device = model.device
 
         def fast(text: str) -> np.ndarray:

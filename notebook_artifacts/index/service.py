@@ -534,12 +534,9 @@ class IndexService:
         n = max(50, 5 * k)
         # the keyword search (SQLite, which releases the GIL) runs while the query is embedded
         kw_first = None
-        if mode != "dense":
-            if mode == "hybrid":
-                kw_first = self._query_pool().submit(
-                    lambda: keyword_search(self.db.conn(), text, n, filters))
-            else:
-                kw_first = _Done(keyword_search(self.db.conn(), text, n, filters))
+        if mode == "hybrid":
+            kw_first = self._query_pool().submit(
+                lambda: keyword_search(self.db.conn(), text, n, filters))
         qvec = self.embedder.encode_query(text) if mode != "keyword" else None
         now = self.clock()
         total_chunks = self.chunks.count()
@@ -678,16 +675,6 @@ class IndexService:
 
 def _is_binary(art: Artifact) -> bool:
     return detect_kind(art.mime_type, art.file_name or art.name) == "binary"
-
-
-class _Done:
-    """An already computed result with a future's ``result()``."""
-
-    def __init__(self, value) -> None:
-        self.value = value
-
-    def result(self):
-        return self.value
 
 
 def _passes(art: Artifact, scope: str, versions: str, tags, where, now: float) -> bool:
