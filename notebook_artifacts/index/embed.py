@@ -23,7 +23,7 @@ from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-from ..errors import IndexUnavailableError
+from ..errors import IndexUnavailableError, InvalidInputError
 from ._db import IndexDB
 
 __all__ = ["Embedder", "EmbeddingCache", "DEFAULT_MODEL_ID", "BACKENDS", "text_sha256"]
@@ -86,10 +86,12 @@ class Embedder:
 
     def __init__(self, model: str | None = None, device: str | None = None,
                  batch_size: int | None = None, backend: str | None = None) -> None:
-        backend = backend or os.environ.get("NOTEBOOK_ARTIFACTS_EMBED_BACKEND") or "auto"
+        env = os.environ.get("NOTEBOOK_ARTIFACTS_EMBED_BACKEND")
+        backend = backend or env or "auto"
         if backend not in BACKENDS:
-            raise ValueError(f"embedding backend must be one of {', '.join(BACKENDS)}, "
-                             f"not {backend!r}")
+            origin = " (from $NOTEBOOK_ARTIFACTS_EMBED_BACKEND)" if backend == env else ""
+            raise InvalidInputError(f"embedding backend must be one of {', '.join(BACKENDS)}, "
+                                    f"not {backend!r}{origin}")
         self._spec = model
         self._device = device
         self.batch_size = batch_size
