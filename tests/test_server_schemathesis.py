@@ -33,7 +33,7 @@ def _app():
                       workflows={"echo": lambda ctx: ctx.task_prompt})
 
 
-schema = schemathesis.openapi.from_asgi("/openapi.json", _app())
+schema = schemathesis.openapi.from_asgi("/openapi.json", _app(), headers={"Authorization": f"Bearer {TOKEN}"})
 
 
 @schema.parametrize()

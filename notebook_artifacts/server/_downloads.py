@@ -10,10 +10,11 @@ import zipfile
 from typing import IO, Any, Callable, Iterator, Optional
 from urllib.parse import quote
 
-from fastapi import HTTPException
+from fastapi import HTTPException, Request
 from starlette.responses import Response, StreamingResponse
 
 from ..models import Artifact
+from ._content_policy import disposition, served_type
 
 __all__ = ["content_response", "data_uri", "content_disposition", "zip_stream_response"]
 
@@ -73,25 +74,31 @@ def _parse_range(header: str, size: int) -> Optional[tuple[int, int]]:
 def content_response(
     open_stream: Callable[[], IO[bytes]],
     a: Artifact,
+    request: Request,
     *,
-    range_header: Optional[str] = None,
-    download: bool = False,
+    download: Optional[bool] = None,
 ) -> Response:
-    """Stream the content of ``a`` (opened lazily), honouring one ``Range`` if given."""
+    """Stream the content of ``a`` (opened lazily), honouring one ``Range`` if given.
+
+    The type and disposition follow :mod:`._content_policy` (``download`` is the caller's
+    explicit choice, None when not given); safe inline content gets no Content-Disposition.
+    """
     size = a.size_bytes
+    mime = served_type(a)
     headers = {"Accept-Ranges": "bytes", "ETag": f'"{a.sha256}"'}
-    if download:
+    if disposition(a, request, download) == "attachment":
         headers["Content-Disposition"] = content_disposition(_file_name(a))
+    range_header = request.headers.get("range")
     rng = _parse_range(range_header, size) if range_header and size > 0 else None
     f = open_stream()
     if rng is None:
         headers["Content-Length"] = str(size)
-        return StreamingResponse(_iter_stream(f, 0, size), media_type=a.mime_type, headers=headers)
+        return StreamingResponse(_iter_stream(f, 0, size), media_type=mime, headers=headers)
     start, end = rng
     headers["Content-Range"] = f"bytes {start}-{end}/{size}"
     headers["Content-Length"] = str(end - start + 1)
     return StreamingResponse(
-        _iter_stream(f, start, end - start + 1), status_code=206, media_type=a.mime_type, headers=headers
+        _iter_stream(f, start, end - start + 1), status_code=206, media_type=mime, headers=headers
     )
 
 

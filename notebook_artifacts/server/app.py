@@ -24,6 +24,8 @@ from ..errors import IndexUnavailableError, IntegrityError, InvalidInputError, N
 from . import routes_apps, routes_platform, routes_sessions, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
 from ._common import ServerSettings
+from ._content_policy import SecurityHeaders
+from ._docs import add_docs_routes
 from ._hub import EventHub
 from ._signing import UrlSigner
 
@@ -149,12 +151,15 @@ def create_app(
             "are served over the same store. WebSocket: /ws?token=...&session_id=..."
         ),
         lifespan=lifespan,
+        docs_url=None, redoc_url=None, openapi_url=None,  # served below, behind the token
     )
     app.state.settings = settings
     app.state.token = token
     app.add_middleware(_BodyLimit, limit=int(max_upload_bytes) * 4 // 3 + (2 << 20))
+    app.add_middleware(SecurityHeaders)
 
     deps = [Depends(make_auth_dependency(token))] if token is not None else []
+    add_docs_routes(app, deps)
     for module in (routes_sessions, routes_apps, routes_platform, routes_workflow):
         app.include_router(module.router, dependencies=deps, responses=_ERRORS)
     app.include_router(routes_platform.signed_router, responses=_ERRORS)

@@ -304,14 +304,15 @@ def promote_artifact(org: Segment, workspace: Segment, namespace: Segment, artif
 def signed_download(artifact_id: str, request: Request,
                     expires: Annotated[int, Query(ge=0, le=2**53)],
                     sig: Annotated[str, Query(min_length=1, max_length=128)],
-                    download: bool = True) -> Response:
+                    download: Annotated[Optional[bool], Query(description=(
+                        "Signed with the URL: false shows safe types inline (active types are "
+                        "always attachments here, since no token is sent)."))] = None) -> Response:
     s = settings_of(request)
-    reason = s.signer.check(artifact_id, expires, sig)
+    reason = s.signer.check(artifact_id, request.query_params.multi_items())
     if reason is not None:
         raise HTTPException(403, reason)
     a: Artifact = s.store.get(artifact_id)
     if a.artifact_id != artifact_id:
         raise NotFoundError(f"no artifact {artifact_id!r}")
-    return content_response(lambda: s.store.open(a.artifact_id), a,
-                            range_header=request.headers.get("range"), download=download)
-
+    return content_response(lambda: s.store.open(a.artifact_id), a, request,
+                            download=True if download is None else download)

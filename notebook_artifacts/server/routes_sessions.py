@@ -30,6 +30,7 @@ from ._common import (
     settings_of,
     split_csv,
 )
+from ._content_policy import served_type
 from ._downloads import content_disposition, content_response, data_uri, write_zip_from_store, zip_stream_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload
 
@@ -165,15 +166,15 @@ def download_artifact(
     artifact_id: str,
     request: Request,
     mode: Literal["meta", "stream"] = "meta",
-    download: bool = False,
+    download: Annotated[Optional[bool], Query(description=(
+        "true: send as an attachment. false: show inline; HTML, SVG and other active types are "
+        "shown inline only when the token came in the Authorization header."))] = None,
 ) -> Any:
     """``artifact_id`` may be an ``art_`` or ``att_`` id or the artifact's name."""
     s = settings_of(request)
     a = _session_artifact(s.store, session_id, artifact_id)
     if mode == "stream":
-        return content_response(
-            lambda: s.store.open(a.artifact_id), a, range_header=request.headers.get("range"), download=download
-        )
+        return content_response(lambda: s.store.open(a.artifact_id), a, request, download=download)
     meta: dict[str, Any] = {
         "artifact_id": a.artifact_id, "attachment_id": a.attachment_id, "session_id": a.session_id,
         "name": a.name, "path": a.name, "file_name": a.file_name, "mime": a.mime_type,
@@ -183,7 +184,7 @@ def download_artifact(
         "data_uri": None,
     }
     if a.size_bytes <= s.data_uri_max_bytes:
-        meta["data_uri"] = data_uri(s.store.read_bytes(a.artifact_id), a.mime_type)
+        meta["data_uri"] = data_uri(s.store.read_bytes(a.artifact_id), served_type(a))
     if download:
         return JSONResponse(meta, headers={"Content-Disposition": content_disposition(f"{a.name}.json")})
     return meta
