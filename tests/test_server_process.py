@@ -138,6 +138,28 @@ def test_tokens_never_reach_the_logs(server):
     assert TOKEN not in log
 
 
+def test_percent_encoded_secret_names_never_reach_the_logs(server, http):
+    """Starlette decodes parameter names, so `%74oken=` is the token: its value must be
+    redacted too (issue 19, finding 3), for HTTP, the WebSocket and signed URLs."""
+    url = server["url"]
+    for spelling in ("%74oken", "tok%65n", "%54oken".replace("%54", "%74"), "t%6Fk%65n"):
+        r = httpx.get(f"{url}/api/uploads/enc?{spelling}={TOKEN}")
+        assert r.status_code == 200, (spelling, r.status_code)  # accepted: it is the token
+    with connect(url.replace("http://", "ws://") + f"/ws?session_id=enc&%74oken={TOKEN}", open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "connected"
+    p = "/v1/orgs/o/workspaces/w/namespaces/logs"
+    rec = http.post(f"{p}/artifacts", json={"name": "l.txt", "content": "x"}).json()
+    signed = http.get(f"{p}/artifacts/{rec['artifact_id']}/download?expires_in=60").json()["download_url"]
+    sig = signed.rsplit("sig=", 1)[1]
+    r = httpx.get(signed.replace("sig=", "s%69g="))
+    assert r.status_code == 200 and r.content == b"x"  # the encoded name is the signature
+    time.sleep(0.5)
+    log = "".join(server["output"])
+    assert "/api/uploads/enc?" in log and "%74oken=***" in log and "s%69g=***" in log, log[-3000:]
+    assert "WebSocket /ws?session_id=enc&%74oken=***" in log, log[-3000:]
+    assert TOKEN not in log and sig not in log
+
+
 def test_no_auth_is_refused_off_loopback(tmp_path):
     r = subprocess.run(_cli() + ["serve", "--root", str(tmp_path), "--host", "0.0.0.0", "--no-auth"],
                        capture_output=True, text=True, timeout=60)

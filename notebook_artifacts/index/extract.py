@@ -201,6 +201,47 @@ def _has_body(section: str, starts_with_heading: bool) -> bool:
     return bool(section.strip())
 
 
+_HEADING_TAGS = frozenset(f"h{i}" for i in range(1, 7))
+_WS_RUN = re.compile(r"[ \t\n]+")
+
+
+def _squeeze(raw: str, offsets: list[int]) -> tuple[str, list[int]]:
+    """``raw`` with each whitespace run cut to its first space or tab (if it starts with one)
+    plus at most two newlines; and ``offsets`` (ascending, into ``raw``) mapped to the result.
+    Linear in ``len(raw) + len(offsets)``."""
+    out: list[str] = []
+    mapped: list[int] = []
+    size = 0  # characters in ``out``
+    pos = 0  # next character of ``raw`` not yet copied
+    it = iter(offsets)
+    nxt = next(it, None)
+    for m in _WS_RUN.finditer(raw):
+        a, b = m.span()
+        while nxt is not None and nxt < a:  # inside the text before this run
+            mapped.append(size + (nxt - pos))
+            nxt = next(it, None)
+        out.append(raw[pos:a])
+        size += a - pos
+        run = m.group()
+        lead = 0 if run[0] == "\n" else 1  # a first space or tab is kept
+        first = run.find("\n")
+        second = run.find("\n", first + 1) if first >= 0 else -1
+        while nxt is not None and nxt < b:  # inside this run: what its kept part holds so far
+            k = nxt - a
+            mapped.append(size + min(lead, k) + (0 <= first < k) + (0 <= second < k))
+            nxt = next(it, None)
+        nl = min(run.count("\n"), 2)
+        piece = ("" if run[0] == "\n" else run[0]) + "\n" * nl
+        out.append(piece)
+        size += len(piece)
+        pos = b
+    while nxt is not None:
+        mapped.append(size + min(nxt, len(raw)) - pos)
+        nxt = next(it, None)
+    out.append(raw[pos:])
+    return "".join(out), mapped
+
+
 class _HTMLText(HTMLParser):
     _SKIP = {"script", "style", "noscript", "template", "svg"}
     _BLOCK = {"p", "div", "li", "tr", "br", "section", "article", "table", "ul", "ol", "pre",
@@ -209,38 +250,43 @@ class _HTMLText(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
+        self.size = 0  # len("".join(parts)), kept as parts are added (linear, not a re-sum)
         self.headings: list[tuple[int, int, str]] = []  # (offset, level, title)
         self._skip = 0
         self._heading: tuple[int, int, list[str]] | None = None
         self.title = ""
         self._in_title = False
 
-    def _len(self) -> int:
-        return sum(len(p) for p in self.parts)
+    def _add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+
+    def updatepos(self, i: int, j: int) -> int:
+        return j  # line/column tracking (getpos) is never used: skip counting newlines
 
     def handle_starttag(self, tag, attrs):
         if tag in self._SKIP:
             self._skip += 1
         elif tag == "title":
             self._in_title = True
-        elif re.fullmatch(r"h[1-6]", tag):
-            self.parts.append("\n\n")
-            self._heading = (self._len(), int(tag[1]), [])
+        elif tag in _HEADING_TAGS:
+            self._add("\n\n")
+            self._heading = (self.size, int(tag[1]), [])
         elif tag in self._BLOCK:
-            self.parts.append("\n")
+            self._add("\n")
 
     def handle_endtag(self, tag):
         if tag in self._SKIP:
             self._skip = max(0, self._skip - 1)
         elif tag == "title":
             self._in_title = False
-        elif re.fullmatch(r"h[1-6]", tag) and self._heading:
+        elif tag in _HEADING_TAGS and self._heading:
             off, level, words = self._heading
             self.headings.append((off, level, " ".join("".join(words).split())))
             self._heading = None
-            self.parts.append("\n")
+            self._add("\n")
         elif tag in self._BLOCK:
-            self.parts.append("\n")
+            self._add("\n")
 
     def handle_data(self, data):
         if self._skip:
@@ -250,7 +296,7 @@ class _HTMLText(HTMLParser):
             return
         if self._heading is not None:
             self._heading[2].append(data)
-        self.parts.append(data)
+        self._add(data)
 
 
 def _extract_html(text: str) -> Extracted:
@@ -260,25 +306,12 @@ def _extract_html(text: str) -> Extracted:
         parser.close()
     except Exception as exc:  # html.parser is lenient; this is a truly broken document
         raise ExtractionError(f"HTML could not be parsed: {exc}") from exc
-    raw = "".join(parser.parts)
-    # squeeze blank runs but keep offsets consistent: rebuild text and remap heading offsets
-    out, mapping, last_nl = [], [], 0
-    for i, ch in enumerate(raw):
-        mapping.append(len(out))
-        if ch == "\n":
-            last_nl += 1
-            if last_nl > 2:
-                continue
-        elif ch in " \t" and out and out[-1] in " \t\n":
-            continue
-        else:
-            last_nl = 0
-        out.append(ch)
-    mapping.append(len(out))
-    body = "".join(out).strip("\n")
-    shift = len("".join(out)) - len("".join(out).lstrip("\n"))
+    squeezed, mapped = _squeeze("".join(parser.parts), [off for off, _, _ in parser.headings])
+    body = squeezed.strip("\n")
+    shift = len(squeezed) - len(squeezed.lstrip("\n"))
     segments: list[Segment] = []
-    bounds = [(max(0, mapping[off] - shift), level, title) for off, level, title in parser.headings]
+    bounds = [(max(0, m - shift), level, title)
+              for m, (_, level, title) in zip(mapped, parser.headings)]
     path: list[tuple[int, str]] = []
     title = " ".join(parser.title.split())
     if bounds and bounds[0][2] == title:

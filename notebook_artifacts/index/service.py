@@ -47,7 +47,8 @@ from ._db import IndexDB
 from .chunk import chunk_document
 from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_context
 from .embed import Embedder, EmbeddingCache
-from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind, extract
+from ._budget import default_extract_budget, extract_within_budget
+from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind
 from . import fuse as _fuse
 from .fuse import MODES, fuse, rrf
 from .keyword import keyword_search
@@ -118,6 +119,8 @@ class IndexService:
         #: dense search uses the in-memory matrix up to this many chunks, Chroma above it
         self.brute_force_max = BRUTE_FORCE_MAX
         self._pool = None  # one thread: keyword search alongside the query's embedding
+        #: seconds one extraction may run before that version is failed (see _budget.py)
+        self.extract_budget = default_extract_budget()
 
     # -- lifecycle -------------------------------------------------------------------------
     @property
@@ -272,7 +275,7 @@ class IndexService:
             return f.read()
 
     def _chunk(self, art: Artifact, data: bytes):
-        doc = extract(data, art.mime_type, art.file_name or art.name)
+        doc = extract_within_budget(data, art.mime_type, art.file_name or art.name, self.extract_budget)
         chunks = chunk_document(doc, art.name, self.embedder.token_offsets, self.embedder.window)
         return doc, chunks
 

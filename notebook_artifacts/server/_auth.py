@@ -1,7 +1,7 @@
 """Token auth: ``Authorization: Bearer <token>`` or ``?token=<token>``; 401 without.
 
 Tokens are compared in constant time and never logged: :class:`RedactingFilter` removes
-``token=`` and ``sig=`` values from access-log lines.
+``token=`` and ``sig=`` values (however their names are percent-encoded) from log lines.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ import logging
 import re
 import secrets
 from typing import Callable, Optional
+from urllib.parse import unquote_plus
 
 from fastapi import HTTPException, Request, Security
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-__all__ = ["new_token", "token_matches", "make_auth_dependency", "RedactingFilter"]
+__all__ = ["new_token", "token_matches", "make_auth_dependency", "RedactingFilter", "redact_secrets",
+           "SECRET_PARAMS"]
 
 _bearer = HTTPBearer(auto_error=False, description="The server token (printed by `serve`).")
 _query = APIKeyQuery(name="token", auto_error=False, description="The server token, as a query parameter.")
@@ -53,17 +55,35 @@ def make_auth_dependency(expected: str) -> Callable[..., None]:
     return require_token
 
 
-_SECRET_PARAM = re.compile(r"((?:^|[?&])(?:token|sig)=)[^&\s\"]*")
+#: Query parameters whose values never reach a log, matched on the decoded, lower-cased name
+#: (Starlette decodes names, so ``%74oken=`` and ``tok%65n=`` are the token too).
+SECRET_PARAMS = frozenset({"token", "sig", "access_token", "api_key"})
+_QUERY = re.compile(r"\?([^\s\"]*)")
+
+
+def _redact_query(match: "re.Match[str]") -> str:
+    out = []
+    for piece in match.group(1).split("&"):
+        name, eq, _ = piece.partition("=")
+        if eq and unquote_plus(name).strip().lower() in SECRET_PARAMS:
+            piece = f"{name}=***"
+        out.append(piece)
+    return "?" + "&".join(out)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the value of every secret query parameter (by decoded name) as ``***``."""
+    return _QUERY.sub(_redact_query, text) if "?" in text else text
 
 
 class RedactingFilter(logging.Filter):
-    """Replaces ``token=...`` and ``sig=...`` in log records (uvicorn access lines) with ``***``."""
+    """Replaces the values of ``token``, ``sig`` (and other :data:`SECRET_PARAMS`) query
+    parameters in log records (uvicorn access and WebSocket lines) with ``***``, whatever
+    percent-encoding spells their names."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.args and isinstance(record.args, tuple):
-            record.args = tuple(
-                _SECRET_PARAM.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args
-            )
+            record.args = tuple(redact_secrets(a) if isinstance(a, str) else a for a in record.args)
         if isinstance(record.msg, str):
-            record.msg = _SECRET_PARAM.sub(r"\1***", record.msg)
+            record.msg = redact_secrets(record.msg)
         return True
