@@ -279,7 +279,7 @@ class ArtifactStore:
         ns = V.validate_namespace(namespace)
         sid = V.validate_session_id(session_id)
         if name is not None:
-            V.validate_name(name)
+            name = V.validate_name(name)
         tag_list = V.validate_tags(tags)
         meta = V.validate_metadata(metadata)
         ttl_seconds = parse_ttl(ttl)
@@ -301,7 +301,7 @@ class ArtifactStore:
             self._check_disk_reserve(staged)
             if name is None:
                 name = src_name or self._generated_name(kind, staged)
-                V.validate_name(name)
+                name = V.validate_name(name)
             mime = mime_type or guess_mime(name, staged.head)
             text_like = is_text_mime(mime)
             text_head = decode_text(staged.head) if text_like else None
@@ -461,7 +461,7 @@ class ArtifactStore:
                         f"see versions({found.name!r})"
                     )
                 return other
-        V.validate_name(ref)
+        ref = V.validate_name(ref)
         found = self._catalog.find_version(ns, sid, ref, version, include_expired=version is not None)
         if found is not None:
             return found

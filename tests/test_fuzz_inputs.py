@@ -21,6 +21,7 @@ import math
 import os
 import re
 import time
+import unicodedata
 import zipfile
 from pathlib import Path
 
@@ -79,7 +80,7 @@ class Witness:
 
 _SPECIAL = ["..", ".", "/", "\\", "\x00", "\n", "\r", "\t", ":", "~", "%2e%2e", "C:", "\u202e",
             "\u2028", "\ufeff", "\U0001f600", "é", "ß", "名", " ", "'", '"', ";", "--", "*", "?",
-            "<script>", "&amp;", "$(id)", "`"]
+            "<script>", "&amp;", "$(id)", "`", "e\u0301", "\u2066"]
 
 names = st.one_of(
     st.text(min_size=0, max_size=40),
@@ -99,7 +100,12 @@ def name_is_clearly_valid(name: str) -> bool:
         return False
     if any(ord(c) < 32 or ord(c) == 127 for c in name) or "\\" in name or ":" in name:
         return False
+    if any(c in _BIDI for c in name) or len(unicodedata.normalize("NFC", name)) > 512:
+        return False  # bidirectional controls are refused (SECURITY.md row 1)
     return all(seg not in ("", ".", "..") for seg in name.split("/"))
+
+
+_BIDI = set("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 
 def name_is_clearly_invalid(name) -> bool:
@@ -200,7 +206,7 @@ def test_fuzzed_names_round_trip_or_reject_cleanly(env):
             w.assert_unchanged(name)
             return
         assert not name_is_clearly_invalid(name), f"invalid name {name!r} accepted"
-        assert a.name == name
+        assert a.name == unicodedata.normalize("NFC", name)  # stored in NFC
         assert store.get(name).artifact_id == a.artifact_id
         assert store.read_bytes(name) == data
         assert store.get(a.artifact_id).name == name

@@ -67,7 +67,7 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
     ns, sid = seed001_scope(session_id)
     up = await read_multipart(request, max_bytes=s.max_upload_bytes, tmp_dir=s.tmp_dir)
     try:
-        name = (up.filename or "").replace("\\", "/").strip()
+        name = (up.filename or "").strip()  # as sent: a backslash is not a "/" (validated by the store)
         if not name:
             raise HTTPException(400, "the uploaded file has no file name: send a filename in the 'file' part")
         mime = up.content_type
@@ -77,7 +77,7 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
             up,
             lambda path: s.store.put(
                 Path(path), name, namespace=ns, session_id=sid, source="upload", mime_type=mime,
-                file_name=name.rsplit("/", 1)[-1],
+                file_name=name.replace("\\", "/").rsplit("/", 1)[-1],
             ),
         )
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import Any
 
@@ -36,10 +37,14 @@ _SESSION_RE = re.compile(r"^[A-Za-z0-9_-]{1,128}\Z")
 _NS_SEGMENT_RE = re.compile(r"^[A-Za-z0-9_.@+-]{1,128}\Z")
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")  # not encodable as UTF-8: SQLite would fail
+#: Bidirectional controls (LRM, RLM, ALM, embeddings, overrides, isolates): they make a name
+#: display differently from what it is ("lead\u202eevil.txt" shows as "leadtxt.live").
+_BIDI_RE = re.compile("[\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]")
 
 NAME_RULE = (
-    "a name is 1-512 characters with no NUL or control characters, no leading '/', "
-    "and no empty, '.' or '..' path segments (segments are separated by '/' or '\\')"
+    "a name is 1-512 characters with no NUL, control or bidirectional-control characters, "
+    "no leading '/', and no empty, '.' or '..' path segments (segments are separated by '/' "
+    "or '\\'); it is stored in Unicode NFC form"
 )
 NAMESPACE_RULE = (
     "a namespace is one or more '/'-separated segments of letters, digits and '_.@+-' "
@@ -50,7 +55,8 @@ TAG_RULE = "a tag is 1-128 characters with no control characters (a ',' separate
 
 
 def validate_name(name: Any) -> str:
-    """Return ``name`` if it is a valid artifact name, else raise InvalidInputError."""
+    """Return ``name`` in Unicode NFC form (the stored form: "cafe\u0301" and "caf\u00e9"
+    are one name) if it is a valid artifact name, else raise InvalidInputError."""
     if not isinstance(name, str):
         raise InvalidInputError(f"invalid name {name!r}: expected a string; {NAME_RULE}")
     if not name or len(name) > MAX_NAME_LENGTH:
@@ -59,6 +65,13 @@ def validate_name(name: Any) -> str:
         raise InvalidInputError(f"invalid name {name!r}: it contains a control character; {NAME_RULE}")
     if _SURROGATE_RE.search(name):
         raise InvalidInputError(f"invalid name {name!r}: it is not valid Unicode (a lone surrogate); {NAME_RULE}")
+    if _BIDI_RE.search(name):
+        raise InvalidInputError(
+            f"invalid name {name!r}: it contains a bidirectional control character (U+200E/F, "
+            f"U+061C, U+202A-E, U+2066-9), which disguises how the name reads; remove it. {NAME_RULE}")
+    name = unicodedata.normalize("NFC", name)
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidInputError(f"invalid name of length {len(name)}: {NAME_RULE}")
     if name.startswith("/") or name.startswith("\\"):
         raise InvalidInputError(f"invalid name {name!r}: it starts with a separator; {NAME_RULE}")
     for segment in re.split(r"[/\\]", name):

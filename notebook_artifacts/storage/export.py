@@ -6,6 +6,7 @@ import json
 import os
 import re
 import shutil
+import unicodedata
 import zipfile
 from pathlib import Path
 from typing import IO, Any
@@ -19,21 +20,56 @@ from .ttl import parse_iso
 __all__ = ["write_zip", "safe_arcname", "INDEX_NAME"]
 
 INDEX_NAME = "_export_index.json"
-_UNSAFE = re.compile(r'[\x00-\x1f\x7f:*?"<>|]')
+_UNSAFE = re.compile(r'[\x00-\x1f\x7f:*?"<>|\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]')
 _STORED = ("image/", "video/", "audio/", "application/zip", "application/gzip",
            "application/vnd.apache.parquet", "application/pdf")
+#: Device names Windows refuses as a file name, with any extension ("AUX.txt", "con.tar.gz").
+_RESERVED = frozenset({"CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$", "CLOCK$"}
+                      | {f"{d}{i}" for d in ("COM", "LPT") for i in (*"123456789", "¹", "²", "³")})
+MAX_SEGMENT_BYTES = 255  # ext4, APFS, NTFS (in UTF-16 units, fewer than these bytes)
+
+
+def _fit(segment: str, suffix: str = "") -> str:
+    """``segment`` + ``suffix`` (before the extension) cut to :data:`MAX_SEGMENT_BYTES` bytes
+    of UTF-8, keeping a short extension."""
+    stem, dot, ext = segment.rpartition(".")
+    if not dot or not stem or len(ext.encode("utf-8")) > 16:
+        stem, ext = segment, ""
+    tail = suffix + ("." + ext if ext else "")
+    room = MAX_SEGMENT_BYTES - len(tail.encode("utf-8"))
+    raw = stem.encode("utf-8")
+    if len(raw) > room:
+        stem = raw[:room].decode("utf-8", "ignore")
+    return stem + tail
+
+
+def _safe_segment(segment: str) -> str:
+    seg = _UNSAFE.sub("_", unicodedata.normalize("NFC", segment)).rstrip(". ")
+    if not seg:
+        return "_"
+    if seg.split(".", 1)[0].rstrip(" ").upper() in _RESERVED:
+        seg = "_" + seg
+    return _fit(seg)
 
 
 def safe_arcname(name: str) -> str:
-    """A relative POSIX path that cannot escape the extraction directory."""
-    parts = [_UNSAFE.sub("_", p) for p in re.split(r"[/\\]+", name)]
-    parts = [p for p in parts if p not in ("", ".", "..")]
+    """A relative POSIX path that cannot escape the extraction directory and that every
+    common filesystem accepts: NFC, no control, bidi-control or Windows-invalid characters,
+    no trailing dots or spaces, no Windows device names, at most 255 bytes per segment."""
+    parts = [p for p in re.split(r"[/\\]+", name) if p not in ("", ".", "..")]
+    parts = [_safe_segment(p) for p in parts]
     return "/".join(parts) or "unnamed"
+
+
+def _key(arc: str) -> str:
+    """What two entry names must differ in to be two files everywhere: case, normalisation."""
+    return unicodedata.normalize("NFC", arc).casefold()
 
 
 class _Names:
     """Entry names already used in a zip: no duplicate, and no name that is both a file and
-    a folder ("a" and "a/b"), compared case-insensitively, so any extractor can unpack it."""
+    a folder ("a" and "a/b"), compared without case and Unicode normalisation, so any
+    extractor on any filesystem unpacks every entry."""
 
     def __init__(self, reserved: tuple[str, ...] = ()):
         self.files: set[str] = set()
@@ -42,14 +78,14 @@ class _Names:
             self._claim(r)
 
     def _conflicts(self, arc: str) -> bool:
-        low = arc.lower()
+        low = _key(arc)
         if low in self.files or low in self.dirs:
             return True
         parts = low.split("/")
         return any("/".join(parts[:i]) in self.files for i in range(1, len(parts)))
 
     def _claim(self, arc: str) -> None:
-        low = arc.lower()
+        low = _key(arc)
         self.files.add(low)
         parts = low.split("/")
         self.dirs.update("/".join(parts[:i]) for i in range(1, len(parts)))
@@ -60,12 +96,9 @@ class _Names:
             self._claim(arc)
             return arc
         flat = arc.replace("/", "_")
-        stem, dot, ext = flat.rpartition(".")
-        if not dot or not stem:
-            stem, ext = flat, ""
-        cand, i = flat, 2
+        cand, i = _fit(flat), 2
         while self._conflicts(cand):
-            cand = f"{stem}~{i}.{ext}" if ext else f"{stem}~{i}"
+            cand = _fit(flat, f"~{i}")
             i += 1
         self._claim(cand)
         return cand
