@@ -2,6 +2,9 @@
 
 The request body is never held in memory: the file part is written to a temporary file
 as it arrives, and reading stops as soon as it passes ``max_bytes`` (413, nothing stored).
+Parsing (and writing the temp file) runs on a worker thread, a batch of up to 1 MiB at a time,
+never on the event loop; a body with more than :data:`MAX_PARTS` parts, :data:`MAX_FIELDS`
+form fields or :data:`MAX_HEADER_BYTES` of headers in one part is refused with 400.
 The temp file is always removed (:meth:`ParsedUpload.cleanup`, called by :func:`store_upload`).
 """
 
@@ -21,6 +24,10 @@ __all__ = ["ParsedUpload", "read_multipart", "store_upload", "too_large", "valid
            "multipart_body_schema"]
 
 MAX_FIELD_BYTES = 1 << 20  # all non-file fields together
+MAX_PARTS = 64  # parts of any kind in one body
+MAX_FIELDS = 32  # non-file form fields in one body
+MAX_HEADER_BYTES = 16 * 1024  # headers of one part
+PARSE_BATCH = 1 << 20  # bytes handed to the parser (on a worker thread) at a time
 
 
 def validation_error(loc: list[Any], msg: str, value: Any, kind: str = "value_error") -> HTTPException:
@@ -70,17 +77,32 @@ class _Collector:
         self.field_bytes = 0
         self.fh: Any = None
         self.error: Optional[HTTPException] = None
+        self.parts = 0
+        self.fields = 0
+        self.header_bytes = 0
 
     # parser callbacks -----------------------------------------------------------
     def on_part_begin(self) -> None:
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            raise HTTPException(400, f"the multipart body has more than {MAX_PARTS} parts; send one "
+                                     f"'{self.file_field}' part and at most {MAX_FIELDS} form fields")
         self.headers = {}
         self.kind = None
         self.buf = bytearray()
+        self.header_bytes = 0
+
+    def _count_header(self, n: int) -> None:
+        self.header_bytes += n
+        if self.header_bytes > MAX_HEADER_BYTES:
+            raise HTTPException(400, f"a multipart part has more than {MAX_HEADER_BYTES} bytes of headers")
 
     def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self.h_name += data[start:end]
 
     def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        self._count_header(end - start)
         self.h_value += data[start:end]
 
     def on_header_end(self) -> None:
@@ -107,6 +129,9 @@ class _Collector:
             self.kind = "skip"  # other file fields are ignored
         else:
             self.kind = "field"
+            self.fields += 1
+            if self.fields > MAX_FIELDS:
+                raise HTTPException(400, f"the multipart body has more than {MAX_FIELDS} form fields")
 
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         n = end - start
@@ -155,10 +180,16 @@ async def read_multipart(
         },
     )
     try:
+        batch = bytearray()
         async for chunk in request.stream():
-            if chunk:
-                parser.write(chunk)
-        parser.finalize()
+            batch += chunk
+            if len(batch) >= PARSE_BATCH:  # parse (and write the file) off the event loop
+                data = bytes(batch)
+                batch.clear()
+                await run_in_threadpool(parser.write, data)
+        if batch:
+            await run_in_threadpool(parser.write, bytes(batch))
+        await run_in_threadpool(parser.finalize)
     except FormParserError as exc:
         _abort(c, result)
         raise HTTPException(400, f"malformed multipart body: {exc}") from None

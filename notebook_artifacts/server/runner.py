@@ -15,6 +15,7 @@ import threading
 from typing import Any, Callable, Optional
 
 from ._auth import RedactingFilter
+from ._timeouts import uvicorn_timeouts
 
 __all__ = ["ServerHandle", "serve_in_thread", "run_server", "is_loopback"]
 
@@ -119,7 +120,7 @@ def serve_in_thread(
     sock = _bind(host, port)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on",
                             ws="websockets-sansio" if _has_sansio() else "auto",
-                            timeout_graceful_shutdown=GRACEFUL_SECONDS)
+                            timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_timeouts())
     _install_redaction()
     server = uvicorn.Server(config)
     errors: list[BaseException] = []
@@ -189,7 +190,7 @@ def run_server(
         echo("auth: off (loopback only)")
     config = uvicorn.Config(app, log_level="info", access_log=True, lifespan="on",
                             ws="websockets-sansio" if _has_sansio() else "auto",
-                            timeout_graceful_shutdown=GRACEFUL_SECONDS)
+                            timeout_graceful_shutdown=GRACEFUL_SECONDS, **uvicorn_timeouts())
     _install_redaction()  # after Config, which (re)configures logging
     server = uvicorn.Server(config)
     try:
