@@ -5,6 +5,7 @@ timeout, and idle kept-alive connections by the keep-alive timeout. Counts and t
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 TOKEN = "slow-clients-token-5b1e"
 HEADER_TIMEOUT = 2  # seconds, set for the server under test through the environment
@@ -171,10 +173,17 @@ def test_slow_header_and_silent_connections_are_closed(server):
 
 def test_idle_kept_alive_connection_is_closed_and_busy_ones_are_not(server):
     """After a response, an idle kept-alive connection goes (keep-alive timeout, 5 s); a
-    long request whose headers came in time (a long-poll) is not cut by the header timeout."""
+    long request whose headers came in time (a long-poll) and a WebSocket are not cut by the
+    header timeout."""
     with httpx.Client(base_url=server["url"], headers=AUTH, timeout=30) as c:
         r = c.get("/api/sessions/lp/artifact-events", params={"wait_seconds": HEADER_TIMEOUT + 2})
         assert r.status_code == 200 and r.json()["timed_out"] is True
+    ws_url = server["url"].replace("http://", "ws://") + f"/ws?token={TOKEN}"
+    with connect(ws_url, open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "connected"
+        time.sleep(HEADER_TIMEOUT + 1)
+        ws.send("ping")
+        assert json.loads(ws.recv(timeout=10))["type"] == "pong"
     s = _open(server["addr"], b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
     try:
         assert s.recv(4096).startswith(b"HTTP/1.1 200")
