@@ -299,10 +299,37 @@ class _HTMLText(HTMLParser):
         self._add(data)
 
 
+_COMMENT_CLOSE = re.compile(r"--\s*>")  # what html.parser (3.11) ends a comment with
+_SECTION_CLOSE = re.compile(r"]\s*]\s*>")  # ... and a <![CDATA[ marked section
+
+
+def _last_end(pattern: "re.Pattern[str]", text: str) -> int:
+    end = 0
+    for m in pattern.finditer(text):
+        end = m.end()
+    return end
+
+
+def _defuse_unclosed(text: str) -> str:
+    """Escape each ``<`` that opens what can never be closed: after the last ``>``, a ``<!--``
+    after the last comment end, a ``<![`` after the last ``]]>``. Python's html.parser
+    (before 3.13.4) rescans to the end of the document for each of them (quadratic), and at
+    the end shows them as text, which ``&lt;`` gives at once."""
+    cut = text.rfind(">") + 1
+    head, tail = text[:cut], text[cut:].replace("<", "&lt;")
+    if "<!--" in head:
+        c = _last_end(_COMMENT_CLOSE, head)
+        head = head[:c] + head[c:].replace("<!--", "&lt;!--")
+    if "<![" in head:
+        c = _last_end(_SECTION_CLOSE, head)
+        head = head[:c] + head[c:].replace("<![", "&lt;![")
+    return head + tail
+
+
 def _extract_html(text: str) -> Extracted:
     parser = _HTMLText()
     try:
-        parser.feed(text)
+        parser.feed(_defuse_unclosed(text))
         parser.close()
     except Exception as exc:  # html.parser is lenient; this is a truly broken document
         raise ExtractionError(f"HTML could not be parsed: {exc}") from exc
