@@ -26,8 +26,8 @@ def test_html_with_40000_headings_extracts_in_linear_time():
     assert last.heading_path == (f"t{n - 1}",) and doc.text[last.start:last.end].endswith(f"body {n - 1}")
 
 
-@pytest.mark.parametrize("unit,n", [("<!--", 60_000), ("<!--x>", 40_000), ("<![CDATA[x]>", 20_000),
-                                    ("<a", 60_000), ("</", 60_000)])
+@pytest.mark.parametrize("unit,n", [("<!--", 60_000), ("<!--x>", 40_000), ("<![CDATA[x]>", 60_000),
+                                    ("<a", 60_000)])
 def test_unclosed_constructs_extract_in_linear_time(unit, n):
     """Python's html.parser (before 3.13.4) rescans to the end of the document for every
     construct that never closes: 240 KB of `<!--` took minutes. They are shown as text."""
