@@ -35,7 +35,7 @@ from .errors import IndexUnavailableError, InvalidInputError, NotFoundError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
 from .models import QueryResult, Source
 from .storage import _validate as V
-from .storage.blobs import BlobStore, StagedBlob
+from .storage.blobs import StagedBlob, open_blobs
 from .storage.catalog import Catalog
 from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
@@ -72,7 +72,8 @@ def _is_dataframe(obj: Any) -> bool:
 
 
 class ArtifactStore:
-    """Versioned artifacts with tags, TTL and events in one directory (``root``)."""
+    """Versioned artifacts with tags, TTL and events in one directory (``root``), content
+    there too or on any fsspec URL (``blobs="s3://bucket/prefix"``)."""
 
     _defaults: dict[Path, ArtifactStore] = {}
     _defaults_lock = threading.Lock()
@@ -88,6 +89,8 @@ class ArtifactStore:
         device: str | None = None,
         created_by: str | None = None,
         background_index: bool = True,
+        blobs: str | None = None,
+        blobs_options: dict[str, Any] | None = None,
     ):
         self.root = Path(root).expanduser() if root is not None else _default_root()
         if self.root.exists() and not self.root.is_dir():
@@ -104,7 +107,11 @@ class ArtifactStore:
         self.embedding_model = embedding_model
         self.device = device
         self.created_by = created_by if created_by is not None else _current_user()
-        self._blobs = BlobStore(self.root)
+        #: where content lives: None for files under ``root``, else an fsspec URL
+        #: (``s3://bucket/prefix``; default ``$NOTEBOOK_ARTIFACTS_BLOBS``) whose client reads
+        #: ``blobs_options`` and the standard environment (``AWS_ENDPOINT_URL``, ...)
+        self.blobs_url = blobs if blobs is not None else (os.environ.get("NOTEBOOK_ARTIFACTS_BLOBS") or None)
+        self._blobs = open_blobs(self.root, self.blobs_url, blobs_options)
         self._catalog = Catalog(self.root)
         self._watcher = EventWatcher(self._catalog.path)
         self._catalog.on_commit = self._watcher.poke
@@ -326,6 +333,7 @@ class ArtifactStore:
                 expires_ts=now + ttl_seconds if ttl_seconds else None,
                 is_pinned=pinned, is_expired=False, is_indexed=False, created_by=self.created_by,
             )
+            self._blobs.prepare(staged)  # an upload to object storage, outside the write lock
             artifact = self._catalog.add_version(
                 fields, staged=staged, blobs=self._blobs, now=now, workspace_path=workspace_path
             )
