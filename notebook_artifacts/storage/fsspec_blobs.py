@@ -19,8 +19,10 @@ then copying to the digest key, was rejected because:
   and its local spool file (unlocked, so removed at once);
 * the upload runs from a seekable local file, so s3fs sends it as a multipart upload of
   :data:`PART_SIZE` parts, :data:`UPLOAD_CONCURRENCY` at a time: memory stays flat whatever
-  the size (s3fs' own defaults would read a file under 100 MiB whole, and 10 x 50 MiB parts
-  at once above that).
+  the size, about twice ``part_size * upload_concurrency`` (botocore holds a copy of each part
+  in flight), ~34 MiB by default. s3fs' own defaults would read a file under 100 MiB whole,
+  and hold 10 x 50 MiB parts at once above that. ``blobs_options`` may set ``part_size``
+  (>= 5 MiB) and ``upload_concurrency``.
 
 The cost is local disk for the spool (``root`` keeps only such per-machine files). On
 filesystems where a write is not atomic (``file://``, anything but S3, GCS and Azure), the
@@ -88,10 +90,15 @@ class FsspecBlobStore(StagingArea):
                 f"invalid blobs URL {url!r}: give an fsspec URL such as s3://bucket/prefix, "
                 "gs://bucket/prefix or file:///path")
         opts = dict(options or {})
+        self.part_size = int(opts.pop("part_size", PART_SIZE))
+        self.upload_concurrency = int(opts.pop("upload_concurrency", UPLOAD_CONCURRENCY))
+        if self.part_size < 5 << 20 or self.upload_concurrency < 1:
+            raise InvalidInputError(
+                "blobs_options part_size must be at least 5 MiB (5242880, S3's smallest part) "
+                "and upload_concurrency at least 1")
         scheme = url.split("://", 1)[0].lower()
         if scheme in _S3:
             opts.setdefault("use_listings_cache", False)
-            opts.setdefault("skip_instance_cache", True)
         try:
             self.fs, base = fsspec.core.url_to_fs(url, **opts)
         except ImportError as exc:
@@ -263,8 +270,8 @@ class FsspecBlobStore(StagingArea):
     def _upload(self, staged: StagedBlob) -> None:
         final = self.key(staged.sha256)
         if self.protocol in _S3:
-            self.fs.put_file(os.fspath(staged.tmp_path), final, chunksize=PART_SIZE,
-                             max_concurrency=UPLOAD_CONCURRENCY)
+            self.fs.put_file(os.fspath(staged.tmp_path), final, chunksize=self.part_size,
+                             max_concurrency=self.upload_concurrency)
         elif self._atomic:
             self.fs.put_file(os.fspath(staged.tmp_path), final)
         else:
