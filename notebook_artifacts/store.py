@@ -492,6 +492,17 @@ class ArtifactStore:
         a = self._resolve(ref, version, namespace, session_id)
         return self._blobs.open(a.sha256)
 
+    def presigned_url(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                      session_id: str | None = None, expires_in: int = 3600) -> str | None:
+        """The blob store's own signed GET URL of the content, valid ``expires_in`` seconds
+        (a download with the artifact's file name and type, Range allowed); None when the
+        content is in local files, which only the server hands out."""
+        V.validate_limit(expires_in, 1, 7 * 86400, "expires_in")
+        a = self._resolve(ref, version, namespace, session_id)
+        return self._blobs.presigned_url(a.sha256, int(expires_in),
+                                         filename=a.file_name or a.name.rsplit("/", 1)[-1],
+                                         mime_type=a.mime_type)
+
     def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
                    session_id: str | None = None) -> bytes:
         with self.open(ref, version, namespace=namespace, session_id=session_id) as f:

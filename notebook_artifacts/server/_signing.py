@@ -29,6 +29,9 @@ class UrlSigner:
         msg = f"download\n{artifact_id}\n{expires}".encode("utf-8")
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
 
+    def now(self) -> float:
+        return float(self._clock())
+
     def sign(self, artifact_id: str, expires_in: int) -> tuple[str, int]:
         """Return (path with query, expires_at) for ``artifact_id``."""
         expires = int(self._clock()) + int(expires_in)
