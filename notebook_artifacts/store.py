@@ -355,14 +355,13 @@ class ArtifactStore:
     def _check_disk_reserve(self, staged: StagedBlob) -> None:
         """Refuse a put that would leave under DISK_RESERVE_BYTES free: SQLite needs a little
         space to record deletes and gc, so a full disk could not be freed through the store."""
-        if self._blobs.exists(staged.sha256):
-            return  # identical content already stored: committing frees the staged copy
         try:
             st = os.statvfs(self.root)
         except (OSError, AttributeError):  # pragma: no cover - no statvfs on this platform
             return
         free = st.f_bavail * st.f_frsize
-        if free < DISK_RESERVE_BYTES:
+        if free < DISK_RESERVE_BYTES and not self._blobs.exists(staged.sha256):
+            # (identical content already stored: committing frees the staged copy)
             raise OSError(errno.ENOSPC, (
                 f"No space left on device: storing {staged.size} bytes would leave {free} bytes "
                 f"free in {self.root}, under the {DISK_RESERVE_BYTES} bytes kept so deletes and "

@@ -184,8 +184,8 @@ def test_presigned_url_is_the_object_stores_own(tmp_path, s3_bucket, s3_server):
         assert local.presigned_url(local.put(b"x", "x.bin")) is None
 
 
-def test_commit_uploads_again_what_gc_removed_after_prepare(tmp_path, s3_bucket):
-    b = FsspecBlobStore(f"s3://{s3_bucket}/store", tmp_path / "root")
+def test_commit_uploads_again_what_gc_removed_after_prepare(tmp_path, s3_bucket, s3_client):
+    b = FsspecBlobStore(f"s3://{s3_bucket}/store", tmp_path / "root", {"part_size": 5 * MiB})
     staged = b.stage_bytes(b"raced content")
     b.prepare(staged)
     assert b.exists(staged.sha256)
@@ -193,10 +193,12 @@ def test_commit_uploads_again_what_gc_removed_after_prepare(tmp_path, s3_bucket)
     assert b.commit(staged) is True  # inside the catalog's write transaction
     with b.open(staged.sha256) as f:
         assert f.read() == b"raced content"
-    again = b.stage_bytes(b"raced content")
-    b.prepare(again)
-    assert b.commit(again) is False  # identical content: stored once, not uploaded again
-    assert list(b.tmp.iterdir()) == []
+    large = os.urandom(5 * MiB + 1)
+    for expect_upload in (True, False):  # identical large content: a HEAD, no second upload
+        again = b.stage_bytes(large)
+        b.prepare(again)
+        assert b.commit(again) is expect_upload
+    assert len(_keys(s3_client, s3_bucket)) == 2 and list(b.tmp.iterdir()) == []
 
 
 def test_blobs_configuration_errors_say_what_to_do(tmp_path, s3_server):

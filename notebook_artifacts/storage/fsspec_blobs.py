@@ -33,8 +33,10 @@ transaction; :meth:`~FsspecBlobStore.commit`, inside it, only checks (one HEAD) 
 object is still there: ``gc`` removes orphans under the same write lock, so an object it
 removed in between is uploaded again from the spool before the version is recorded.
 
-Reads stream: :meth:`~FsspecBlobStore.open` is seekable and fetches HTTP byte ranges of
-:data:`READ_BLOCK` ahead (a ``Range`` download reads only its range). Directory listings are
+Reads stream: :meth:`~FsspecBlobStore.open` is seekable. On S3 it is one streamed GET from
+the current position, sent again with a ``Range`` only after a seek (so a ``Range`` download
+reads only its range, and a whole read is one request); elsewhere it is the filesystem's file
+fetching :data:`READ_BLOCK` ahead. Directory listings are
 never cached (``use_listings_cache=False``): another machine may write or delete at any time.
 """
 
@@ -155,6 +157,8 @@ class FsspecBlobStore(StagingArea):
 
     def _open_raw(self, sha256: str) -> Any:
         try:
+            if self.protocol in _S3:
+                return _S3Stream(self.fs, self.key(sha256))
             return self.fs.open(self.key(sha256), "rb", block_size=READ_BLOCK,
                                 cache_type="readahead")
         except FileNotFoundError:
@@ -290,10 +294,13 @@ class FsspecBlobStore(StagingArea):
         self.fs.invalidate_cache(final)
 
     def prepare(self, staged: StagedBlob) -> None:
-        """Upload the staged content to its digest key unless identical content is there."""
+        """Upload the staged content to its digest key (a large one only when identical
+        content is not there yet)."""
         if staged.prepared:
             return
-        if self.exists(staged.sha256):
+        # a HEAD first pays off only when it can save a large transfer; a small object is
+        # simply written again (same key, same bytes: still stored once)
+        if staged.size >= self.part_size and self.exists(staged.sha256):
             staged.existed = True
         else:
             self._upload(staged)
@@ -302,7 +309,7 @@ class FsspecBlobStore(StagingArea):
 
     def commit(self, staged: StagedBlob) -> bool:
         """Make sure the blob is in place (uploading it if :meth:`prepare` was not called or
-        ``gc`` removed it since) and drop the spool file; True if the content was new."""
+        ``gc`` removed it since) and drop the spool file; True if it was uploaded."""
         try:
             if not staged.prepared:
                 self.prepare(staged)
@@ -325,3 +332,60 @@ class FsspecBlobStore(StagingArea):
             return 0
         self.fs.invalidate_cache(self.key(sha256))
         return size
+
+
+class _S3Stream(io.RawIOBase):
+    """A seekable read stream of one S3 object: a single streamed GET, sent again (with
+    ``Range: bytes=<pos>-``) only after a seek elsewhere."""
+
+    def __init__(self, fs: Any, path: str):
+        self._fs = fs
+        self._bucket, self._key, _ = fs.split_path(path)
+        self.name = path
+        self._pos = 0
+        # the whole-object GET starts at once: it tells the size and that the object exists
+        # (FileNotFoundError when not), and a read from the start needs no other request
+        resp = fs.call_s3("get_object", Bucket=self._bucket, Key=self._key)
+        self.size = int(resp["ContentLength"])
+        self._body: Any = resp["Body"]
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self.size}[whence]
+        pos = base + offset
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        if pos != self._pos:
+            self._drop()
+            self._pos = pos
+        return pos
+
+    def readinto(self, b: Any) -> int:
+        if self._pos >= self.size or len(b) == 0:
+            return 0
+        if self._body is None:
+            resp = self._fs.call_s3("get_object", Bucket=self._bucket, Key=self._key,
+                                    Range=f"bytes={self._pos}-")
+            self._body = resp["Body"]
+        from fsspec.asyn import sync
+
+        n = sync(self._fs.loop, self._body.readinto, memoryview(b).cast("B"))
+        self._pos += n
+        return n
+
+    def _drop(self) -> None:
+        if self._body is not None:
+            self._body.close()
+            self._body = None
+
+    def close(self) -> None:
+        self._drop()
+        super().close()
