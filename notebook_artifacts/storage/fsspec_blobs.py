@@ -229,7 +229,9 @@ class FsspecBlobStore(StagingArea):
         out: list[StaleUpload] = []
         if self.protocol in _S3:
             bucket, _, prefix = self.base.partition("/")
-            kw: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else ""}
+            # only uploads to digest keys: a shared bucket's other uploads are not ours
+            kw: dict[str, Any] = {"Bucket": bucket,
+                                  "Prefix": f"{prefix}/sha256/" if prefix else "sha256/"}
             while True:
                 page = self.fs.call_s3("list_multipart_uploads", **kw)
                 for u in page.get("Uploads", []) or []:
