@@ -201,6 +201,14 @@ def test_commit_uploads_again_what_gc_removed_after_prepare(tmp_path, s3_bucket,
     assert len(_keys(s3_client, s3_bucket)) == 2 and list(b.tmp.iterdir()) == []
 
 
+def test_both_backends_implement_the_blob_interface(tmp_path, s3_bucket):
+    from notebook_artifacts.storage.blobs import Blobs, BlobStore
+
+    assert isinstance(BlobStore(tmp_path / "local"), Blobs)
+    assert isinstance(FsspecBlobStore(f"s3://{s3_bucket}/x", tmp_path / "s3"), Blobs)
+    assert isinstance(FsspecBlobStore(f"file://{tmp_path}/files", tmp_path / "f"), Blobs)
+
+
 def test_blobs_configuration_errors_say_what_to_do(tmp_path, s3_server):
     with pytest.raises(NotFoundError, match="does not exist: create it"):
         ArtifactStore(tmp_path / "a", index=False, blobs="s3://no-such-bucket-here/x")
@@ -208,9 +216,9 @@ def test_blobs_configuration_errors_say_what_to_do(tmp_path, s3_server):
         ArtifactStore(tmp_path / "b", index=False, blobs="just-a-name")
     with pytest.raises(InvalidInputError, match="blobs=URL"):
         ArtifactStore(tmp_path / "c", index=False, blobs_options={"anon": True})
-    with pytest.raises(InvalidInputError, match="part_size"):
-        ArtifactStore(tmp_path / "d", index=False, blobs="s3://whatever/x",
-                      blobs_options={"part_size": 1024})
+    for bad in ({"part_size": 1024}, {"upload_concurrency": "many"}):
+        with pytest.raises(InvalidInputError, match="part_size"):
+            ArtifactStore(tmp_path / "d", index=False, blobs="s3://whatever/x", blobs_options=bad)
     with pytest.raises(InvalidInputError, match="blobs URL"):
         ArtifactStore(tmp_path / "e", index=False, blobs="nosuchproto://x/y")
 

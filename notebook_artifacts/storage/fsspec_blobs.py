@@ -68,7 +68,7 @@ __all__ = ["FsspecBlobStore", "PART_SIZE", "UPLOAD_CONCURRENCY", "READ_BLOCK"]
 PART_SIZE = 8 << 20
 #: parts in flight at once: memory held by an upload is about PART_SIZE * UPLOAD_CONCURRENCY
 UPLOAD_CONCURRENCY = 2
-#: bytes fetched per ranged GET when reading
+#: bytes fetched ahead per ranged read on filesystems other than S3 (S3 reads stream)
 READ_BLOCK = 4 << 20
 
 _HEX = set("0123456789abcdef")
@@ -92,8 +92,11 @@ class FsspecBlobStore(StagingArea):
                 f"invalid blobs URL {url!r}: give an fsspec URL such as s3://bucket/prefix, "
                 "gs://bucket/prefix or file:///path")
         opts = dict(options or {})
-        self.part_size = int(opts.pop("part_size", PART_SIZE))
-        self.upload_concurrency = int(opts.pop("upload_concurrency", UPLOAD_CONCURRENCY))
+        try:
+            self.part_size = int(opts.pop("part_size", PART_SIZE))
+            self.upload_concurrency = int(opts.pop("upload_concurrency", UPLOAD_CONCURRENCY))
+        except (TypeError, ValueError):
+            self.part_size = self.upload_concurrency = 0
         if self.part_size < 5 << 20 or self.upload_concurrency < 1:
             raise InvalidInputError(
                 "blobs_options part_size must be at least 5 MiB (5242880, S3's smallest part) "
