@@ -130,6 +130,34 @@ def test_kill_9_mid_upload_leaves_no_partial_blob_and_fsck_clean(tmp_path, s3_bu
         assert store.fsck().ok and store.get(a.artifact_id).sha256 == _sha256(src)
 
 
+_KILLED_AFTER_UPLOAD = """
+import os, sys
+from notebook_artifacts import ArtifactStore
+from notebook_artifacts.storage.fsspec_blobs import FsspecBlobStore
+upload = FsspecBlobStore.prepare
+def prepare_then_die(self, staged):
+    upload(self, staged)
+    os.kill(os.getpid(), 9)  # the object is up, the catalog never hears of it
+FsspecBlobStore.prepare = prepare_then_die
+ArtifactStore(sys.argv[1], index=False, blobs=sys.argv[2]).put(b"uploaded, never recorded", "x.bin")
+"""
+
+
+def test_kill_9_between_upload_and_catalog_leaves_an_orphan_fsck_reclaims(tmp_path, s3_bucket,
+                                                                         s3_client):
+    root, url = tmp_path / "root", f"s3://{s3_bucket}/store"
+    p = subprocess.run([sys.executable, "-c", _KILLED_AFTER_UPLOAD, str(root), url],
+                       capture_output=True, env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    assert p.returncode == -signal.SIGKILL, p.stderr.decode()[-2000:]
+    assert len(_keys(s3_client, s3_bucket)) == 1
+    with ArtifactStore(root, index=False, blobs=url) as store:
+        assert store.list().total == 0
+        report = store.fsck()
+        assert {p.kind for p in report.problems} == {"orphan_blob", "temp_file"}
+        assert store.fsck(repair=True).ok and store.fsck().problems == []
+        assert _keys(s3_client, s3_bucket) == []
+
+
 def test_range_reads_over_http_from_the_server(tmp_path, s3_bucket):
     httpx = pytest.importorskip("httpx")
     from notebook_artifacts.server import serve_in_thread
