@@ -94,7 +94,16 @@ class StaleUpload:
 
 @runtime_checkable
 class Blobs(Protocol):
-    """What the store, gc, fsck, export, the index and downloads need from blob storage."""
+    """What the store, gc, fsck, export, the index and downloads need from blob storage.
+
+    Writing: ``stage_*`` (or ``reserve_temp`` + ``adopt``) copy content into a local, locked,
+    hashed temp file; ``prepare`` makes it durable where that is slow (before the catalog's
+    write transaction); ``commit`` puts it in place inside that transaction; ``discard``
+    drops it. Reading: ``open`` is a seekable stream checked against the digest at its end.
+    Upkeep: ``iter_blobs`` lists every entry, ``place`` moves a misplaced one home,
+    ``stale_temp_files`` / ``stale_uploads`` + ``drop_upload`` find and drop the leftovers of
+    killed writers. ``presigned_url`` is the store's own signed GET URL, or None.
+    """
 
     tmp: Path  #: the local staging directory (``<root>/blobs/tmp``)
 
