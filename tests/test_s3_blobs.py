@@ -177,6 +177,57 @@ def test_range_reads_over_http_from_the_server(tmp_path, s3_bucket):
                 assert r.status_code == 200 and r.content == data
 
 
+def test_serve_process_with_blobs_on_s3_and_presigned_downloads(tmp_path, s3_bucket, s3_client):
+    httpx = pytest.importorskip("httpx")
+    exe = Path(sys.executable).with_name("notebook-artifacts")
+    cli = [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
+    root, url = tmp_path / "served", f"s3://{s3_bucket}/store"
+    proc = subprocess.Popen(
+        cli + ["serve", "--root", str(root), "--port", "0", "--token", "tok", "--no-index",
+               "--blobs", url, "--presigned-downloads"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        base = None
+        deadline = time.monotonic() + 90
+        while base is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            assert line, "serve exited before listening"
+            if "serving on" in line:
+                base = line.rsplit(" ", 1)[-1].strip()
+        assert base, "serve did not start"
+        data = os.urandom(200_000)
+        api = f"{base}/v1/orgs/acme/workspaces/ml/namespaces/churn/artifacts"
+        with httpx.Client(headers={"Authorization": "Bearer tok"}, timeout=30) as c:
+            for _ in range(100):
+                try:
+                    if c.get(base + "/health").status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            r = c.post(f"{api}/upload", files={"file": ("model.bin", data)})
+            assert r.status_code == 201, r.text
+            art = r.json()
+            sha = hashlib.sha256(data).hexdigest()
+            assert _keys(s3_client, s3_bucket) == [f"store/sha256/{sha[:2]}/{sha}"]
+            signed = c.get(f"{api}/{art['artifact_id']}/download").json()["download_url"]
+        r = httpx.get(signed)  # no token: the signature is the grant, and S3 serves the bytes
+        assert r.status_code == 307 and r.headers["location"].startswith(os.environ["AWS_ENDPOINT_URL"])
+        r = httpx.get(signed, follow_redirects=True, headers={"Range": "bytes=1000-1999"})
+        assert r.status_code == 206 and r.content == data[1000:2000]
+        # a kernel on the same store reads what the server stored
+        with ArtifactStore(root, index=False, blobs=url) as kernel:
+            got = kernel.get(art["artifact_id"])
+            assert kernel.read_bytes(got) == data and kernel.fsck().ok
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        proc.stdout.close()
+
+
 def test_presigned_url_is_the_object_stores_own(tmp_path, s3_bucket, s3_server):
     httpx = pytest.importorskip("httpx")
     from fastapi.testclient import TestClient
