@@ -44,6 +44,8 @@ def _s3_endpoint(endpoint: str | None) -> Iterator[str]:
     proc = subprocess.Popen([sys.executable, "-c", "from moto.server import main; main()",
                              "-H", "127.0.0.1", "-p", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    saved = {k: os.environ.get(k) for k in
+             ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -61,6 +63,11 @@ def _s3_endpoint(endpoint: str | None) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(10)
+        for k, v in saved.items():  # the caller's environment as it was
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def _make_file(path: Path, size_mb: int) -> None:

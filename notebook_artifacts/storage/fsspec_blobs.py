@@ -104,6 +104,11 @@ class FsspecBlobStore(StagingArea):
         scheme = url.split("://", 1)[0].lower()
         if scheme in _S3:
             opts.setdefault("use_listings_cache", False)
+            # botocore reads the endpoint from the environment too; naming it here also keys
+            # fsspec's instance cache on it, so a changed endpoint never reuses an old client
+            endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+            if endpoint and "endpoint_url" not in opts and "endpoint_url" not in opts.get("client_kwargs", {}):
+                opts["endpoint_url"] = endpoint
         try:
             self.fs, base = fsspec.core.url_to_fs(url, **opts)
         except ImportError as exc:
