@@ -67,8 +67,9 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, root: str | None):
+    def __init__(self, root: str | None, blobs: str | None = None):
         self.root = root
+        self.blobs = blobs  # None: $NOTEBOOK_ARTIFACTS_BLOBS, else files under root
         self._store: Any = None
 
     def store(self, ctx: click.Context) -> Any:
@@ -77,19 +78,28 @@ class _State:
 
             # A CLI process is short-lived: it leaves index work pending for the process that
             # holds the index (a kernel, the server) instead of loading the model to store a file.
-            self._store = ArtifactStore(self.root, background_index=False)
+            self._store = ArtifactStore(self.root, background_index=False, blobs=self.blobs)
             ctx.call_on_close(self._store.close)
         return self._store
+
+
+def _blobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--blobs", metavar="URL", default=None,
+        help="Keep content on this fsspec URL, e.g. s3://bucket/prefix (default: "
+             "$NOTEBOOK_ARTIFACTS_BLOBS, else files under the store directory). S3 reads "
+             "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")(f)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", envvar="NOTEBOOK_ARTIFACTS_HOME", metavar="DIR", default=None,
               help="Store directory (default: $NOTEBOOK_ARTIFACTS_HOME, else ./.artifacts).")
+@_blobs_option
 @click.version_option(package_name="notebook-artifacts")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, blobs: str | None) -> None:
     """Versioned artifacts with tags, TTL, events and semantic query."""
-    ctx.obj = _State(root)
+    ctx.obj = _State(root, blobs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -546,10 +556,14 @@ def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | N
 @click.option("--data-uri-max-bytes", type=click.IntRange(min=0), default=None,
               help="Seed-001 meta answers inline files up to this size as data URIs (default 256 KiB).")
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
+@_blobs_option
+@click.option("--presigned-downloads", is_flag=True,
+              help="Signed download URLs redirect to the object store's own presigned URL "
+                   "(with --blobs on object storage; clients must reach its endpoint).")
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool) -> None:
+          no_index: bool, blobs: str | None, presigned_downloads: bool) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
         from .server.runner import is_loopback, run_server
@@ -561,10 +575,13 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
         raise CliError(f"--no-auth is allowed only on a loopback address, not {host}", 2)
     if no_auth and token:
         raise CliError("give --token or --no-auth, not both", 2)
-    root = serve_root if serve_root is not None else ctx.find_object(_State).root
-    store = ArtifactStore(root, index=not no_index)
+    state = ctx.find_object(_State)
+    root = serve_root if serve_root is not None else state.root
+    store = ArtifactStore(root, index=not no_index, blobs=blobs if blobs is not None else state.blobs)
     ctx.call_on_close(store.close)
     kwargs: dict[str, Any] = {}
+    if presigned_downloads:
+        kwargs["presigned_downloads"] = True
     if data_uri_max_bytes is not None:
         kwargs["data_uri_max_bytes"] = data_uri_max_bytes
     try:
@@ -624,8 +641,8 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
     folder = Path(data_dir) if data_dir else find_sample_dir()
     if not folder.is_dir():
         raise CliError(f"no such folder: {folder}", 1)
-    root = ctx.find_object(_State).root
-    with ArtifactStore(root) as store:  # indexes in this process (background_index=True)
+    state = ctx.find_object(_State)
+    with ArtifactStore(state.root, blobs=state.blobs) as store:  # indexes in this process
         run_demo(store, folder, question or DEFAULT_QUESTION, k=k, timeout=timeout,
                  say=click.echo)
     if lab:

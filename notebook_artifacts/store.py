@@ -35,7 +35,7 @@ from .errors import IndexUnavailableError, InvalidInputError, NotFoundError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
 from .models import QueryResult, Source
 from .storage import _validate as V
-from .storage.blobs import BlobStore, StagedBlob
+from .storage.blobs import StagedBlob, open_blobs
 from .storage.catalog import Catalog
 from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
@@ -72,7 +72,8 @@ def _is_dataframe(obj: Any) -> bool:
 
 
 class ArtifactStore:
-    """Versioned artifacts with tags, TTL and events in one directory (``root``)."""
+    """Versioned artifacts with tags, TTL and events in one directory (``root``), content
+    there too or on any fsspec URL (``blobs="s3://bucket/prefix"``)."""
 
     _defaults: dict[Path, ArtifactStore] = {}
     _defaults_lock = threading.Lock()
@@ -88,6 +89,8 @@ class ArtifactStore:
         device: str | None = None,
         created_by: str | None = None,
         background_index: bool = True,
+        blobs: str | None = None,
+        blobs_options: dict[str, Any] | None = None,
     ):
         self.root = Path(root).expanduser() if root is not None else _default_root()
         if self.root.exists() and not self.root.is_dir():
@@ -104,7 +107,11 @@ class ArtifactStore:
         self.embedding_model = embedding_model
         self.device = device
         self.created_by = created_by if created_by is not None else _current_user()
-        self._blobs = BlobStore(self.root)
+        #: where content lives: None for files under ``root``, else an fsspec URL
+        #: (``s3://bucket/prefix``; default ``$NOTEBOOK_ARTIFACTS_BLOBS``) whose client reads
+        #: ``blobs_options`` and the standard environment (``AWS_ENDPOINT_URL``, ...)
+        self.blobs_url = blobs if blobs is not None else (os.environ.get("NOTEBOOK_ARTIFACTS_BLOBS") or None)
+        self._blobs = open_blobs(self.root, self.blobs_url, blobs_options)
         self._catalog = Catalog(self.root)
         self._watcher = EventWatcher(self._catalog.path)
         self._catalog.on_commit = self._watcher.poke
@@ -326,6 +333,7 @@ class ArtifactStore:
                 expires_ts=now + ttl_seconds if ttl_seconds else None,
                 is_pinned=pinned, is_expired=False, is_indexed=False, created_by=self.created_by,
             )
+            self._blobs.prepare(staged)  # an upload to object storage, outside the write lock
             artifact = self._catalog.add_version(
                 fields, staged=staged, blobs=self._blobs, now=now, workspace_path=workspace_path
             )
@@ -347,14 +355,13 @@ class ArtifactStore:
     def _check_disk_reserve(self, staged: StagedBlob) -> None:
         """Refuse a put that would leave under DISK_RESERVE_BYTES free: SQLite needs a little
         space to record deletes and gc, so a full disk could not be freed through the store."""
-        if self._blobs.exists(staged.sha256):
-            return  # identical content already stored: committing frees the staged copy
         try:
             st = os.statvfs(self.root)
         except (OSError, AttributeError):  # pragma: no cover - no statvfs on this platform
             return
         free = st.f_bavail * st.f_frsize
-        if free < DISK_RESERVE_BYTES:
+        if free < DISK_RESERVE_BYTES and not self._blobs.exists(staged.sha256):
+            # (identical content already stored: committing frees the staged copy)
             raise OSError(errno.ENOSPC, (
                 f"No space left on device: storing {staged.size} bytes would leave {free} bytes "
                 f"free in {self.root}, under the {DISK_RESERVE_BYTES} bytes kept so deletes and "
@@ -483,6 +490,17 @@ class ArtifactStore:
         """A binary read stream of the content (use it in a ``with`` block)."""
         a = self._resolve(ref, version, namespace, session_id)
         return self._blobs.open(a.sha256)
+
+    def presigned_url(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                      session_id: str | None = None, expires_in: int = 3600) -> str | None:
+        """The blob store's own signed GET URL of the content, valid ``expires_in`` seconds
+        (a download with the artifact's file name and type, Range allowed); None when the
+        content is in local files, which only the server hands out."""
+        V.validate_limit(expires_in, 1, 7 * 86400, "expires_in")
+        a = self._resolve(ref, version, namespace, session_id)
+        return self._blobs.presigned_url(a.sha256, int(expires_in),
+                                         filename=a.file_name or a.name.rsplit("/", 1)[-1],
+                                         mime_type=a.mime_type)
 
     def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
                    session_id: str | None = None) -> bytes:

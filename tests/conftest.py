@@ -10,3 +10,30 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 # Chroma must never phone home from tests.
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+# The S3 server fixtures are global so any test (and the store fixture's "s3" case) can use them.
+import pytest  # noqa: E402
+from s3_fixtures import s3_bucket, s3_client, s3_server  # noqa: E402,F401
+
+
+@pytest.fixture
+def blob_backend(request) -> str:
+    """``"local"`` or ``"s3"`` (parametrized by conftest in ``blob_backends`` modules)."""
+    return getattr(request, "param", "local")
+
+
+@pytest.fixture
+def blobs_url(blob_backend, request) -> str | None:
+    """The ``blobs=`` URL of the backend under test: None (local files) or a fresh bucket."""
+    if blob_backend == "local":
+        return None
+    return f"s3://{request.getfixturevalue('s3_bucket')}/store"
+
+
+def pytest_generate_tests(metafunc):
+    """Run the store's public-API tests once per blob backend: a module marked
+    ``pytestmark = pytest.mark.blob_backends`` gets every test that uses ``store`` (through the
+    ``blob_backend`` fixture) twice, on local files and on S3 (moto on loopback)."""
+    if "blob_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("blob_backends"):
+        metafunc.parametrize("blob_backend", ["local", "s3"], indirect=True)

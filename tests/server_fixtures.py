@@ -19,8 +19,9 @@ MAX_UPLOAD = 64 * 1024
 
 
 @pytest.fixture
-def store(tmp_path) -> Iterator[ArtifactStore]:
-    s = ArtifactStore(tmp_path / "store", index=False)
+def store(tmp_path, blobs_url) -> Iterator[ArtifactStore]:
+    """Content on local files, or on S3 for tests marked ``blob_backends`` (see conftest)."""
+    s = ArtifactStore(tmp_path / "store", index=False, blobs=blobs_url)
     try:
         yield s
     finally:

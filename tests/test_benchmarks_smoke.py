@@ -120,3 +120,16 @@ def test_harness_tiny_run_writes_results(tmp_path):
         w, h = _png_size((out / png).read_bytes())
         assert w >= 600 and h >= 200, (png, w, h)
         assert f"]({png})" in md
+
+
+def test_blob_benchmark_runs_on_local_and_s3_with_raw_limits(tmp_path):
+    from benchmarks.bench_blobs import main
+
+    out = tmp_path / "blobs.md"
+    lines = main(["--size-mb", "2", "--small", "3", "--runs", "1", "--out", str(out)])
+    rows = [ln.split() for ln in lines if ln.startswith(("large", "small"))]
+    for op in ("large put", "large get", "small put", "small get"):
+        backends = {" ".join(r[2:-4]) for r in rows if " ".join(r[:2]) == op}
+        assert {"store (local)", "store (s3)"} <= backends and any(b.startswith("raw") for b in backends)
+    assert all(float(r[-1].rstrip("x")) > 0 for r in rows)
+    assert "peak Python allocations" in out.read_text()

@@ -13,6 +13,9 @@ from notebook_artifacts.storage.export import safe_arcname
 from store_fixtures import clock, store  # noqa: F401
 
 
+pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
+
+
 def test_session_zip_has_latest_versions(store, tmp_path):
     store.put("v1", "notes/a.txt", session_id="s1")
     store.put("v2", "notes/a.txt", session_id="s1")

@@ -7,9 +7,13 @@ import time
 from pathlib import Path
 
 from notebook_artifacts import ArtifactStore, IntegrityError, InvalidInputError
-from store_fixtures import blob_files, clock, store  # noqa: F401
+from store_fixtures import (blob_files, clock, delete_raw_blob, raw_blob_exists,  # noqa: F401
+                            store, write_raw_blob)
 
 import pytest
+
+
+pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
 
 
 def _old(path):
@@ -26,9 +30,8 @@ def test_clean_store_is_ok(store):
 
 def test_orphan_blob_and_temp_file_are_found_and_repaired(store):
     store.put("keep", "k.txt")
-    orphan = store._blobs.path("ab" + "0" * 62)
-    orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_bytes(b"nobody uses me")
+    orphan = "ab" + "0" * 62
+    write_raw_blob(store, orphan, b"nobody uses me")
     tmp = store._blobs.tmp / "dead.tmp"
     tmp.write_bytes(b"half written")
     _old(tmp)
@@ -36,17 +39,15 @@ def test_orphan_blob_and_temp_file_are_found_and_repaired(store):
     assert not r.ok and {p.kind for p in r.problems} == {"orphan_blob", "temp_file"}
     fixed = store.fsck(repair=True)
     assert fixed.ok and all(p.repaired for p in fixed.problems)
-    assert not orphan.exists() and not tmp.exists()
+    assert not raw_blob_exists(store, orphan) and not tmp.exists()
     assert store.fsck().problems == [] and store.read_text("k.txt") == "keep"
 
 
 def test_missing_and_corrupt_blobs_are_reported_not_hidden(store):
     a = store.put(b"will vanish", "gone.bin")
     b = store.put(b"will rot", "rot.bin")
-    store._blobs.path(a.sha256).unlink()
-    p = store._blobs.path(b.sha256)
-    os.chmod(p, 0o644)
-    p.write_bytes(b"changed!")
+    delete_raw_blob(store, a.sha256)
+    write_raw_blob(store, b.sha256, b"changed!")
     r = store.fsck(repair=True)
     kinds = {(x.kind, x.artifact_id, x.repaired) for x in r.problems}
     assert ("missing_blob", a.artifact_id, False) in kinds
@@ -74,14 +75,13 @@ def test_gc_removes_orphans_and_dead_writers_temp_files_only(store):
     old = store._blobs.tmp / "old.tmp"
     old.write_bytes(b"crashed")
     _old(old)
-    orphan = store._blobs.path("cd" + "1" * 62)
-    orphan.parent.mkdir(parents=True, exist_ok=True)
-    orphan.write_bytes(b"12345")
+    orphan = "cd" + "1" * 62
+    write_raw_blob(store, orphan, b"12345")
     try:
         assert [p.kind for p in store.fsck().problems].count("temp_file") == 1
         r = store.gc()
         assert r.temp_files_removed == 1 and r.blobs_removed == 1 and r.bytes_freed == 5
-        assert busy.exists() and not old.exists() and not orphan.exists()
+        assert busy.exists() and not old.exists() and not raw_blob_exists(store, orphan)
         assert store.read_bytes("l.bin") == b"live"
     finally:
         os.close(busy_fd)
@@ -130,7 +130,7 @@ def test_failed_put_leaves_no_temp_file(store):
 
     with pytest.raises(InvalidInputError, match="cannot read the file object"):
         store.put(Exploding(), "boom.bin")
-    assert list(store._blobs.tmp.iterdir()) == [] and blob_files(store.root) == []
+    assert list(store._blobs.tmp.iterdir()) == [] and blob_files(store) == []
     assert store.list().total == 0
 
 

@@ -8,6 +8,8 @@ import threading
 import time
 import zipfile
 
+import pytest
+
 from server_fixtures import MAX_UPLOAD, TOKEN, app, client, spool_files, store  # noqa: F401
 
 
@@ -17,6 +19,7 @@ def upload(client, session, name, data, mime="application/octet-stream"):
     return r.json()
 
 
+@pytest.mark.blob_backends  # also with the content on S3
 def test_upload_then_list_and_python_sees_it(client, store, tmp_path):
     up = upload(client, "s9", "spec.md", b"# Spec\nhello", "text/markdown")
     assert up["name"] == "spec.md" and up["size"] == 12 and up["mime"] == "text/markdown"
@@ -50,6 +53,7 @@ def test_meta_mode_has_data_uri_only_for_small_files(client):
     assert meta["download_url"].endswith("mode=stream&download=true")
 
 
+@pytest.mark.blob_backends  # also with the content on S3
 def test_stream_mode_range_and_content_disposition(client):
     data = bytes(range(256)) * 40
     up = upload(client, "s1", "blob.bin", data)
@@ -127,6 +131,7 @@ def test_artifact_events_times_out_and_validates(client):
     assert client.get("/api/sessions/s1/artifact-events?limit=101").status_code == 422
 
 
+@pytest.mark.blob_backends  # also with the content on S3
 def test_session_zip_is_streamed_with_every_artifact(client, tmp_path):
     upload(client, "z1", "a.txt", b"alpha")
     upload(client, "z1", "sub/b.bin", b"\x00" * 3000)

@@ -8,6 +8,9 @@ from notebook_artifacts import InvalidInputError, NotFoundError
 from store_fixtures import blob_files, clock, store  # noqa: F401
 
 
+pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
+
+
 def test_update_tags_metadata_description_emits_updated(store):
     a = store.put("x", "x.txt", tags=["a", "b"], metadata={"k": 1})
     before = store.latest_cursor()
@@ -77,7 +80,7 @@ def test_delete_all_versions_and_content(store):
     assert [e.type for e in store.events(after=before).events] == ["deleted", "deleted"]
     with pytest.raises(NotFoundError):
         store.get("n.txt")
-    assert len(blob_files(store.root)) == 1  # only other.txt's content is left
+    assert len(blob_files(store)) == 1  # only other.txt's content is left
     assert store.put("new", "n.txt").version == 1
 
 

@@ -8,6 +8,9 @@ from notebook_artifacts import NotFoundError
 from store_fixtures import clock, store  # noqa: F401
 
 
+pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
+
+
 def test_versions_count_from_one_and_link(store):
     a1 = store.put("one", "n.txt")
     a2 = store.put("two", "n.txt")

@@ -54,6 +54,8 @@ class ServerSettings:
     hub: EventHub
     workflows: dict[str, Callable[..., Any]] = field(default_factory=dict)
     tmp_dir: Optional[str] = None
+    #: a valid signed download answers 307 to the blob store's own presigned URL when it has one
+    presigned_downloads: bool = False
 
 
 def settings_of(request: Request) -> ServerSettings:

@@ -35,6 +35,9 @@ class UrlSigner:
         msg = f"download\n{artifact_id}\n{canon}".encode("utf-8", "replace")
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
 
+    def now(self) -> float:
+        return float(self._clock())
+
     def sign(self, artifact_id: str, expires_in: int,
              params: Optional[Mapping[str, str]] = None) -> tuple[str, int]:
         """Return (path with query, expires_at) for ``artifact_id``; ``params`` (e.g.

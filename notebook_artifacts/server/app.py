@@ -109,6 +109,7 @@ def create_app(
     signing_key: Optional[Union[bytes, str]] = None,
     workflows: Optional[dict[str, Callable[..., Any]]] = None,
     tmp_dir: Optional[str] = None,
+    presigned_downloads: bool = False,
 ) -> FastAPI:
     """Build the app over ``store``.
 
@@ -117,6 +118,9 @@ def create_app(
     ``signing_key`` signs download URLs (random per app when None). ``workflows`` maps names
     to callables run by ``POST /api/workflow/execute``; ``app.state.settings.workflows`` is
     the live dict. Uploads are spooled to ``tmp_dir`` (default: the system temp dir).
+    ``presigned_downloads``: a signed download URL, once checked, redirects (307) to the object
+    store's own presigned URL when the content is on object storage, so the bytes do not pass
+    through this server (clients must reach the object store's endpoint).
     """
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
@@ -131,6 +135,7 @@ def create_app(
         store=store, token=token, max_upload_bytes=int(max_upload_bytes),
         data_uri_max_bytes=int(data_uri_max_bytes), signer=UrlSigner(signing_key or os.urandom(32), clock=_clock_of(store)),
         hub=hub, workflows=dict(workflows or {}), tmp_dir=tmp_dir,
+        presigned_downloads=bool(presigned_downloads),
     )
 
     @asynccontextmanager

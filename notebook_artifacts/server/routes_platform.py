@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
 
 from ..errors import NotFoundError
 from ..models import Artifact
@@ -300,6 +300,8 @@ def promote_artifact(org: Segment, workspace: Segment, namespace: Segment, artif
                    response_class=Response,
                    responses={200: {"description": "The content.", **_BINARY},
                               206: {"description": "Partial content.", **_BINARY},
+                              307: {"description": "Redirect to the object store's presigned URL "
+                                                   "(servers started with presigned downloads)."},
                               403: {"description": "Invalid or expired signature."}})
 def signed_download(artifact_id: str, request: Request,
                     expires: Annotated[int, Query(ge=0, le=2**53)],
@@ -314,5 +316,10 @@ def signed_download(artifact_id: str, request: Request,
     a: Artifact = s.store.get(artifact_id)
     if a.artifact_id != artifact_id:
         raise NotFoundError(f"no artifact {artifact_id!r}")
-    return content_response(lambda: s.store.open(a.artifact_id), a, request,
-                            download=True if download is None else download)
+    download = True if download is None else download
+    if s.presigned_downloads and download:
+        left = max(1, int(expires - s.signer.now()))
+        url = s.store.presigned_url(a.artifact_id, expires_in=min(left, 7 * 86400))
+        if url is not None:  # the object store serves the bytes (and any Range) itself
+            return RedirectResponse(url, status_code=307)
+    return content_response(lambda: s.store.open(a.artifact_id), a, request, download=download)

@@ -4,22 +4,23 @@ session manifests. ``repair=True`` fixes only what is safe to fix."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from ..models import FsckReport, Problem
-from .blobs import BlobStore
+from .blobs import Blobs
 from .catalog import Catalog
 from .sessions import manifest_path, stale_aux_temp_files, write_manifest
 
-__all__ = ["check", "TEMP_GRACE_SECONDS"]
+__all__ = ["check", "TEMP_GRACE_SECONDS", "UPLOAD_GRACE_SECONDS"]
 
 #: a temp file counts as left over when no live writer holds its lock and it is older than this
 TEMP_GRACE_SECONDS = 0.0
-_HEX = set("0123456789abcdef")
+#: an unfinished object-storage upload counts as left over after this long (no lock tells
+#: whether its writer, maybe on another machine, still lives)
+UPLOAD_GRACE_SECONDS = 6 * 3600.0
 
 
-def check(root: Path, catalog: Catalog, blobs: BlobStore, *, repair: bool = False,
+def check(root: Path, catalog: Catalog, blobs: Blobs, *, repair: bool = False,
           verify_content: bool = True) -> FsckReport:
     problems: list[Problem] = []
 
@@ -40,30 +41,27 @@ def check(root: Path, catalog: Catalog, blobs: BlobStore, *, repair: bool = Fals
                 if not verified[sha]:
                     problems.append(Problem(
                         "corrupt_blob", f"content of {sha[:12]}... no longer matches its digest",
-                        path=str(blobs.path(sha)), artifact_id=r["artifact_id"]))
+                        path=blobs.location(sha), artifact_id=r["artifact_id"]))
                     continue
         if not blobs.exists(sha):
             problems.append(Problem(
                 "missing_blob",
                 f"{r['name']!r} ({r['artifact_id']}) references missing content {sha[:12]}...",
-                path=str(blobs.path(sha)), artifact_id=r["artifact_id"]))
+                path=blobs.location(sha), artifact_id=r["artifact_id"]))
 
     referenced = {r["sha256"] for r in rows} | catalog.referenced_digests()  # + promoted sources
     checked_blobs = 0
     orphans: list[str] = []
-    for name, path in blobs.iter_blobs():
+    for entry in blobs.iter_blobs():
         checked_blobs += 1
-        valid = len(name) == 64 and set(name) <= _HEX and path.is_file()
-        if not valid or path.parent.name != name[:2]:
-            p = Problem("stray_file", "unexpected entry in the blob directory", path=str(path))
-            if repair and valid and not blobs.exists(name):
-                blobs.path(name).parent.mkdir(parents=True, exist_ok=True)
-                os.replace(path, blobs.path(name))
+        if entry.digest is None:
+            p = Problem("stray_file", "unexpected entry in the blob directory", path=entry.location)
+            if repair and blobs.place(entry):
                 p.repaired = True
             problems.append(p)
             continue
-        if name not in referenced:
-            orphans.append(name)
+        if entry.digest not in referenced:
+            orphans.append(entry.digest)
     if orphans:
         repaired: set[str] = set()
         if repair:
@@ -71,12 +69,18 @@ def check(root: Path, catalog: Catalog, blobs: BlobStore, *, repair: bool = Fals
             repaired = {d for d in orphans if not blobs.exists(d)}
         for d in orphans:
             problems.append(Problem("orphan_blob", "content no version references",
-                                    path=str(blobs.path(d)), repaired=d in repaired))
+                                    path=blobs.location(d), repaired=d in repaired))
 
     for p in blobs.stale_temp_files(TEMP_GRACE_SECONDS) + stale_aux_temp_files(root):
         prob = Problem("temp_file", "leftover temp file of an interrupted write", path=str(p))
         if repair:
             p.unlink(missing_ok=True)
+            prob.repaired = True
+        problems.append(prob)
+    for u in blobs.stale_uploads(UPLOAD_GRACE_SECONDS):
+        prob = Problem("temp_file", "unfinished upload of an interrupted write", path=u.location)
+        if repair:
+            blobs.drop_upload(u)
             prob.repaired = True
         problems.append(prob)
 

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from ..models import GcReport
-from .blobs import BlobStore
+from .blobs import Blobs
 from .catalog import Catalog
 from .events import trim_events
+from .fsck import UPLOAD_GRACE_SECONDS
 from .sessions import stale_aux_temp_files
 
 __all__ = ["collect"]
 
 
-def collect(catalog: Catalog, blobs: BlobStore, *, now: float, events_keep: int,
+def collect(catalog: Catalog, blobs: Blobs, *, now: float, events_keep: int,
             temp_age: float) -> tuple[GcReport, set[tuple[str, str]]]:
     """Run one collection; returns the report and the sessions whose manifests changed.
 
@@ -29,8 +30,8 @@ def collect(catalog: Catalog, blobs: BlobStore, *, now: float, events_keep: int,
     }
     versions, removed, freed = catalog.purge_expired(blobs)
     referenced = catalog.referenced_digests()
-    orphans = [d for d, p in blobs.iter_blobs() if len(d) == 64 and d not in referenced
-               and p.parent.name == d[:2]]
+    orphans = [e.digest for e in blobs.iter_blobs()
+               if e.digest is not None and e.digest not in referenced]
     if orphans:
         r2, f2 = catalog.remove_orphan_blobs(blobs, orphans)
         removed += r2
@@ -42,6 +43,9 @@ def collect(catalog: Catalog, blobs: BlobStore, *, now: float, events_keep: int,
             temps += 1
         except FileNotFoundError:
             pass
+    for u in blobs.stale_uploads(max(temp_age, UPLOAD_GRACE_SECONDS)):
+        blobs.drop_upload(u)
+        temps += 1
     with catalog.write(notify=False) as c:
         trimmed = trim_events(c, events_keep)
     report = GcReport(expired_versions=versions, blobs_removed=removed, bytes_freed=freed,
