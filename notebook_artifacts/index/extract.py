@@ -22,6 +22,9 @@ import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
+
+from . import formats as _formats
 
 __all__ = [
     "Segment",
@@ -55,6 +58,9 @@ class Segment:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     context: str = ""  # extra context for every chunk of this segment (a CSV header)
+    #: where the segment is in its file, for citations: ``{"cell": 12}``, ``{"slide": 7}``,
+    #: ``{"sheet": "Q3", "rows": [40, 80]}`` (see :func:`.context.format_location`)
+    location: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,9 +90,13 @@ _BINARY_MIME = {
 
 
 def detect_kind(mime_type: str | None, file_name: str | None) -> str:
-    """The extractor to use: pdf, markdown, html, json, csv, parquet, code, text or binary."""
+    """The extractor to use: pdf, markdown, html, json, csv, parquet, code, text, binary, or
+    one of :data:`.formats.KINDS` (notebook, xlsx, xls, ods, docx, pptx)."""
     mime = (mime_type or "").split(";")[0].strip().lower()
     ext = os.path.splitext(file_name or "")[1].lower()
+    registered = _formats.kind_for(mime, ext)  # notebooks, spreadsheets, Word, PowerPoint
+    if registered:
+        return registered
     if mime == "application/pdf" or ext == ".pdf":
         return "pdf"
     if mime in ("text/markdown", "text/x-markdown") or ext in (".md", ".markdown"):
@@ -116,6 +126,8 @@ def extract(data: bytes, mime_type: str | None = None, file_name: str | None = N
     kind = detect_kind(mime_type, file_name)
     if kind == "binary":
         raise SkipExtraction(f"binary content ({mime_type or 'unknown type'}) is not embedded")
+    if kind in _formats.KINDS:
+        return _formats.extract(kind, data)
     if kind == "pdf":
         return _extract_pdf(data)
     if kind == "parquet":
