@@ -265,3 +265,27 @@ def test_locations_format_as_citations():
     assert citation("deck.pptx", 1, location={"slide": 7}) == "deck.pptx v1, slide 7"
     assert citation("report.docx", 1, None, "Results > Costs", {}) == "report.docx v1, § Results > Costs"
     assert citation("r.pdf", 2, 3, "Intro") == "r.pdf v2, p. 3"
+
+
+def test_a_catalog_indexed_before_locations_gains_the_column_and_keeps_its_chunks(tmp_path):
+    import sqlite3
+
+    from notebook_artifacts.index._db import IndexDB
+
+    path = tmp_path / "catalog.sqlite3"
+    old = sqlite3.connect(path)  # idx_chunks as it was before the location column
+    old.execute("CREATE TABLE idx_chunks (id INTEGER PRIMARY KEY AUTOINCREMENT, chunk_key TEXT "
+                "NOT NULL UNIQUE, scope TEXT NOT NULL, owner_id TEXT NOT NULL, artifact_id TEXT "
+                "NOT NULL, root_artifact_id TEXT, version INTEGER, name TEXT, namespace TEXT, "
+                "session_id TEXT, mime_type TEXT, ordinal INTEGER NOT NULL, text TEXT NOT NULL, "
+                "heading TEXT, page INTEGER, char_start INTEGER, char_end INTEGER, "
+                "sha256 TEXT NOT NULL, model_id TEXT NOT NULL)")
+    old.execute("INSERT INTO idx_chunks(chunk_key, scope, owner_id, artifact_id, ordinal, text, "
+                "sha256, model_id) VALUES ('a:0', 'artifacts', 'a', 'a', 0, 'hello', 'x', 'm')")
+    old.commit()
+    old.close()
+    db = IndexDB(path)
+    row = db.conn().execute("SELECT text, location FROM idx_chunks").fetchone()
+    assert tuple(row) == ("hello", None)
+    IndexDB(path).close()  # a second open finds the column already there
+    db.close()
