@@ -223,11 +223,22 @@ def test_malformed_office_files_fail_with_a_clear_error(name, label):
 # --- caps and registration ----------------------------------------------------------------
 
 def test_zip_documents_that_unpack_past_the_cap_fail_before_parsing(monkeypatch):
-    monkeypatch.setattr(formats, "MAX_UNZIPPED_BYTES", 10_000)
-    for name, data in (("report.docx", F.docx()), ("deck.pptx", F.pptx()),
-                       ("budget.xlsx", F.xlsx())):
+    for kind, name, data in (("docx", "report.docx", F.docx()), ("pptx", "deck.pptx", F.pptx()),
+                             ("xlsx", "budget.xlsx", F.xlsx()), ("ods", "budget.ods", F.ods())):
+        small = dataclasses.replace(formats.FORMATS[kind], max_unzipped=10_000)
+        monkeypatch.setitem(formats.FORMATS, kind, small)
         with pytest.raises(ExtractionError, match="unpacks to .* over the 10,000 bytes"):
             extract(data, None, name)
+    # a real zip bomb: 300 MB of zeros in a 300 KB .docx fails before anything is inflated
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open("word/document.xml", "w") as member:
+            block = b"\0" * (1 << 20)
+            for _ in range(300):
+                member.write(block)
+    monkeypatch.undo()
+    with pytest.raises(ExtractionError, match="Word document unpacks to 300.0 MB, over the 200.0"):
+        extract(buf.getvalue(), None, "bomb.docx")
 
 
 def test_files_over_their_kinds_size_cap_fail_before_they_are_read(monkeypatch):

@@ -57,7 +57,7 @@ def _open_failed(label: str, exc: Exception) -> ExtractionError:
 
 def extract_docx(data: bytes) -> Extracted:
     """Sections by heading, tables as rows with their header."""
-    check_zip(data, "Word document")
+    check_zip(data, "docx")
     try:
         import docx
         from docx.table import Table
@@ -133,7 +133,7 @@ def _add_table(out: _Builder, rows: list[list[str]], heading: tuple[str, ...]) -
 
 def extract_pptx(data: bytes) -> Extracted:
     """One segment per slide: title, shape text and tables in order, speaker notes."""
-    check_zip(data, "PowerPoint deck")
+    check_zip(data, "pptx")
     try:
         from pptx import Presentation
 

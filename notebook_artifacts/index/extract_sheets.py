@@ -39,7 +39,7 @@ Rows = Iterator[tuple[int, list[Any]]]  # (row number, 1-based as shown; cell va
 
 def extract_xlsx(data: bytes) -> Extracted:
     """An Excel workbook, streamed sheet by sheet with openpyxl's read-only mode."""
-    check_zip(data, "Excel workbook")
+    check_zip(data, "xlsx")
     import openpyxl
 
     try:
@@ -109,7 +109,7 @@ def extract_xls(data: bytes) -> Extracted:
 
 def extract_ods(data: bytes) -> Extracted:
     """An OpenDocument spreadsheet, read through pandas with odfpy."""
-    check_zip(data, "OpenDocument spreadsheet")
+    check_zip(data, "ods")
     import pandas as pd
 
     try:

@@ -8,7 +8,8 @@ index never imports openpyxl, python-docx or python-pptx.
 A file over its kind's cap is ``failed`` before it is read (:func:`check_size`): these
 formats are parsed whole (a notebook's JSON, a document's XML), so the cap bounds the memory
 and time one file can take. Zip-based formats also have their unpacked size checked before
-parsing (:func:`check_zip`), so a small zip that inflates to gigabytes fails alone too.
+parsing (:func:`check_zip`, ``max_unzipped``), so a small zip that inflates to gigabytes
+fails alone too.
 """
 
 from __future__ import annotations
@@ -22,12 +23,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from .extract import Extracted
 
-__all__ = ["KINDS", "FORMATS", "Format", "kind_for", "extract", "check_size", "check_zip",
-           "MAX_UNZIPPED_BYTES"]
+__all__ = ["KINDS", "FORMATS", "Format", "kind_for", "extract", "check_size", "check_zip"]
 
 MB = 1024 * 1024
-#: Most bytes the members of one zip-based document (xlsx, ods, docx, pptx) may unpack to.
-MAX_UNZIPPED_BYTES = 400 * MB
 
 
 @dataclass(frozen=True)
@@ -40,6 +38,9 @@ class Format:
     exts: tuple[str, ...]
     extractor: str  # "module:function" inside notebook_artifacts.index
     max_bytes: int
+    #: zip-based kinds: most bytes the archive's members may unpack to (the XML that is
+    #: parsed; .xlsx is streamed, the others are parsed whole)
+    max_unzipped: int = 0
 
 
 FORMATS: dict[str, Format] = {f.kind: f for f in (
@@ -48,17 +49,17 @@ FORMATS: dict[str, Format] = {f.kind: f for f in (
     Format("xlsx", "Excel workbook",
            ("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
             "application/vnd.ms-excel.sheet.macroenabled.12"), (".xlsx", ".xlsm"),
-           "extract_sheets:extract_xlsx", 100 * MB),
+           "extract_sheets:extract_xlsx", 100 * MB, 1024 * MB),
     Format("xls", "Excel 97-2003 workbook", ("application/vnd.ms-excel",), (".xls",),
            "extract_sheets:extract_xls", 50 * MB),
     Format("ods", "OpenDocument spreadsheet", ("application/vnd.oasis.opendocument.spreadsheet",),
-           (".ods",), "extract_sheets:extract_ods", 20 * MB),
+           (".ods",), "extract_sheets:extract_ods", 20 * MB, 100 * MB),
     Format("docx", "Word document",
            ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",),
-           (".docx",), "extract_office:extract_docx", 50 * MB),
+           (".docx",), "extract_office:extract_docx", 50 * MB, 200 * MB),
     Format("pptx", "PowerPoint deck",
            ("application/vnd.openxmlformats-officedocument.presentationml.presentation",),
-           (".pptx",), "extract_office:extract_pptx", 100 * MB),
+           (".pptx",), "extract_office:extract_pptx", 100 * MB, 200 * MB),
 )}
 KINDS = frozenset(FORMATS)
 _BY_MIME = {m: f.kind for f in FORMATS.values() for m in f.mimes}
@@ -105,20 +106,21 @@ def _human(size: int) -> str:
     return f"{size / MB:.1f} MB" if size >= MB else f"{size:,} bytes"
 
 
-def check_zip(data: bytes, label: str) -> zipfile.ZipFile:
-    """Open ``data`` as a zip, refusing a broken archive or one that unpacks to more than
-    :data:`MAX_UNZIPPED_BYTES`."""
+def check_zip(data: bytes, kind: str) -> zipfile.ZipFile:
+    """Open ``data`` as a zip, refusing a broken archive or one whose members unpack to more
+    than the kind's ``max_unzipped`` (a zip bomb, or XML too large to parse)."""
     from .extract import ExtractionError
 
+    fmt = FORMATS[kind]
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
         raise ExtractionError(
-            f"not a valid {label} (the file is not a readable zip archive: {exc}); "
+            f"not a valid {fmt.label} (the file is not a readable zip archive: {exc}); "
             "re-save it from its application") from None
     total = sum(i.file_size for i in zf.infolist())
-    if total > MAX_UNZIPPED_BYTES:
+    if fmt.max_unzipped and total > fmt.max_unzipped:
         raise ExtractionError(
-            f"{label} unpacks to {_human(total)}, over the {_human(MAX_UNZIPPED_BYTES)} "
-            "indexing cap; it is stored but not searchable")
+            f"{fmt.label} unpacks to {_human(total)}, over the {_human(fmt.max_unzipped)} "
+            f"indexing cap for .{fmt.kind} files; it is stored but not searchable")
     return zf
