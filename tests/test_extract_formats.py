@@ -96,6 +96,19 @@ def test_malformed_notebooks_fail_with_a_clear_error(data, message):
         extract(data, "application/x-ipynb+json", "broken.ipynb")
 
 
+@pytest.mark.parametrize("nbformat_keys", [{}, {"nbformat": 4, "nbformat_minor": 5}])
+def test_odd_notebook_shapes_keep_the_cells_that_make_sense(nbformat_keys):
+    nb = {"metadata": {}, **nbformat_keys, "cells": [
+        7,
+        {"cell_type": "code", "source": "a = 1", "outputs": 5},
+        {"cell_type": "code", "source": "b", "outputs": [
+            {"output_type": "execute_result", "data": ["not", "a", "dict"]}, "junk",
+            {"output_type": "stream", "text": ["kept ", "output"]}]}]}
+    doc = extract(json.dumps(nb).encode(), None, "odd.ipynb")
+    assert [(s.location, doc.text[s.start:s.end]) for s in doc.segments] == [
+        ({"cell": 2}, "a = 1"), ({"cell": 3}, "b"), ({"cell": 3}, "kept output")]
+
+
 # --- spreadsheets -------------------------------------------------------------------------
 
 def test_xlsx_is_indexed_sheet_by_sheet_with_the_header_in_every_group():
@@ -300,3 +313,62 @@ def test_a_catalog_indexed_before_locations_gains_the_column_and_keeps_its_chunk
     assert tuple(row) == ("hello", None)
     IndexDB(path).close()  # a second open finds the column already there
     db.close()
+
+
+# --- fuzzing ------------------------------------------------------------------------------
+
+_GOOD = {"budget.xlsx": F.xlsx, "budget.ods": F.ods, "buoys.xls": F.xls, "report.docx": F.docx,
+         "deck.pptx": F.pptx, "churn.ipynb": F.notebook}
+
+
+def test_mutated_documents_of_every_format_extract_or_fail_cleanly():
+    """Truncated, bit-flipped, spliced and zeroed workbooks, documents, decks and notebooks,
+    and notebooks of random JSON shapes, end in text or a clean ExtractionError/Skip: never
+    another exception (the indexer would call it transient and retry it)."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    from notebook_artifacts.index.extract import SkipExtraction
+
+    good = {name: make() for name, make in _GOOD.items()}
+
+    @st.composite
+    def mutated(draw):
+        name = draw(st.sampled_from(sorted(good)))
+        data = bytearray(good[name])
+        for _ in range(draw(st.integers(1, 3))):
+            op = draw(st.sampled_from(["truncate", "flip", "insert", "zero"]))
+            pos = draw(st.integers(0, max(0, len(data) - 1)))
+            if op == "truncate":
+                data = data[:pos]
+            elif op == "flip" and data:
+                data[pos] ^= draw(st.integers(1, 255))
+            elif op == "insert":
+                data[pos:pos] = draw(st.binary(min_size=1, max_size=32))
+            else:
+                end = draw(st.integers(pos, min(len(data), pos + 256)))
+                data[pos:end] = bytes(end - pos)
+        return name, bytes(data)
+
+    json_values = st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda kids: st.lists(kids, max_size=4) | st.dictionaries(
+            st.sampled_from(["cells", "cell_type", "source", "outputs", "output_type", "data",
+                             "text", "text/plain", "ename", "evalue", "nbformat", "metadata",
+                             "worksheets", "name"]), kids, max_size=5), max_leaves=20)
+    shapes = st.builds(lambda v: ("fuzz.ipynb", json.dumps(v).encode()), json_values)
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(doc=st.one_of(mutated(), shapes))
+    def check(doc):
+        name, data = doc
+        try:
+            got = extract(data, None, name)
+        except (ExtractionError, SkipExtraction) as exc:
+            assert str(exc)
+        else:
+            assert isinstance(got.text, str)
+            for s in got.segments:
+                assert 0 <= s.start <= s.end <= len(got.text)
+
+    check()

@@ -48,6 +48,8 @@ def extract_notebook(data: bytes) -> Extracted:
                                 location={"cell": cell}))
 
     for number, cell in enumerate(cells, start=1):
+        if not isinstance(cell, dict):
+            continue
         kind = cell.get("cell_type", "code")
         source = _joined(cell.get("source", "")).rstrip()
         if kind == "markdown":
@@ -56,7 +58,8 @@ def extract_notebook(data: bytes) -> Extracted:
         add(source, heading, number)
         if kind == "code":
             first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
-            add(_outputs_text(cell.get("outputs") or ()), heading, number,
+            outputs = cell.get("outputs")
+            add(_outputs_text(outputs if isinstance(outputs, list) else ()), heading, number,
                 context=f"output of: {first[:120]}" if first else "output")
     return Extracted("notebook", text, segments)
 
@@ -84,7 +87,7 @@ def _read_cells(data: bytes) -> list[Any]:
     cells = raw.get("cells")
     if not isinstance(cells, list):
         raise ExtractionError("not a Jupyter notebook: no list of cells")
-    return [c for c in cells if isinstance(c, dict)]
+    return cells
 
 
 def _joined(value: Any) -> str:
@@ -127,7 +130,9 @@ def _output_text(out: Any) -> str:
     if kind == "stream":
         return _clean(_joined(out.get("text")))
     if kind in ("execute_result", "display_data"):
-        data = out.get("data") or {}
+        data = out.get("data")
+        if not isinstance(data, dict):
+            return ""
         if _WIDGET_MIME in data or any(str(m).startswith("image/") for m in data):
             return ""  # a widget view or a figure: its text/plain is only a repr of the object
         return _clean(_joined(data.get("text/markdown") or data.get("text/plain") or ""))
