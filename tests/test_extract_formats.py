@@ -372,3 +372,51 @@ def test_mutated_documents_of_every_format_extract_or_fail_cleanly():
                 assert 0 <= s.start <= s.end <= len(got.text)
 
     check()
+
+
+# --- web pages ----------------------------------------------------------------------------
+
+WEB_PAGE = """<!DOCTYPE html><html><head><title>Tide gauges | Coastal Notes</title>
+<style>body {font-family: serif}</style></head><body>
+<header><a href="/">Coastal Notes</a> <nav><ul><li><a href="/a">Archive</a></li>
+<li><a href="/s">Subscribe to our newsletter</a></li><li><a href="/t">Tags</a></li></ul></nav></header>
+<div class="cookie-banner">We use cookies to improve your experience. Accept all cookies?</div>
+<main><article><h1>Tide gauges</h1>
+<p>Tide gauges on the harbour wall record the sea level every six minutes. The readings are
+corrected for the settling of the wall, which sank by four millimetres a year since 1990.</p>
+<h2>Calibration</h2>
+<p>Each gauge is levelled against the benchmark bolt BM-2217 twice a year, and the offset is
+applied to the whole series before it is published to the national archive.</p>
+<p>Gauges that drift by more than a centimetre between levellings are replaced, not adjusted.</p>
+</article></main>
+<aside class="sidebar"><h3>Related posts</h3><ul><li><a href="/w">Wave buoys explained</a></li>
+<li><a href="/r">Rain radar for beginners</a></li></ul></aside>
+<footer>Copyright 2026 Coastal Notes. All rights reserved. Privacy policy. Terms of use.</footer>
+</body></html>"""
+
+
+def test_a_web_page_is_indexed_without_its_navigation_and_boilerplate():
+    doc = extract(WEB_PAGE.encode(), "text/html", "tides.html")
+    for boilerplate in ("Subscribe to our newsletter", "Related posts", "All rights reserved",
+                        "Rain radar"):
+        assert boilerplate not in doc.text
+    by_path = {s.heading_path: doc.text[s.start:s.end] for s in doc.segments}
+    root = ("Tide gauges | Coastal Notes", "Tide gauges")
+    assert "every six minutes" in by_path[root]
+    assert "BM-2217" in by_path[root + ("Calibration",)]
+    assert "replaced, not adjusted" in by_path[root + ("Calibration",)]
+
+
+def test_pages_without_boilerplate_landmarks_keep_every_word():
+    import pandas as pd
+
+    from notebook_artifacts.index.extract_html_main import main_content
+
+    runbook = (Path(__file__).resolve().parents[1] / "data" / "runbook.html").read_text()
+    table = pd.DataFrame({"city": ["Oslo", "Lima"] * 30, "temp": range(60)}).to_html()
+    assert main_content(runbook) == runbook and main_content(table) == table
+    doc = extract(table.encode(), "text/html", "t.html")
+    assert doc.text.count("Oslo") == 30
+    # a page whose main content the extractor cannot find keeps its whole text
+    tiny = "<html><body><nav><a href='/'>Home</a></nav><p>Only a short note.</p></body></html>"
+    assert main_content(tiny) == tiny

@@ -25,6 +25,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from . import formats as _formats
+from .extract_html_main import main_content
 
 __all__ = [
     "Segment",
@@ -138,7 +139,7 @@ def extract(data: bytes, mime_type: str | None = None, file_name: str | None = N
     if kind == "markdown":
         return _extract_markdown(text)
     if kind == "html":
-        return _extract_html(text)
+        return _extract_html(main_content(text))  # boilerplate of web pages left out
     if kind == "json":
         return _extract_json(text, file_name)
     if kind == "jsonl":
