@@ -317,13 +317,6 @@ def _extract_json(text: str, file_name: str | None) -> Extracted:
         raise ExtractionError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
             "fix the file or store it with a non-JSON MIME type") from None
-    if (file_name or "").endswith(".ipynb") and isinstance(value, dict) and "cells" in value:
-        parts = []
-        for i, cell in enumerate(value.get("cells", [])):
-            src = cell.get("source", "")
-            parts.append((f"cell {i + 1} ({cell.get('cell_type', '?')})",
-                          "".join(src) if isinstance(src, list) else str(src)))
-        return _join_sections("json", parts)
     if isinstance(value, dict):
         parts = [(str(k), _json_text(v, k)) for k, v in value.items()]
     elif isinstance(value, list):
