@@ -63,6 +63,7 @@ def extract_docx(data: bytes) -> Extracted:
         from docx.table import Table
 
         document = docx.Document(io.BytesIO(data))
+        levels = _heading_levels(document)
         out = _Builder("docx")
         path: list[tuple[int, str]] = []
         section: list[str] = []  # the heading line (if any) and the paragraphs under it
@@ -81,7 +82,7 @@ def extract_docx(data: bytes) -> Extracted:
             text = block.text.strip()
             if not text:
                 continue
-            level = _heading_level(block)
+            level = levels.get(block._p.style)  # the paragraph's style id (None: Normal)
             if level is None:
                 section.append(text)
                 body = True
@@ -97,15 +98,22 @@ def extract_docx(data: bytes) -> Extracted:
         raise _open_failed("Word document", exc) from None
 
 
-def _heading_level(paragraph) -> int | None:
-    try:
-        name = paragraph.style.name or ""
-    except Exception:  # a paragraph whose style is missing from styles.xml
-        return None
-    if name.lower() == "title":
-        return 0
-    m = _HEADING_STYLE.match(name.strip())
-    return int(m.group(1)) if m else None
+def _heading_levels(document) -> dict[str, int]:
+    """Style id -> heading level (``Title`` 0, ``Heading n`` n), read once: a paragraph's
+    ``.style`` looks the style up among all of them, which made long documents slow."""
+    levels: dict[str, int] = {}
+    for style in document.styles:
+        try:
+            name = (style.name or "").strip()
+            style_id = style.style_id
+        except Exception:  # a style element without a name or id
+            continue
+        m = _HEADING_STYLE.match(name)
+        if name.lower() == "title":
+            levels[style_id] = 0
+        elif m:
+            levels[style_id] = int(m.group(1))
+    return levels
 
 
 def _table_rows(table) -> list[list[str]]:
