@@ -517,8 +517,15 @@ class ArtifactStore:
                 # of .xls files that the index extra installs
                 warnings.simplefilter("ignore", FutureWarning)
                 warnings.simplefilter("ignore", DeprecationWarning)
-                sheets = pd.read_excel(f if f.seekable() else io.BytesIO(f.read()),
-                                       sheet_name=None)
+                try:
+                    sheets = pd.read_excel(f if f.seekable() else io.BytesIO(f.read()),
+                                           sheet_name=None)
+                except ImportError:
+                    raise
+                except Exception as exc:  # a damaged or mislabelled workbook
+                    raise InvalidInputError(
+                        f"{a.name} v{a.version} is not a readable workbook ({type(exc).__name__}: "
+                        f"{exc}); get its bytes with read_bytes() or open()") from None
             return next(iter(sheets.values())) if len(sheets) == 1 else sheets
         if mime in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet"):
             import pandas as pd

@@ -13,7 +13,7 @@ import pytest
 
 import format_fixtures as F
 from index_fixtures import embedder  # noqa: F401  (fixture)
-from notebook_artifacts import ArtifactStore
+from notebook_artifacts import ArtifactStore, InvalidInputError
 from notebook_artifacts.index import formats
 
 pytestmark = pytest.mark.model
@@ -120,6 +120,8 @@ def test_load_returns_dataframes_for_workbooks(world):
     assert world.load("budget.ods")["Q3"].loc[40, "line_item"] == "Satellite ground station lease"
     one = world.load("buoys.xls")
     assert isinstance(one, pd.DataFrame) and one.columns[0] == "Buoy readings 2024"
+    with pytest.raises(InvalidInputError, match="broken.xlsx v1 is not a readable workbook"):
+        world.load("broken.xlsx")
     assert world.get("budget.xlsx").artifact_type == "table"
     assert world.get("report.docx").artifact_type == "document"
 
