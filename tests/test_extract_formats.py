@@ -142,13 +142,18 @@ def test_ods_and_xls_read_with_their_own_engines():
     assert "2024-01-18,BUOY-7731,36.7" in doc.text  # dates as ISO dates, not serial numbers
 
 
-def test_a_sheet_without_a_header_row_has_no_header_context():
+def test_a_sheet_without_a_header_row_has_no_header_context_and_a_bare_header_is_kept():
     import pandas as pd
 
     buf = io.BytesIO()
     pd.DataFrame([[1, 2.5], [3, 4.5]]).to_excel(buf, index=False, header=False)
     doc = extract(buf.getvalue(), None, "numbers.xlsx")
     assert [(s.context, s.location["rows"]) for s in doc.segments] == [("", [1, 2])]
+    buf = io.BytesIO()  # and one that is only a header row is indexed by its header
+    pd.DataFrame(columns=["sample_id", "assay"]).to_excel(buf, index=False)
+    doc = extract(buf.getvalue(), None, "empty.xlsx")
+    assert [(doc.text[s.start:s.end], s.location) for s in doc.segments] == [
+        ("sample_id,assay", {"sheet": "Sheet1", "rows": [1, 1]})]
 
 
 def test_chunks_of_a_long_row_group_cite_their_own_rows():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import datetime as _dt
 import io
+import itertools
 import math
 from typing import Any, Iterable, Iterator
 
@@ -139,72 +140,58 @@ def _workbook(kind: str, sheets: Iterable[tuple[str, Rows]]) -> Extracted:
 
 
 def _sheet_groups(rows: Rows, buf: io.StringIO):
-    """Write one sheet's rows to ``buf``; yield ``(start, end, context, first_row, last_row,
-    cells)`` for each row group."""
-    ahead: list[tuple[int, list[str]]] = []
+    """Write one sheet's rows to ``buf`` as CSV lines; yield ``(start, end, context,
+    first_row, last_row, cells)`` for each row group."""
+    rows, header_row, context = _find_header(rows)
+    data_after_header = False
+    for group in _row_groups(n_line for n_line in rows if n_line[0] != header_row):
+        first, last = group[0][0], group[-1][0]
+        body = "\n".join(text for _, text, _ in group)
+        start = buf.tell()
+        buf.write(body + "\n\n")
+        after = first > header_row
+        data_after_header |= after
+        yield (start, start + len(body), context if after else "", first, last,
+               sum(n for _, _, n in group))
+    if header_row and not data_after_header:  # a table that is only its header row
+        start = buf.tell()
+        buf.write(context + "\n\n")
+        yield start, start + len(context), "", header_row, header_row, context.count(",") + 1
+
+
+def _find_header(rows: Rows) -> tuple[Iterator[tuple[int, list[str]]], int, str]:
+    """``(non-empty rows as text cells, header row number or 0, header as a CSV line)``,
+    looking ahead at no more than the first :data:`_HEADER_LOOKAHEAD` non-empty rows."""
     rows = iter(rows)
-    for number, values in rows:  # look ahead at the first non-empty rows for the header
+    ahead: list[tuple[int, list[str]]] = []
+    for number, values in rows:
         line = _cells(values)
         if line:
             ahead.append((number, line))
             if len(ahead) >= _HEADER_LOOKAHEAD:
                 break
-    header_at = _header_index([line for _, line in ahead])
-    context = _csv_line(ahead[header_at][1]) if header_at is not None else ""
-    group: list[str] = []
-    first = last = 0
-    n_cells = 0
+    at = _header_index([line for _, line in ahead])
+    header_row, context = (ahead[at][0], _csv_line(ahead[at][1])) if at is not None else (0, "")
+    rest = ((number, _cells(values)) for number, values in rows)
+    return itertools.chain(ahead, (r for r in rest if r[1])), header_row, context
 
-    def flush():
-        nonlocal group, n_cells
-        if not group:
-            return None
-        start = buf.tell()
-        body = "\n".join(group)
-        buf.write(body + "\n\n")
-        out = (start, start + len(body), context if first > header_row else "", first, last,
-               n_cells)
-        group, n_cells = [], 0
-        return out
 
-    header_row = ahead[header_at][0] if header_at is not None else 0
-
-    def all_rows():
-        yield from ahead
-        for number, values in rows:
-            yield number, _cells(values)
-
+def _row_groups(rows: Iterable[tuple[int, list[str]]]) -> Iterator[list[tuple[int, str, int]]]:
+    """Runs of consecutive rows as ``(row number, CSV line, non-empty cells)``, at most
+    :data:`GROUP_ROWS` rows and about :data:`GROUP_CHARS` characters each; a gap (a blank or
+    header row) ends a run."""
+    group: list[tuple[int, str, int]] = []
     chars = 0
-    for number, line in all_rows():
-        if number == header_row:
-            done = flush()
-            if done:
-                yield done
-            chars = 0
-            continue
-        text = _csv_line(line) if line else ""
-        if not line or (group and (number != last + 1 or len(group) >= GROUP_ROWS
-                                   or chars + len(text) + 1 > GROUP_CHARS)):
-            done = flush()
-            if done:
-                yield done
-            chars = 0
-        if not line:
-            continue
-        if not group:
-            first = number
-        group.append(text)
-        last = number
+    for number, line in rows:
+        text = _csv_line(line)
+        if group and (number != group[-1][0] + 1 or len(group) >= GROUP_ROWS
+                      or chars + len(text) + 1 > GROUP_CHARS):
+            yield group
+            group, chars = [], 0
+        group.append((number, text, sum(1 for v in line if v)))
         chars += len(text) + 1
-        n_cells += sum(1 for v in line if v)
-    done = flush()
-    if done:
-        yield done
-    if header_at is not None and not any(n != header_row for n, _ in ahead):
-        # a sheet that is only a header row: index the header itself
-        start = buf.tell()
-        buf.write(context + "\n\n")
-        yield start, start + len(context), "", header_row, header_row, len(ahead[header_at][1])
+    if group:
+        yield group
 
 
 def _header_index(lines: list[list[str]]) -> int | None:
