@@ -252,7 +252,8 @@ def _location(location: Any, citation: str) -> str:
         value = location.get(key)
         if value in (None, "", [], ()):
             continue
-        text = str(value)
+        text = f"{value[0]}-{value[1]}" if isinstance(value, (list, tuple)) and len(value) == 2 \
+            else str(value)  # a spreadsheet's rows: [40, 80] -> 40-80, as citations say it
         if key == "page" and f"p. {text}" in citation:
             continue
         if key != "page" and text in citation:

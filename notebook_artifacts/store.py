@@ -22,11 +22,13 @@ Behaviour decisions (see also README):
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import secrets
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -38,7 +40,8 @@ from .storage import _validate as V
 from .storage.blobs import StagedBlob, open_blobs
 from .storage.catalog import Catalog
 from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
-from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
+from .storage.mime import SPREADSHEET_MIMES, artifact_type_for, decode_text, extension_of
+from .storage.mime import guess_mime, is_text_mime
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
 __all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
@@ -519,9 +522,29 @@ class ArtifactStore:
 
     def load(self, ref: Any, version: int | None = None, *, namespace: str = "default",
              session_id: str | None = None) -> Any:
-        """Content as a Python object: DataFrame (CSV/TSV/Parquet), parsed JSON, str, or bytes."""
+        """Content as a Python object: DataFrame (CSV/TSV/Parquet, a one-sheet workbook), a dict
+        of DataFrames by sheet name (a workbook with several sheets), parsed JSON, str, or
+        bytes."""
         a = self._resolve(ref, version, namespace, session_id)
         mime = a.mime_type.split(";", 1)[0].lower()
+        if mime in SPREADSHEET_MIMES:
+            import pandas as pd
+
+            with self._blobs.open(a.sha256) as f, warnings.catch_warnings():
+                # pandas 3 calls its xlrd engine (.xls) deprecated; it is still the one reader
+                # of .xls files that the index extra installs
+                warnings.simplefilter("ignore", FutureWarning)
+                warnings.simplefilter("ignore", DeprecationWarning)
+                try:
+                    sheets = pd.read_excel(f if f.seekable() else io.BytesIO(f.read()),
+                                           sheet_name=None)
+                except ImportError:
+                    raise
+                except Exception as exc:  # a damaged or mislabelled workbook
+                    raise InvalidInputError(
+                        f"{a.name} v{a.version} is not a readable workbook ({type(exc).__name__}: "
+                        f"{exc}); get its bytes with read_bytes() or open()") from None
+            return next(iter(sheets.values())) if len(sheets) == 1 else sheets
         if mime in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet"):
             import pandas as pd
 

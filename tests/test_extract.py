@@ -102,8 +102,11 @@ def test_parquet_is_indexed_as_rows():
 
 
 def test_notebook_json_indexes_cell_sources():
+    # a bare cells list (no nbformat keys) is still read as a notebook, cell by cell
     nb = {"cells": [{"cell_type": "markdown", "source": ["# Analysis\n", "of churn"]},
                     {"cell_type": "code", "source": "df.describe()"}], "metadata": {}}
     doc = extract(json.dumps(nb).encode(), "application/json", "a.ipynb")
-    assert [s.heading_path for s in doc.segments] == [("cell 1 (markdown)",), ("cell 2 (code)",)]
+    assert doc.kind == "notebook"
+    assert [(s.heading_path, s.location) for s in doc.segments] == [
+        (("Analysis",), {"cell": 1}), (("Analysis",), {"cell": 2})]
     assert "of churn" in doc.text

@@ -112,3 +112,6 @@ def test_hit_location_shows_only_what_the_citation_does_not_say():
     assert _location({"page": 3}, "r.pdf v1") == "page 3"
     assert _location({"section": "rows 11-20"}, "m.csv v1, § rows 11-20") == ""
     assert _location({"section": "Setup", "lines": "3-9"}, "n.md v1") == "section Setup, lines 3-9"
+    assert _location({"section": "Q3", "sheet": "Q3", "rows": [40, 80]},
+                     'b.xlsx v2, sheet "Q3", rows 40-80') == ""
+    assert _location({"rows": [40, 80]}, "b.xlsx v2") == "rows 40-80"

@@ -6,6 +6,7 @@ generation counter in ``idx_state`` tells other processes' dense matrices to ref
 
 from __future__ import annotations
 
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Sequence
@@ -82,12 +83,13 @@ class ChunkStore:
                     cur = conn.execute(
                         "INSERT INTO idx_chunks(chunk_key, scope, owner_id, artifact_id, "
                         "root_artifact_id, version, name, namespace, session_id, mime_type, "
-                        "ordinal, text, heading, page, char_start, char_end, sha256, model_id) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        "ordinal, text, heading, page, char_start, char_end, sha256, model_id, "
+                        "location) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         (chunk_key(owner.owner_id, c.ordinal), owner.scope, owner.owner_id,
                          owner.artifact_id, owner.root_artifact_id, owner.version, owner.name,
                          owner.namespace, owner.session_id, owner.mime_type, c.ordinal, c.text,
-                         c.section or None, c.page, c.start, c.end, c.sha256, model_id))
+                         c.section or None, c.page, c.start, c.end, c.sha256, model_id,
+                         json.dumps(c.location) if c.location else None))
                     conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
                                  (cur.lastrowid, c.embed_text))
             self.db.bump_generation(conn)

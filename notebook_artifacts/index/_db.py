@@ -1,7 +1,8 @@
 """The index's own tables inside ``catalog.sqlite3`` (all prefixed ``idx_``).
 
 - ``idx_chunks``: one row per chunk of an indexed artifact version (scope ``artifacts``) or of a
-  promoted source (scope ``sources``): text, location, the sha256 of its embedded text.
+  promoted source (scope ``sources``): text, location (heading, page, and ``location``: JSON
+  such as ``{"cell": 12}``), the sha256 of its embedded text.
 - ``idx_chunks_fts``: FTS5 (porter stemming, ``_`` kept inside words) over the embedded text,
   ``rowid`` = ``idx_chunks.id``.
 - ``idx_embeddings``: the embedding cache, ``(model_id, sha256) -> float32 vector``. It also
@@ -42,7 +43,8 @@ CREATE TABLE IF NOT EXISTS idx_chunks (
     char_start INTEGER,
     char_end INTEGER,
     sha256 TEXT NOT NULL,
-    model_id TEXT NOT NULL
+    model_id TEXT NOT NULL,
+    location TEXT
 );
 CREATE INDEX IF NOT EXISTS idx_chunks_owner ON idx_chunks(owner_id);
 CREATE INDEX IF NOT EXISTS idx_chunks_artifact ON idx_chunks(artifact_id);
@@ -95,6 +97,13 @@ class IndexDB:
                 raise IndexUnavailableError(
                     "this Python's sqlite3 lacks FTS5; install a Python built with FTS5") from exc
             raise
+        columns = {r[1] for r in conn.execute("PRAGMA table_info(idx_chunks)")}
+        if "location" not in columns:  # a catalog indexed before locations existed
+            try:
+                conn.execute("ALTER TABLE idx_chunks ADD COLUMN location TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it just now
+                if "duplicate column" not in str(exc).lower():
+                    raise
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

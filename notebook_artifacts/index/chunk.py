@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
 
 from .extract import Extracted, Segment
 
@@ -48,6 +48,7 @@ class Chunk:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     tokens: int = 0
+    location: dict[str, Any] = field(default_factory=dict)  # the segment's, rows narrowed
 
     @property
     def sha256(self) -> str:
@@ -64,6 +65,16 @@ def context_prefix(name: str, segment: Segment) -> str:
     if segment.context:
         head += "\n" + segment.context
     return head + "\n"
+
+
+def _narrow_rows(text: str, seg: Segment, start: int, end: int) -> dict[str, Any]:
+    """The segment's location; a ``rows: [first, last]`` span (one text line per row) is
+    narrowed to the rows of ``text[start:end]``."""
+    loc = seg.location
+    if "rows" not in loc or (start, end) == (seg.start, seg.end):
+        return dict(loc)
+    first = loc["rows"][0] + text.count("\n", seg.start, start)
+    return dict(loc, rows=[first, first + text.count("\n", start, end)])
 
 
 def _is_anchor(text: str) -> bool:
@@ -90,7 +101,8 @@ def chunk_document(
         for start, end, ntok in _split_segment(doc.text, seg, token_offsets, budget, overlap):
             body = doc.text[start:end]
             chunks.append(Chunk(len(chunks), body, prefix + body, start, end,
-                                seg.heading_path, seg.page, ntok + prefix_tokens))
+                                seg.heading_path, seg.page, ntok + prefix_tokens,
+                                _narrow_rows(doc.text, seg, start, end)))
             if max_chunks and len(chunks) >= max_chunks:
                 return chunks
     return chunks

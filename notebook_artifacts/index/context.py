@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from typing import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
-__all__ = ["ContextChunk", "citation", "combined_context", "DEFAULT_CONTEXT_BUDGET"]
+__all__ = ["ContextChunk", "citation", "format_location", "combined_context",
+           "DEFAULT_CONTEXT_BUDGET"]
 
 #: Default size of ``combined_context`` in characters (about 1,500 tokens).
 DEFAULT_CONTEXT_BUDGET = 6000
@@ -19,12 +20,35 @@ class ContextChunk:
     text: str
     page: int | None = None
     section: str | None = None
+    location: dict[str, Any] = field(default_factory=dict)
 
 
-def citation(name: str, version: int, page: int | None = None, section: str | None = None) -> str:
-    """``name v2, p. 3`` or ``notes.md v1, § Setup`` or ``name v1``."""
+def format_location(location: Mapping[str, Any] | None) -> str:
+    """``cell 12``, ``slide 7``, ``sheet "Q3", rows 40-80``: the parts of a location in order
+    (``rows`` as a ``[first, last]`` span), or ``""``."""
+    parts = []
+    for key, value in (location or {}).items():
+        if value is None or value == "":
+            continue
+        if key == "sheet":
+            parts.append(f'sheet "{value}"')
+        elif key == "rows" and isinstance(value, (list, tuple)) and len(value) == 2:
+            parts.append(f"row {value[0]}" if value[0] == value[1]
+                         else f"rows {value[0]}-{value[1]}")
+        else:
+            parts.append(f"{key} {value}")
+    return ", ".join(parts)
+
+
+def citation(name: str, version: int, page: int | None = None, section: str | None = None,
+             location: Mapping[str, Any] | None = None) -> str:
+    """``name v2, p. 3``, ``notes.md v1, § Setup``, ``deck.pptx v1, slide 7`` or ``name v1``:
+    a location (cell, slide, sheet and rows) wins over a page, a page over a section."""
     out = f"{name} v{version}"
-    if page is not None:
+    where = format_location(location)
+    if where:
+        out += f", {where}"
+    elif page is not None:
         out += f", p. {page}"
     elif section:
         out += f", § {section}"
@@ -52,7 +76,8 @@ def combined_context(chunks: Sequence[ContextChunk], budget: int = DEFAULT_CONTE
         if key in seen or not body:
             numbers.append(0)
             continue
-        head = f"[{len(blocks) + 1}] {citation(ch.name, ch.version, ch.page, ch.section)}\n"
+        cite = citation(ch.name, ch.version, ch.page, ch.section, ch.location)
+        head = f"[{len(blocks) + 1}] {cite}\n"
         sep = "\n\n" if blocks else ""
         room = budget - used - len(sep) - len(head)
         if room < len(body):

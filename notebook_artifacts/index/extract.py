@@ -22,6 +22,10 @@ import os
 import re
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
+from typing import Any
+
+from . import formats as _formats
+from .extract_html_main import main_content
 
 __all__ = [
     "Segment",
@@ -55,6 +59,9 @@ class Segment:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     context: str = ""  # extra context for every chunk of this segment (a CSV header)
+    #: where the segment is in its file, for citations: ``{"cell": 12}``, ``{"slide": 7}``,
+    #: ``{"sheet": "Q3", "rows": [40, 80]}`` (see :func:`.context.format_location`)
+    location: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -84,9 +91,13 @@ _BINARY_MIME = {
 
 
 def detect_kind(mime_type: str | None, file_name: str | None) -> str:
-    """The extractor to use: pdf, markdown, html, json, csv, parquet, code, text or binary."""
+    """The extractor to use: pdf, markdown, html, json, csv, parquet, code, text, binary, or
+    one of :data:`.formats.KINDS` (notebook, xlsx, xls, ods, docx, pptx)."""
     mime = (mime_type or "").split(";")[0].strip().lower()
     ext = os.path.splitext(file_name or "")[1].lower()
+    registered = _formats.kind_for(mime, ext)  # notebooks, spreadsheets, Word, PowerPoint
+    if registered:
+        return registered
     if mime == "application/pdf" or ext == ".pdf":
         return "pdf"
     if mime in ("text/markdown", "text/x-markdown") or ext in (".md", ".markdown"):
@@ -116,6 +127,8 @@ def extract(data: bytes, mime_type: str | None = None, file_name: str | None = N
     kind = detect_kind(mime_type, file_name)
     if kind == "binary":
         raise SkipExtraction(f"binary content ({mime_type or 'unknown type'}) is not embedded")
+    if kind in _formats.KINDS:
+        return _formats.extract(kind, data)
     if kind == "pdf":
         return _extract_pdf(data)
     if kind == "parquet":
@@ -126,7 +139,7 @@ def extract(data: bytes, mime_type: str | None = None, file_name: str | None = N
     if kind == "markdown":
         return _extract_markdown(text)
     if kind == "html":
-        return _extract_html(text)
+        return _extract_html(main_content(text))  # boilerplate of web pages left out
     if kind == "json":
         return _extract_json(text, file_name)
     if kind == "jsonl":
@@ -364,13 +377,6 @@ def _extract_json(text: str, file_name: str | None) -> Extracted:
         raise ExtractionError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}; "
             "fix the file or store it with a non-JSON MIME type") from None
-    if (file_name or "").endswith(".ipynb") and isinstance(value, dict) and "cells" in value:
-        parts = []
-        for i, cell in enumerate(value.get("cells", [])):
-            src = cell.get("source", "")
-            parts.append((f"cell {i + 1} ({cell.get('cell_type', '?')})",
-                          "".join(src) if isinstance(src, list) else str(src)))
-        return _join_sections("json", parts)
     if isinstance(value, dict):
         parts = [(str(k), _json_text(v, k)) for k, v in value.items()]
     elif isinstance(value, list):

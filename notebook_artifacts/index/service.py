@@ -49,6 +49,7 @@ from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_co
 from .embed import Embedder, EmbeddingCache
 from ._budget import default_extract_budget, extract_within_budget
 from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind
+from .formats import KINDS, check_size
 from . import fuse as _fuse
 from .fuse import MODES, fuse, rrf
 from .keyword import keyword_search
@@ -288,6 +289,7 @@ class IndexService:
         prepared = []
         for art in jobs:
             try:
+                check_size(art.mime_type, art.file_name or art.name, art.size_bytes)
                 try:
                     data = self._read(art.sha256)
                 except IntegrityError as exc:
@@ -326,7 +328,7 @@ class IndexService:
         for art, doc, chunks, _ in prepared:
             self._retry_at.pop(art.artifact_id, None)
             content_text = None
-            if not art.content_text and doc.kind in ("pdf", "html"):
+            if not art.content_text and (doc.kind in ("pdf", "html") or doc.kind in KINDS):
                 content_text = doc.text[:CONTENT_TEXT_LIMIT]
             ok = self._set_state(art, status="indexed", is_indexed=True,
                                  indexed_at=iso_utc(self.clock()),
@@ -574,8 +576,8 @@ class IndexService:
             n *= 4
         chunks_for_context = [c for c in ctx]
         context, numbers = combined_context(
-            [ContextChunk(a.name, a.version, row["text"], row["page"], row["heading"])
-             for a, row, _ in chunks_for_context], context_budget)
+            [ContextChunk(a.name, a.version, row["text"], row["page"], row["heading"],
+                          _location(row)) for a, row, _ in chunks_for_context], context_budget)
         return QueryResult(results=hits_out, combined_context=context,
                            total_results=len(hits_out), query=text)
 
@@ -652,13 +654,13 @@ class IndexService:
                        "section": row["heading"],
                        "heading_path": row["heading"].split(" > ") if row["heading"] else [],
                        "char_start": row["char_start"], "char_end": row["char_end"],
-                       "scope": row["scope"]}
+                       "scope": row["scope"], **_location(row)}
                 if row["scope"] == "sources":
                     loc["source_id"] = owner
                 hits.append(QueryHit(artifact=art, score=round(float(score), 6),
                                      matched_chunk=row["text"], location=loc,
                                      citation=citation(art.name, art.version, row["page"],
-                                                       row["heading"])))
+                                                       row["heading"], _location(row))))
             if seen_owner[owner] < 0:
                 continue
             if per_owner_ctx.get(owner, 0) < 3:
@@ -674,6 +676,11 @@ class IndexService:
             return None
         live = self.catalog.get(row["artifact_id"])
         return live if live is not None else self._source_record(src)
+
+
+def _location(row) -> dict[str, Any]:
+    """A chunk row's own location (``{"cell": 12}``, ``{"sheet": "Q3", "rows": [40, 80]}``)."""
+    return json.loads(row["location"]) if row["location"] else {}
 
 
 def _is_binary(art: Artifact) -> bool:

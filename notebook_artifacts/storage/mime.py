@@ -6,7 +6,8 @@ import json
 import mimetypes
 import posixpath
 
-__all__ = ["guess_mime", "is_text_mime", "extension_of", "artifact_type_for", "decode_text"]
+__all__ = ["guess_mime", "is_text_mime", "extension_of", "artifact_type_for", "decode_text",
+           "SPREADSHEET_MIMES"]
 
 _BY_EXT = {
     ".md": "text/markdown",
@@ -30,6 +31,12 @@ _BY_EXT = {
     ".xml": "application/xml",
     ".pdf": "application/pdf",
     ".parquet": "application/vnd.apache.parquet",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".xlsm": "application/vnd.ms-excel.sheet.macroEnabled.12",
+    ".xls": "application/vnd.ms-excel",
+    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     ".png": "image/png",
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -41,6 +48,14 @@ _BY_EXT = {
     ".npy": "application/octet-stream",
     ".pkl": "application/octet-stream",
 }
+
+#: Spreadsheet workbooks: ``store.load`` reads them with pandas, their type is "table".
+SPREADSHEET_MIMES = frozenset({
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.ms-excel.sheet.macroenabled.12",
+    "application/vnd.ms-excel",
+    "application/vnd.oasis.opendocument.spreadsheet",
+})
 
 _MAGIC = [
     (b"%PDF-", "application/pdf"),
@@ -141,13 +156,16 @@ def artifact_type_for(mime: str, source_kind: str | None = None) -> str:
     if source_kind == "dataframe":
         return "table"
     base = mime.split(";", 1)[0].lower()
-    if base in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet"):
+    if base in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet") \
+            or base in SPREADSHEET_MIMES:
         return "table"
     if base in ("application/json", "application/x-ndjson"):
         return "json"
     if base.startswith("image/"):
         return "image"
-    if base in ("application/pdf", "text/markdown", "text/html"):
+    if base in ("application/pdf", "text/markdown", "text/html",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation"):
         return "document"
     if base in ("text/x-python", "text/x-r", "application/sql", "application/javascript",
                 "application/x-ipynb+json"):
