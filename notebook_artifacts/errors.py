@@ -8,6 +8,8 @@ __all__ = [
     "NotFoundError",
     "IntegrityError",
     "IndexUnavailableError",
+    "AccessDeniedError",
+    "ConnectionLostError",
 ]
 
 
@@ -32,3 +34,12 @@ class IntegrityError(ArtifactError):
 
 class IndexUnavailableError(ArtifactError):
     """The semantic index cannot run here (extra not installed, model missing)."""
+
+
+class AccessDeniedError(ArtifactError, PermissionError):
+    """A served store refused the token (missing, invalid, expired, revoked or read-only)."""
+
+
+class ConnectionLostError(ArtifactError, ConnectionError):
+    """The connection to a served store failed or dropped; the message says whether the call
+    may have taken effect."""

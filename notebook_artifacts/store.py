@@ -502,30 +502,10 @@ class ArtifactStore:
     def load(self, ref: Any, version: int | None = None, *, namespace: str = "default",
              session_id: str | None = None) -> Any:
         """Content as a Python object: DataFrame (CSV/TSV/Parquet), parsed JSON, str, or bytes."""
-        a = self._resolve(ref, version, namespace, session_id)
-        mime = a.mime_type.split(";", 1)[0].lower()
-        if mime in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet"):
-            import pandas as pd
+        from ._content import load_content
 
-            with self._blobs.open(a.sha256) as f:
-                if mime == "application/vnd.apache.parquet":
-                    return pd.read_parquet(f)
-                return pd.read_csv(f, sep="\t" if mime.endswith("tab-separated-values") else ",")
-        if mime in ("application/json", "application/x-ipynb+json"):
-            with self._blobs.open(a.sha256) as f:
-                return json.load(f)
-        if mime == "application/x-ndjson":
-            with self._blobs.open(a.sha256) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        if is_text_mime(mime):
-            with self._blobs.open(a.sha256) as f:
-                data = f.read()
-            try:
-                return data.decode("utf-8")
-            except UnicodeDecodeError:
-                return data
-        with self._blobs.open(a.sha256) as f:
-            return f.read()
+        a = self._resolve(ref, version, namespace, session_id)
+        return load_content(a.mime_type, lambda: self._blobs.open(a.sha256))
 
     def versions(self, ref: Any, *, namespace: str = "default", session_id: str | None = None,
                  include_expired: bool = False) -> list[Artifact]:
@@ -569,15 +549,7 @@ class ArtifactStore:
               tags: Iterable[str] | str | None = None, types: Iterable[str] | str | None = None,
               include_expired: bool = False, limit: int = 50, cursor: str | None = None) -> Any:
         """The same listing as :meth:`list`, as a pandas DataFrame (one row per artifact)."""
-        import pandas as pd
-
-        from .models import ARTIFACT_FIELDS
-
-        page = self.list(namespace, session_id, tags, types, include_expired, limit, cursor)
-        first = ["name", "version", "namespace", "session_id", "mime_type", "size_bytes", "tags",
-                 "created_at", "expires_at", "is_pinned", "status", "artifact_id"]
-        cols = first + [f for f in ARTIFACT_FIELDS if f not in first]
-        return pd.DataFrame([a.to_dict() for a in page.artifacts], columns=cols)
+        return self.list(namespace, session_id, tags, types, include_expired, limit, cursor).to_frame()
 
     def names(self, namespace: str = "default", session_id: str | None = None) -> list[str]:
         """Names with a live version in exactly this scope (seed 002 ``List``), sorted."""

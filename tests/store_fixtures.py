@@ -1,10 +1,24 @@
-"""Shared helpers for the store's tests: a fake clock and a store on a tmp dir."""
+"""Shared helpers for the store's tests: a fake clock and a store on a tmp dir.
+
+``store`` is an :class:`ArtifactStore` on ``tmp_path``. A test module that covers the public
+API runs against both faces with ``pytestmark = BOTH_STORES``: then ``store`` is also a
+:class:`RemoteStore` connected over loopback HTTP to a real uvicorn server serving that
+directory (on a thread of the test process, so it shares the fake clock), and the two cannot
+drift. ``backing(store)`` is the ArtifactStore underneath (the store itself when local); tests
+that look at internals mark themselves ``@pytest.mark.local_only``.
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from notebook_artifacts import ArtifactStore
+
+REMOTE_TOKEN = "parity-token-4d1e"
+#: ``pytestmark = BOTH_STORES`` runs a module's ``store`` tests locally and over HTTP
+#: (conftest's ``pytest_generate_tests`` parametrizes every test there that uses ``store``)
+BOTH_STORES = pytest.mark.both_stores
+_BACKING: dict[int, ArtifactStore] = {}
 
 
 class FakeClock:
@@ -26,11 +40,48 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path, clock):
+def store(request, tmp_path, clock):
     s = ArtifactStore(tmp_path / "store", clock=clock, index=False)
-    yield s
+    kind = getattr(request, "param", "local")
+    if kind == "local":
+        yield s
+        s.close()
+        return
+    if request.node.get_closest_marker("local_only"):
+        s.close()
+        pytest.skip("looks at the local store's internals")
+    with served(s) as remote:
+        yield remote
     s.close()
 
 
-def blob_files(root) -> list:
+class served:
+    """``with served(store) as remote``: serve ``store`` on loopback, connect a RemoteStore."""
+
+    def __init__(self, local: ArtifactStore, **app_kwargs):
+        self.local = local
+        self.app_kwargs = app_kwargs
+
+    def __enter__(self):
+        from notebook_artifacts import connect
+        from notebook_artifacts.server.runner import serve_in_thread
+
+        self.handle = serve_in_thread(self.local, token=REMOTE_TOKEN, **self.app_kwargs)
+        self.remote = connect(self.handle.url, REMOTE_TOKEN)
+        _BACKING[id(self.remote)] = self.local
+        return self.remote
+
+    def __exit__(self, *exc):
+        _BACKING.pop(id(self.remote), None)
+        self.remote.close()
+        self.handle.stop()
+
+
+def backing(store) -> ArtifactStore:
+    """The ArtifactStore holding the data: the store itself, or the one a RemoteStore reaches."""
+    return _BACKING.get(id(store), store)
+
+
+def blob_files(root_or_store) -> list:
+    root = root_or_store if not hasattr(root_or_store, "put") else backing(root_or_store).root
     return [p for p in (root / "blobs" / "sha256").rglob("*") if p.is_file()]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from notebook_artifacts import InvalidInputError
-from store_fixtures import clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def test_list_shows_latest_version_newest_first(store):

@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from notebook_artifacts import ArtifactStore, InvalidInputError, NotFoundError
-from store_fixtures import blob_files, clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def test_put_path_keeps_file_name_content_and_digest(store, tmp_path):
@@ -45,7 +47,7 @@ def test_str_path_is_a_file_and_other_str_is_text(store, tmp_path):
 def test_missing_pathlib_path_is_not_found_and_writes_nothing(store, tmp_path):
     with pytest.raises(NotFoundError, match="no such file"):
         store.put(tmp_path / "nope.csv")
-    assert store.list().total == 0 and blob_files(store.root) == []
+    assert store.list().total == 0 and blob_files(store) == []
 
 
 def test_bytes_dict_list_and_generated_names(store):
@@ -66,7 +68,7 @@ def test_dict_that_is_not_json_is_rejected(store):
         store.put({"when": object()}, "x.json")
     with pytest.raises(InvalidInputError, match="JSON"):
         store.put({"bad": float("nan")}, "x.json")
-    assert store.list().total == 0 and blob_files(store.root) == []
+    assert store.list().total == 0 and blob_files(store) == []
 
 
 def test_dataframe_round_trips_as_csv_and_parquet(store):
@@ -103,7 +105,7 @@ def test_identical_content_is_stored_once(store):
     store.put(b"same bytes", "a.bin")
     store.put(b"same bytes", "b.bin")
     store.put(b"same bytes", "a.bin")
-    assert len(blob_files(store.root)) == 1
+    assert len(blob_files(store)) == 1
 
 
 def test_large_file_is_streamed_in_chunks(store, tmp_path):
@@ -202,7 +204,7 @@ def test_stream_returning_non_bytes_is_rejected(store):
 
     with pytest.raises(InvalidInputError, match="binary file object"):
         store.put(AsyncLike(), "x.bin")
-    assert list(store._blobs.tmp.iterdir()) == []
+    assert list(backing(store)._blobs.tmp.iterdir()) == []
 
 
 def test_default_store_follows_the_environment(tmp_path, monkeypatch):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from notebook_artifacts import InvalidInputError, NotFoundError
-from store_fixtures import blob_files, clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def test_update_tags_metadata_description_emits_updated(store):
@@ -77,7 +79,7 @@ def test_delete_all_versions_and_content(store):
     assert [e.type for e in store.events(after=before).events] == ["deleted", "deleted"]
     with pytest.raises(NotFoundError):
         store.get("n.txt")
-    assert len(blob_files(store.root)) == 1  # only other.txt's content is left
+    assert len(blob_files(store)) == 1  # only other.txt's content is left
     assert store.put("new", "n.txt").version == 1
 
 

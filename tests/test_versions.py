@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from notebook_artifacts import NotFoundError
-from store_fixtures import clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def test_versions_count_from_one_and_link(store):

@@ -20,8 +20,9 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from .. import __version__
-from ..errors import IndexUnavailableError, IntegrityError, InvalidInputError, NotFoundError
-from . import routes_apps, routes_platform, routes_sessions, routes_workflow, ws
+from ..errors import ArtifactError
+from ..http_errors import status_and_code
+from . import routes_apps, routes_platform, routes_sessions, routes_store, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
 from ._common import ServerSettings
 from ._hub import EventHub
@@ -155,7 +156,7 @@ def create_app(
     app.add_middleware(_BodyLimit, limit=int(max_upload_bytes) * 4 // 3 + (2 << 20))
 
     deps = [Depends(make_auth_dependency(token))] if token is not None else []
-    for module in (routes_sessions, routes_apps, routes_platform, routes_workflow):
+    for module in (routes_sessions, routes_apps, routes_platform, routes_workflow, routes_store):
         app.include_router(module.router, dependencies=deps, responses=_ERRORS)
     app.include_router(routes_platform.signed_router, responses=_ERRORS)
     app.include_router(ws.router)
@@ -164,22 +165,12 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(InvalidInputError)
-    async def _invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(IndexUnavailableError)
-    async def _no_index(request: Request, exc: IndexUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(IntegrityError)
-    async def _damaged(request: Request, exc: IntegrityError) -> JSONResponse:
-        # stored content is missing or damaged: a server fault, said plainly (never wrong bytes)
-        return JSONResponse({"detail": str(exc)}, status_code=500)
+    @app.exception_handler(ArtifactError)
+    async def _store_error(request: Request, exc: ArtifactError) -> JSONResponse:
+        # one table (http_errors.ERROR_TABLE) gives the status and a code a client maps back;
+        # IntegrityError (stored content missing or damaged) is a 500 said plainly
+        status, code = status_and_code(exc)
+        return JSONResponse({"detail": str(exc), "error": code}, status_code=status)
 
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     return app
