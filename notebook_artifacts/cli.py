@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from .errors import ArtifactError, InvalidInputError
+from .protocol import Store
 
 __all__ = ["cli", "main", "pass_store", "json_option", "scope_options", "emit", "print_table",
            "human_size", "CliError"]
@@ -67,29 +68,44 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, root: str | None):
+    def __init__(self, root: str | None, url: str | None = None, token: str | None = None):
         self.root = root
-        self._store: Any = None
+        self.url = url
+        self.token = token
+        self._store: Store | None = None
 
-    def store(self, ctx: click.Context) -> Any:
+    def store(self, ctx: click.Context) -> Store:
         if self._store is None:
-            from .store import ArtifactStore
+            if self.url:
+                from .remote import connect
 
-            # A CLI process is short-lived: it leaves index work pending for the process that
-            # holds the index (a kernel, the server) instead of loading the model to store a file.
-            self._store = ArtifactStore(self.root, background_index=False)
+                self._store = connect(self.url, self.token)
+            else:
+                from .store import ArtifactStore
+
+                # A CLI process is short-lived: it leaves index work pending for the process
+                # that holds the index (a kernel, the server) instead of loading the model.
+                self._store = ArtifactStore(self.root, background_index=False)
             ctx.call_on_close(self._store.close)
         return self._store
+
+
+_URL_HELP = ("Use the store served at this URL (`notebook-artifacts serve`) instead of a "
+             "directory (default: $NOTEBOOK_ARTIFACTS_URL).")
+_TOKEN_HELP = "Token for --url (default: $NOTEBOOK_ARTIFACTS_TOKEN)."
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", envvar="NOTEBOOK_ARTIFACTS_HOME", metavar="DIR", default=None,
               help="Store directory (default: $NOTEBOOK_ARTIFACTS_HOME, else ./.artifacts).")
+@click.option("--url", envvar="NOTEBOOK_ARTIFACTS_URL", metavar="URL", default=None, help=_URL_HELP)
+@click.option("--token", envvar="NOTEBOOK_ARTIFACTS_TOKEN", metavar="TOKEN", default=None,
+              help=_TOKEN_HELP)
 @click.version_option(package_name="notebook-artifacts")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, url: str | None, token: str | None) -> None:
     """Versioned artifacts with tags, TTL, events and semantic query."""
-    ctx.obj = _State(root)
+    ctx.obj = _State(root, url or None, token or None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -99,14 +115,31 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 # -- helpers other subcommands reuse ------------------------------------------------------
 def pass_store(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Pass the :class:`ArtifactStore` of ``--root`` as the first argument."""
+    """Pass the :class:`Store` as the first argument: the directory of ``--root``, or the
+    served store of ``--url`` (an option of the group and of every command using a store)."""
 
     @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, url: str | None = None, token: str | None = None, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        return f(ctx.find_object(_State).store(ctx), *args, **kwargs)
+        state = ctx.find_object(_State)
+        if url:
+            state.url = url
+        if token:
+            state.token = token
+        return f(state.store(ctx), *args, **kwargs)
 
-    return wrapper
+    wrapper = click.option("--token", "token", metavar="TOKEN", default=None, help=_TOKEN_HELP)(wrapper)
+    return click.option("--url", "url", metavar="URL", default=None, help=_URL_HELP)(wrapper)
+
+
+def local_store(store: Store, command: str) -> Any:
+    """The :class:`ArtifactStore` for maintenance commands that need the store's directory."""
+    from .store import ArtifactStore
+
+    if not isinstance(store, ArtifactStore):
+        raise CliError(f"{command} works on the store's directory: run it where the server runs "
+                       "(with --root), not with --url", 2)
+    return store
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -214,7 +247,7 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None,
 @click.option("--no-index", is_flag=True, help="Do not queue for semantic indexing.")
 @json_option
 @pass_store
-def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
+def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str,
         session_id: str | None, tags: tuple[str, ...], meta_pairs: tuple[str, ...],
         meta_json: str | None, description: str | None, ttl: str | None, pin: bool, text: bool,
         source_tool: str | None, no_index: bool, as_json: bool) -> None:
@@ -254,7 +287,7 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
 @click.option("--cursor", default=None, help="next_cursor of a previous page.")
 @json_option
 @pass_store
-def ls_cmd(store: Any, namespace: str | None, session_id: str | None, tags: tuple[str, ...],
+def ls_cmd(store: Store, namespace: str | None, session_id: str | None, tags: tuple[str, ...],
            types: tuple[str, ...], include_expired: bool, limit: int, cursor: str | None,
            as_json: bool) -> None:
     """List the latest version of each artifact, newest first."""
@@ -279,7 +312,7 @@ def ls_cmd(store: Any, namespace: str | None, session_id: str | None, tags: tupl
 @click.option("--info", is_flag=True, help="Print the record instead of the content.")
 @json_option
 @pass_store
-def get(store: Any, ref: str, output: str, version: int | None, namespace: str,
+def get(store: Store, ref: str, output: str, version: int | None, namespace: str,
         session_id: str | None, info: bool, as_json: bool) -> None:
     """Write an artifact's content to a file or stdout (or show its record with --info)."""
     import shutil
@@ -314,7 +347,7 @@ def get(store: Any, ref: str, output: str, version: int | None, namespace: str,
 @click.option("-a", "--all", "include_expired", is_flag=True, help="Include expired versions.")
 @json_option
 @pass_store
-def versions(store: Any, ref: str, namespace: str, session_id: str | None, include_expired: bool,
+def versions(store: Store, ref: str, namespace: str, session_id: str | None, include_expired: bool,
              as_json: bool) -> None:
     """List every version of an artifact, oldest first."""
     vs = store.versions(ref, namespace=namespace, session_id=session_id,
@@ -332,7 +365,7 @@ def versions(store: Any, ref: str, namespace: str, session_id: str | None, inclu
 @scope_options
 @json_option
 @pass_store
-def tag(store: Any, ref: str, changes: tuple[str, ...], version: int | None, namespace: str,
+def tag(store: Store, ref: str, changes: tuple[str, ...], version: int | None, namespace: str,
         session_id: str | None, as_json: bool) -> None:
     """Add (+TAG or TAG) and remove (-TAG) tags, e.g. `tag report.md +final -draft`.
 
@@ -378,7 +411,7 @@ def tag(store: Any, ref: str, changes: tuple[str, ...], version: int | None, nam
 @click.option("--metadata", "meta_json", default=None, metavar="JSON", help="Replace metadata.")
 @json_option
 @pass_store
-def update(store: Any, ref: str, version: int | None, namespace: str, session_id: str | None,
+def update(store: Store, ref: str, version: int | None, namespace: str, session_id: str | None,
            ttl: str | None, pin: bool | None, description: str | None, meta_json: str | None,
            as_json: bool) -> None:
     """Change an artifact's TTL, pin, description or metadata."""
@@ -397,7 +430,7 @@ def update(store: Any, ref: str, version: int | None, namespace: str, session_id
 @scope_options
 @json_option
 @pass_store
-def rm(store: Any, ref: str, version: int | None, namespace: str, session_id: str | None,
+def rm(store: Store, ref: str, version: int | None, namespace: str, session_id: str | None,
        as_json: bool) -> None:
     """Delete an artifact (every version, or one with --version)."""
     gone = store.delete(ref, version, namespace=namespace, session_id=session_id)
@@ -427,7 +460,7 @@ def _event_line(e: Any) -> str:
 @click.option("--limit", default=100, show_default=True, type=int)
 @json_option
 @pass_store
-def events(store: Any, after: int, follow: bool, wait_seconds: float, namespace: str | None,
+def events(store: Store, after: int, follow: bool, wait_seconds: float, namespace: str | None,
            session_id: str | None, include_mime: tuple[str, ...], include_ext: tuple[str, ...],
            max_size: int | None, types: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Print the event log; --follow streams new events (JSON lines with --json)."""
@@ -454,9 +487,9 @@ def events(store: Any, after: int, follow: bool, wait_seconds: float, namespace:
               help="Events to keep in the log.")
 @json_option
 @pass_store
-def gc(store: Any, events_keep: int, as_json: bool) -> None:
+def gc(store: Store, events_keep: int, as_json: bool) -> None:
     """Expire due artifacts and reclaim content nothing references."""
-    r = store.gc(events_keep=events_keep)
+    r = local_store(store, "gc").gc(events_keep=events_keep)
     emit(r, as_json, lambda: click.echo(
         f"expired versions removed: {r.expired_versions}; blobs removed: {r.blobs_removed} "
         f"({human_size(r.bytes_freed)}); temp files: {r.temp_files_removed}; "
@@ -468,9 +501,9 @@ def gc(store: Any, events_keep: int, as_json: bool) -> None:
 @click.option("--no-verify", is_flag=True, help="Skip re-hashing every blob.")
 @json_option
 @pass_store
-def fsck(store: Any, repair: bool, no_verify: bool, as_json: bool) -> None:
+def fsck(store: Store, repair: bool, no_verify: bool, as_json: bool) -> None:
     """Check the store (exit code 1 when problems remain)."""
-    r = store.fsck(repair=repair, verify_content=not no_verify)
+    r = local_store(store, "fsck").fsck(repair=repair, verify_content=not no_verify)
 
     def table() -> None:
         if r.problems:
@@ -488,7 +521,7 @@ def fsck(store: Any, repair: bool, no_verify: bool, as_json: bool) -> None:
 @click.option("-n", "--namespace", default=None, help="Namespace (default: all).")
 @json_option
 @pass_store
-def sessions(store: Any, namespace: str | None, as_json: bool) -> None:
+def sessions(store: Store, namespace: str | None, as_json: bool) -> None:
     """List sessions with their artifact counts."""
     rows = store.sessions(namespace)
     emit(rows, as_json, lambda: print_table(
@@ -504,7 +537,7 @@ def sessions(store: Any, namespace: str | None, as_json: bool) -> None:
               help="Delete its unpinned artifacts (default: per NOTEBOOK_ARTIFACTS_AUTO_CLEAN).")
 @json_option
 @pass_store
-def close_session(store: Any, session_id: str, namespace: str, clean: bool | None,
+def close_session(store: Store, session_id: str, namespace: str, clean: bool | None,
                   as_json: bool) -> None:
     """Mark a session closed (and clean it when auto-clean is on)."""
     r = store.close_session(session_id, namespace, clean=clean)
@@ -518,7 +551,7 @@ def close_session(store: Any, session_id: str, namespace: str, clean: bool | Non
 @click.option("-s", "--session", "session_id", default=None)
 @json_option
 @pass_store
-def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | None,
+def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str | None,
                as_json: bool) -> None:
     """Zip the latest artifacts of a session or namespace into DEST ('-' = stdout)."""
     if namespace is None and session_id is None:
@@ -665,7 +698,7 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
               metavar="SECONDS", help="First wait up to SECONDS for pending indexing (0: don't).")
 @json_option
 @pass_store
-def query(store: Any, text: str, k: int, mode: str, namespace: str | None, session_id: str | None,
+def query(store: Store, text: str, k: int, mode: str, namespace: str | None, session_id: str | None,
           tags: tuple[str, ...], mime_types: tuple[str, ...], where_pairs: tuple[str, ...],
           versions: str, scope: str, context_budget: int, show_context: bool, wait_seconds: float,
           as_json: bool) -> None:
@@ -702,7 +735,7 @@ def query(store: Any, text: str, k: int, mode: str, namespace: str | None, sessi
               help="Wait up to SECONDS for the queue to drain (0: just queue).")
 @json_option
 @pass_store
-def reindex(store: Any, ref: str | None, namespace: str, session_id: str | None,
+def reindex(store: Store, ref: str | None, namespace: str, session_id: str | None,
             wait_seconds: float, as_json: bool) -> None:
     """Queue REF's versions (default: everything) for indexing again."""
     n = store.reindex(ref, namespace=namespace, session_id=session_id)
@@ -719,7 +752,7 @@ def reindex(store: Any, ref: str | None, namespace: str, session_id: str | None,
 @scope_options
 @json_option
 @pass_store
-def promote(store: Any, ref: str, version: int | None, namespace: str, session_id: str | None,
+def promote(store: Store, ref: str, version: int | None, namespace: str, session_id: str | None,
             as_json: bool) -> None:
     """Promote a version to a durable source (outlives TTL and session cleanup)."""
     src = store.promote(ref, version, namespace=namespace, session_id=session_id)

@@ -206,3 +206,66 @@ def test_a_large_put_and_get_stream_with_flat_client_memory(tmp_path):
     print(f"client peak RSS: base {r['base_kib'] / 1024:.0f} MiB, +{grew_put:.1f} MiB after a "
           f"{mib} MiB put, +{grew_get:.1f} MiB after reading it back")
     assert grew_put < 48 and grew_get < 48, r
+
+
+def test_every_store_command_takes_url_and_token(server, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from notebook_artifacts.cli import cli
+
+    monkeypatch.delenv("NOTEBOOK_ARTIFACTS_URL", raising=False)
+    monkeypatch.delenv("NOTEBOOK_ARTIFACTS_TOKEN", raising=False)
+    run = CliRunner().invoke
+    src = tmp_path / "notes.md"
+    src.write_text("# Notes\nserved\n")
+    r = run(cli, ["put", str(src), "--url", server.url, "--token", TOKEN, "-t", "cli"])
+    assert r.exit_code == 0, r.output
+    r = run(cli, ["--url", server.url, "--token", TOKEN, "ls", "--json"])
+    assert r.exit_code == 0 and [a["name"] for a in json.loads(r.output)["artifacts"]] == ["notes.md"]
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_URL", server.url)
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_TOKEN", TOKEN)
+    out = tmp_path / "back.md"
+    r = run(cli, ["get", "notes.md", "-o", str(out)])
+    assert r.exit_code == 0 and out.read_text() == "# Notes\nserved\n"
+    with ArtifactStore(server.root, index=False) as direct:  # it landed in the served root
+        assert direct.get("notes.md").tags == ["cli"]
+    r = run(cli, ["gc"])
+    assert r.exit_code == 2 and "run it where the server runs" in r.output
+    r = run(cli, ["ls", "--token", "wrong"])
+    assert r.exit_code == 1 and "missing or invalid token" in r.output
+    # every command that opens a store offers --url and --token
+    for name, cmd in cli.commands.items():
+        params = {p.name for p in cmd.params}
+        if name not in ("serve", "bench", "demo", "token"):
+            assert {"url", "token"} <= params, name
+
+
+def test_connect_magic_switches_the_kernels_store_and_back(server, tmp_path, monkeypatch):
+    from IPython.core.error import UsageError
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from notebook_artifacts.notebook.extension import current_magics
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_HOME", str(tmp_path / "local"))
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "notebook_artifacts")
+    try:
+        magics = current_magics()
+        magics.namespace, magics.session = "default", None
+        remote = ip.run_line_magic("artifact", f"connect {server.url} --token {TOKEN}")
+        assert isinstance(remote, RemoteStore) and magics.store is remote
+        (tmp_path / "table.csv").write_text("a,b\n1,2\n")
+        ip.run_line_magic("artifact", "put table.csv --tags served")
+        frame = ip.run_line_magic("artifact", "ls")
+        assert list(frame["name"]) == ["table.csv"]
+        assert ip.run_line_magic("artifact", "get table.csv").to_dict("list") == {"a": [1], "b": [2]}
+        with ArtifactStore(server.root, index=False) as direct:
+            assert direct.get("table.csv").tags == ["served"]
+        with pytest.raises(UsageError, match="missing or invalid token"):
+            ip.run_line_magic("artifact", f"connect {server.url} --token wrong")
+        assert magics.store is remote  # a refused connect keeps the store in use
+        local = ip.run_line_magic("artifact", "connect --local")
+        assert isinstance(local, ArtifactStore) and local.list().total == 0
+    finally:
+        ip.run_line_magic("unload_ext", "notebook_artifacts")
