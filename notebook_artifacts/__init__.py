@@ -22,6 +22,7 @@ from .errors import (
     IntegrityError,
     InvalidInputError,
     NotFoundError,
+    ReadOnlyError,
 )
 from .models import (
     Artifact,
@@ -61,6 +62,7 @@ __all__ = [
     "IntegrityError",
     "IndexUnavailableError",
     "AccessDeniedError",
+    "ReadOnlyError",
     "ConnectionLostError",
     "load_ipython_extension",
     "unload_ipython_extension",

@@ -579,10 +579,13 @@ def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str |
 @click.option("--data-uri-max-bytes", type=click.IntRange(min=0), default=None,
               help="Seed-001 meta answers inline files up to this size as data URIs (default 256 KiB).")
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="With --no-auth, also answer requests for this host name (repeat); loopback "
+                   "names and the bound address are always answered, others get 403.")
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool) -> None:
+          no_index: bool, allowed_hosts: tuple[str, ...]) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
         from .server.runner import is_loopback, run_server
@@ -597,7 +600,7 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
     root = serve_root if serve_root is not None else ctx.find_object(_State).root
     store = ArtifactStore(root, index=not no_index)
     ctx.call_on_close(store.close)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"allowed_hosts": list(allowed_hosts)}
     if data_uri_max_bytes is not None:
         kwargs["data_uri_max_bytes"] = data_uri_max_bytes
     try:
@@ -606,6 +609,70 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
                    **kwargs)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
+
+
+# -- scoped tokens for `serve` (storage/tokens.py keeps only their hashes) ------------------
+@cli.group(cls=_Group)
+def token() -> None:
+    """Scoped tokens for a served store: create, list, revoke (on the server's --root)."""
+
+
+def _token_store(ctx: click.Context) -> Any:
+    from .store import ArtifactStore
+
+    store = ArtifactStore(ctx.find_object(_State).root, index=False)
+    ctx.call_on_close(store.close)
+    return store
+
+
+@token.command("create")
+@click.option("-n", "--namespace", "prefixes", multiple=True, required=True, metavar="PREFIX",
+              help="Namespace prefix the token may use (repeat for several).")
+@click.option("--read-only", is_flag=True, help="List and read only (writes get 403).")
+@click.option("--expires", default=None, metavar="DURATION", help="Lifetime such as 12h, 30d.")
+@click.option("--label", default=None, help="A note shown by `token list`.")
+@json_option
+@click.pass_context
+def token_create(ctx: click.Context, prefixes: tuple[str, ...], read_only: bool,
+                 expires: str | None, label: str | None, as_json: bool) -> None:
+    """Create a token for namespaces under PREFIX; it is printed once, only its hash is kept."""
+    import time
+
+    from .storage.ttl import parse_ttl
+
+    secret, rec = _token_store(ctx).tokens.create(
+        list(prefixes), read_only=read_only, expires_in=parse_ttl(expires), label=label,
+        now=time.time())
+    emit({"token": secret, **rec.to_dict()}, as_json, lambda: click.echo(
+        f"{secret}\n(token {rec.token_id} for {', '.join(rec.prefixes)}"
+        f"{', read-only' if rec.read_only else ''}"
+        f"{', expires ' + rec.to_dict()['expires_at'] if rec.expires_at else ''}: "
+        "shown only now, store it safely)"))
+
+
+@token.command("list")
+@json_option
+@click.pass_context
+def token_list(ctx: click.Context, as_json: bool) -> None:
+    """List tokens (ids, prefixes, expiry; never the tokens themselves)."""
+    recs = [r.to_dict() for r in _token_store(ctx).tokens.list()]
+    emit(recs, as_json, lambda: print_table(
+        [[r["token_id"], ",".join(r["prefixes"]), "yes" if r["read_only"] else "no",
+          (r["expires_at"] or "")[:19].replace("T", " "),
+          "revoked" if r["revoked_at"] else "active", r["label"] or ""] for r in recs],
+        ["id", "prefixes", "read-only", "expires", "state", "label"]))
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@json_option
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str, as_json: bool) -> None:
+    """Revoke a token at once (the server refuses it on its next request)."""
+    import time
+
+    rec = _token_store(ctx).tokens.revoke(token_id, now=time.time())
+    emit(rec.to_dict(), as_json, lambda: click.echo(f"revoked {rec.token_id}"))
 
 
 @cli.command("bench", context_settings={"ignore_unknown_options": True})

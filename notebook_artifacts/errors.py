@@ -9,6 +9,7 @@ __all__ = [
     "IntegrityError",
     "IndexUnavailableError",
     "AccessDeniedError",
+    "ReadOnlyError",
     "ConnectionLostError",
 ]
 
@@ -38,6 +39,10 @@ class IndexUnavailableError(ArtifactError):
 
 class AccessDeniedError(ArtifactError, PermissionError):
     """A served store refused the token (missing, invalid, expired, revoked or read-only)."""
+
+
+class ReadOnlyError(AccessDeniedError):
+    """The token may read this store but not change it."""
 
 
 class ConnectionLostError(ArtifactError, ConnectionError):

@@ -17,6 +17,7 @@ from .errors import (
     IntegrityError,
     InvalidInputError,
     NotFoundError,
+    ReadOnlyError,
 )
 
 __all__ = ["ERROR_TABLE", "status_and_code", "exception_for"]
@@ -28,6 +29,7 @@ ERROR_TABLE: tuple[tuple[int, str, type[ArtifactError]], ...] = (
     (500, "integrity", IntegrityError),
     (503, "index_unavailable", IndexUnavailableError),
     (401, "unauthorized", AccessDeniedError),
+    (403, "read_only", ReadOnlyError),
     (403, "forbidden", AccessDeniedError),
     (413, "too_large", InvalidInputError),
     (416, "range", InvalidInputError),

@@ -39,6 +39,7 @@ from .storage.blobs import BlobStore, StagedBlob
 from .storage.catalog import Catalog
 from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
+from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
 __all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
@@ -127,6 +128,8 @@ class ArtifactStore:
         """Stop the event watcher and close the catalog connection."""
         if not self._closed:
             self._closed = True
+            if self._tokens is not None:
+                self._tokens.close()
             if self._index_service is not None:  # index: stop the worker, release the lock
                 self._index_service.close()
             self._watcher.stop()
@@ -148,6 +151,16 @@ class ArtifactStore:
         """Hook called after every put (the index service wakes its worker here)."""
         if self.index and self.background_index and artifact.status == "pending":
             self._index().wake()
+
+    # -- scoped access tokens of a served store (storage/tokens.py) --------------------------
+    _tokens: Any = None
+
+    @property
+    def tokens(self) -> TokenRegistry:
+        """Scoped access tokens for serving this store (only their hashes are kept)."""
+        if self._tokens is None:
+            self._tokens = TokenRegistry(self.root)
+        return self._tokens
 
     # -- semantic index (notebook_artifacts.index) -------------------------------------------
     _index_service: Any = None

@@ -8,7 +8,7 @@ import pytest
 
 from index_fixtures import DATA, ManualClock, embedder  # noqa: F401  (fixture)
 from notebook_artifacts import Artifact, ArtifactStore, InvalidInputError, QueryResult
-from store_fixtures import served
+from store_fixtures import backing, served
 
 pytestmark = pytest.mark.model
 
@@ -185,3 +185,25 @@ def test_chroma_hnsw_path_agrees_with_the_exact_in_memory_search(world):
         from notebook_artifacts.index.service import BRUTE_FORCE_MAX
 
         svc.brute_force_max = BRUTE_FORCE_MAX
+
+
+def test_a_scoped_token_queries_only_its_namespaces(world):
+    """Hits and combined_context from outside a scoped token's prefixes never come back."""
+    import time
+
+    from notebook_artifacts import connect
+    from notebook_artifacts.scoped import ScopedStore
+
+    store, _ = world
+    if isinstance(store, ArtifactStore):
+        view = ScopedStore(store, ["teamA"])
+    else:  # over HTTP with a scoped token of the served store
+        token, _ = backing(store).tokens.create(["teamA"], read_only=True, now=time.time())
+        view = connect(store.url, token)
+    everyone = store.query("zebra migration counts survey glacier launch codename", k=10)
+    assert {h.artifact.namespace for h in everyone.results} > {"teamA/proj"}  # others match too
+    res = view.query("zebra migration counts survey glacier launch codename", k=10)
+    assert res.results and {h.artifact.namespace for h in res.results} == {"teamA/proj"}
+    assert "zebras.txt" in res.combined_context
+    assert "plan.txt" not in res.combined_context and "Glacier" not in res.combined_context
+    assert view.query("launch codename BLUEHERON", namespace="default").results == []

@@ -54,10 +54,14 @@ class ServerSettings:
     hub: EventHub
     workflows: dict[str, Callable[..., Any]] = field(default_factory=dict)
     tmp_dir: Optional[str] = None
+    #: scoped tokens (storage/tokens.py); None: only the admin token
+    tokens: Any = None
 
 
 def settings_of(request: Request) -> ServerSettings:
-    return request.app.state.settings
+    """The server's settings; for a scoped token, a copy whose ``store`` is scoped (_auth.py)."""
+    scoped = getattr(request.state, "settings", None)
+    return scoped if scoped is not None else request.app.state.settings
 
 
 # ---------------------------------------------------------------- scope mapping (DESIGN.md)

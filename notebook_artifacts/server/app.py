@@ -21,10 +21,12 @@ from pydantic import BaseModel
 
 from .. import __version__
 from ..errors import ArtifactError
+from ..store import ArtifactStore
 from ..http_errors import status_and_code
 from . import routes_apps, routes_platform, routes_sessions, routes_store, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
 from ._common import ServerSettings
+from ._hosts import HostCheck
 from ._hub import EventHub
 from ._signing import UrlSigner
 
@@ -108,6 +110,7 @@ def create_app(
     signing_key: Optional[Union[bytes, str]] = None,
     workflows: Optional[dict[str, Callable[..., Any]]] = None,
     tmp_dir: Optional[str] = None,
+    allowed_hosts: Optional[list[str]] = None,
 ) -> FastAPI:
     """Build the app over ``store``.
 
@@ -116,6 +119,8 @@ def create_app(
     ``signing_key`` signs download URLs (random per app when None). ``workflows`` maps names
     to callables run by ``POST /api/workflow/execute``; ``app.state.settings.workflows`` is
     the live dict. Uploads are spooled to ``tmp_dir`` (default: the system temp dir).
+    Without auth, only requests whose ``Host`` is a loopback name or one of ``allowed_hosts``
+    are answered (DNS rebinding; ``_hosts.py``).
     """
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
@@ -130,6 +135,7 @@ def create_app(
         store=store, token=token, max_upload_bytes=int(max_upload_bytes),
         data_uri_max_bytes=int(data_uri_max_bytes), signer=UrlSigner(signing_key or os.urandom(32), clock=_clock_of(store)),
         hub=hub, workflows=dict(workflows or {}), tmp_dir=tmp_dir,
+        tokens=store.tokens if isinstance(store, ArtifactStore) and auth else None,
     )
 
     @asynccontextmanager
@@ -154,6 +160,8 @@ def create_app(
     app.state.settings = settings
     app.state.token = token
     app.add_middleware(_BodyLimit, limit=int(max_upload_bytes) * 4 // 3 + (2 << 20))
+    if token is None:
+        app.add_middleware(HostCheck, allowed=list(allowed_hosts or ()))
 
     deps = [Depends(make_auth_dependency(token))] if token is not None else []
     for module in (routes_sessions, routes_apps, routes_platform, routes_workflow, routes_store):
