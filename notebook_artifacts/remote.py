@@ -145,7 +145,7 @@ class _ContentStream(io.RawIOBase):
         self._etag = resp.headers.get("etag")
         self.size = int(resp.headers.get("content-length", "0"))
         self._pos = 0
-        self._buf = b""
+        self._buf = memoryview(b"")
         self._chunks = resp.iter_raw(CHUNK)
 
     def readable(self) -> bool:
@@ -156,7 +156,7 @@ class _ContentStream(io.RawIOBase):
             if self._pos >= self.size:
                 return 0
             try:
-                self._buf = next(self._chunks, b"")
+                self._buf = memoryview(next(self._chunks, b""))
             except httpx.TransportError as exc:
                 self._resume(exc)
                 continue
@@ -164,7 +164,7 @@ class _ContentStream(io.RawIOBase):
                 self._resume(None)
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
+        self._buf = self._buf[n:]  # a view: no copy of the rest
         self._pos += n
         return n
 

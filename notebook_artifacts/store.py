@@ -552,6 +552,8 @@ class ArtifactStore:
         tag_list = V.split_csv(tags)
         type_list = V.split_csv(types)
         V.validate_limit(limit, 1, 200)
+        if isinstance(cursor, str) and cursor.isdigit() and int(cursor) > _MAX_CURSOR:
+            raise InvalidInputError(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page")
         self._sweep()
         return self._catalog.list_latest(
             namespace=namespace, session_id=session_id, tags=tag_list, types=type_list,
@@ -821,10 +823,14 @@ def _no_json(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON data")
 
 
+#: cursors are SQLite integers: anything larger was never handed out
+_MAX_CURSOR = 2**63 - 1
+
+
 def _cursor_value(after: Any) -> int:
     if isinstance(after, str) and after.strip().isdigit():
         after = int(after.strip())
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= _MAX_CURSOR:
         raise InvalidInputError(f"invalid cursor {after!r}: give an event cursor >= 0 (0 = from the start)")
     return after
 

@@ -22,8 +22,9 @@ class ServerProcess:
     """``notebook-artifacts serve --root ROOT`` in a child process (port 0 picks a free one the
     first time; a restart binds the same port again)."""
 
-    def __init__(self, root: Path, *args: str, port: int = 0) -> None:
+    def __init__(self, root: Path, *args: str, port: int = 0, index: bool = False) -> None:
         self.root = root
+        self.index = index
         self.args = list(args)
         self.port = port
         self.proc: subprocess.Popen | None = None
@@ -32,8 +33,8 @@ class ServerProcess:
 
     def start(self, timeout: float = 60.0) -> ServerProcess:
         self.proc = subprocess.Popen(
-            cli() + ["serve", "--root", str(self.root), "--port", str(self.port), "--no-index",
-                     *self.args],
+            cli() + ["serve", "--root", str(self.root), "--port", str(self.port),
+                     *([] if self.index else ["--no-index"]), *self.args],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         deadline = time.monotonic() + timeout

@@ -53,6 +53,8 @@ def test_bad_arguments_are_rejected(store):
         store.events(wait_seconds=61)
     with pytest.raises(InvalidInputError, match="cursor"):
         store.events(after=-1)
+    with pytest.raises(InvalidInputError, match="cursor"):
+        store.events(after=2**63)  # past SQLite's integers: was an OverflowError (HTTP 500)
     with pytest.raises(InvalidInputError, match="event type"):
         store.events(types="nope")
 

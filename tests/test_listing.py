@@ -51,6 +51,8 @@ def test_bad_limit_and_cursor(store):
         store.list(limit=0)
     with pytest.raises(InvalidInputError, match="next_cursor"):
         store.list(cursor="abc")
+    with pytest.raises(InvalidInputError, match="next_cursor"):
+        store.list(cursor=str(2**63))  # was an OverflowError (HTTP 500)
 
 
 def test_frame_has_one_row_per_artifact(store):

@@ -28,10 +28,12 @@ from ._common import long_poll, settings_of
 from ._downloads import content_disposition, content_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload
 
-__all__ = ["router", "WAIT_INDEXED_MAX_SECONDS", "PUT_OPTIONS"]
+__all__ = ["router", "WAIT_INDEXED_MAX_SECONDS", "PUT_OPTIONS", "SMALL_CONTENT_BYTES"]
 
 router = APIRouter(prefix="/v1/store", tags=["store (native)"])
 
+#: Content up to this size is answered in one piece rather than streamed.
+SMALL_CONTENT_BYTES = 256 * 1024
 #: One ``wait-indexed`` request waits at most this long; clients ask again.
 WAIT_INDEXED_MAX_SECONDS = 20.0
 
@@ -203,7 +205,12 @@ def content(request: Request, ref: Ref, version: Version = None, namespace: Name
     """The content of one version, streamed; headers name its ``X-Artifact-Id`` and type."""
     store = _store(request)
     a: Artifact = store.get(ref, version, namespace=namespace, session_id=session_id)
-    resp = content_response(lambda: store.open(a.artifact_id), a, range_header=request.headers.get("range"))
+    rng = request.headers.get("range")
+    if a.size_bytes <= SMALL_CONTENT_BYTES and not rng:
+        # one response write: a streamed small body (headers, then data) waits on delayed ACKs
+        return Response(store.read_bytes(a.artifact_id), media_type=a.mime_type, headers={
+            "X-Artifact-Id": a.artifact_id, "ETag": f'"{a.sha256}"', "Accept-Ranges": "bytes"})
+    resp = content_response(lambda: store.open(a.artifact_id), a, range_header=rng)
     resp.headers["X-Artifact-Id"] = a.artifact_id
     return resp
 
