@@ -32,7 +32,8 @@ class Store(Protocol):
 
     def register_file(self, path: str | os.PathLike[str], name: str | None = None, *,
                       namespace: str = "default", session_id: str | None = None,
-                      source: str = "workspace", **kwargs: Any) -> Artifact: ...
+                      source: str = "workspace", workspace_path: str | None = None,
+                      **kwargs: Any) -> Artifact: ...
 
     def get(self, ref: Any, version: int | None = None, *, namespace: str = "default",
             session_id: str | None = None) -> Artifact: ...

@@ -36,6 +36,7 @@ from ._content import load_content
 from .errors import ConnectionLostError, InvalidInputError, NotFoundError
 from .http_errors import exception_for
 from .models import Artifact, Event, EventPage, Page, QueryHit, QueryResult, Source
+from .storage import _validate as V
 from .store import _is_dataframe, _looks_like_file, _no_json
 
 __all__ = ["RemoteStore", "connect", "URL_ENV", "TOKEN_ENV"]
@@ -283,7 +284,8 @@ class RemoteStore:
 
     @staticmethod
     def _scope(ref: Any, version: Any, namespace: Any, session_id: Any) -> dict[str, Any]:
-        return {"ref": _ref(ref), "version": version, "namespace": namespace, "session_id": session_id}
+        return {"ref": _ref(ref), "version": V.validate_version(version), "namespace": namespace,
+                "session_id": session_id}
 
     # -- lifecycle -------------------------------------------------------------------------
     def close(self) -> None:
@@ -320,9 +322,18 @@ class RemoteStore:
             source_tool=source_tool, source_execution_id=source_execution_id,
             source_step_id=source_step_id, artifact_type=artifact_type, mime_type=mime_type,
             file_name=file_name, index=index)
+        return self._upload(src, name, opts)
+
+    def _upload(self, src: Any, name: str | None, opts: dict[str, Any],
+                register: str | None = None) -> Artifact:
+        """One streamed multipart POST; ``register``: the workspace path of a register_file."""
+        if opts.get("metadata") is not None:
+            V.validate_metadata(opts["metadata"])  # the store's own check, before any byte goes
         kind, content, suggested, name, cleanup = self._upload_source(src, name)
         try:
             options = dict(opts, kind=kind, name=name, suggested_name=suggested)
+            if register is not None:
+                options["workspace_path"] = register
             payload = _json_body("put", options).decode("utf-8")
             resp = self._send("POST", "/v1/store/artifacts", safe=False,
                               files={"file": (suggested or "upload", content, "application/octet-stream")},
@@ -396,12 +407,15 @@ class RemoteStore:
 
     def register_file(self, path: str | os.PathLike[str], name: str | None = None, *,
                       namespace: str = "default", session_id: str | None = None,
-                      source: str = "workspace", **kwargs: Any) -> Artifact:
-        """Upload a workspace file as an artifact (``source="workspace"``)."""
+                      source: str = "workspace", workspace_path: str | None = None,
+                      **kwargs: Any) -> Artifact:
+        """Upload a workspace file as an artifact; the manifest records this machine's path."""
         p = Path(path)
         if not p.is_file():
             raise NotFoundError(f"cannot register {os.fspath(path)!r}: no such file")
-        return self.put(p, name, namespace=namespace, session_id=session_id, source=source, **kwargs)
+        return self._upload(p, name, dict(kwargs, namespace=namespace, session_id=session_id,
+                                          source=source),
+                            register=workspace_path or str(p.resolve()))
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, ref: Any, version: int | None = None, *, namespace: str = "default",
@@ -486,6 +500,8 @@ class RemoteStore:
                add_tags: Iterable[str] | str = (), remove_tags: Iterable[str] | str = (),
                metadata: dict[str, Any] | None = None, description: str | None = None,
                ttl: Any = _UNSET, pinned: bool | None = None) -> Artifact:
+        if metadata is not None:
+            V.validate_metadata(metadata)  # the store's own check (JSON would coerce keys)
         body: dict[str, Any] = dict(
             self._scope(ref, version, namespace, session_id), tags=_listish(tags),
             add_tags=_listish(add_tags), remove_tags=_listish(remove_tags), metadata=metadata,

@@ -110,12 +110,13 @@ class ScopedStore:
 
     def register_file(self, path: str | os.PathLike[str], name: str | None = None, *,
                       namespace: str = "default", session_id: str | None = None,
-                      source: str = "workspace", **kwargs: Any) -> Artifact:
+                      source: str = "workspace", workspace_path: str | None = None,
+                      **kwargs: Any) -> Artifact:
         self._write()
         if not self.allows(namespace):
             raise NotFoundError(f"no namespace {namespace!r} for this token")
         return self.inner.register_file(path, name, namespace=namespace, session_id=session_id,
-                                        source=source, **kwargs)
+                                        source=source, workspace_path=workspace_path, **kwargs)
 
     # -- reading ---------------------------------------------------------------------------
     def get(self, ref: Any, version: int | None = None, *, namespace: str = "default",

@@ -268,19 +268,22 @@ class ArtifactStore:
 
     def register_file(
         self, path: str | os.PathLike[str], name: str | None = None, *, namespace: str = "default",
-        session_id: str | None = None, source: str = "workspace", **kwargs: Any,
+        session_id: str | None = None, source: str = "workspace",
+        workspace_path: str | None = None, **kwargs: Any,
     ) -> Artifact:
         """Record a workspace file as an artifact (seed 001 ``register_file``).
 
         The content is copied into the store; the manifest records the original path as
-        ``workspace_path``. Other keywords are those of :meth:`put`.
+        ``workspace_path`` (or the one given: a served store records the client's path).
+        Other keywords are those of :meth:`put`.
         """
         p = Path(path)
         if not p.is_file():
             raise NotFoundError(f"cannot register {os.fspath(path)!r}: no such file")
+        V.validate_optional_text(workspace_path, "workspace_path", 4096)
         return self._put(
             p, name, namespace=namespace, session_id=session_id, source=source,
-            workspace_path=str(p.resolve()), **kwargs,
+            workspace_path=workspace_path or str(p.resolve()), **kwargs,
         )
 
     def _put(self, src: Any, name: str | None, *, namespace: str = "default",

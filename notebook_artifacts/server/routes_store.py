@@ -40,10 +40,10 @@ WAIT_INDEXED_MAX_SECONDS = 20.0
 #: Keywords of ``store.put`` an upload may carry in its ``options`` field.
 PUT_OPTIONS = ("namespace", "session_id", "tags", "metadata", "description", "ttl", "pinned",
                "source", "source_tool", "source_execution_id", "source_step_id", "artifact_type",
-               "mime_type", "file_name", "index")
+               "mime_type", "file_name", "index", "workspace_path")
 
 Ref = Annotated[str, Query(min_length=1, max_length=4096, description="An art_/att_ id, or a name.")]
-Version = Annotated[Optional[int], Query(description="A version number (default: the latest live one).")]
+Version = Annotated[Optional[str], Query(max_length=32, description="A version number (default: the latest live one).")]
 Namespace = Annotated[str, Query(max_length=1024, description="Namespace a name resolves in.")]
 OptNamespace = Annotated[Optional[str], Query(max_length=1024, description="Namespace filter (default: any).")]
 SessionQ = Annotated[Optional[str], Query(max_length=128, description="Session id (default: none / any).")]
@@ -152,6 +152,15 @@ def _put_source(kind: str, path: str, suggested: Optional[str]) -> Any:
     return text
 
 
+def _register(store: Any, path: str, name: Optional[str], suggested: Any, opts: dict[str, Any]) -> Artifact:
+    """``store.register_file`` of an upload, named as the client's file was."""
+    base = os.path.basename(suggested) if isinstance(suggested, str) and suggested else "upload"
+    with tempfile.TemporaryDirectory(prefix="na-register-", dir=os.path.dirname(path)) as d:
+        named = os.path.join(d, base)
+        os.link(path, named)
+        return store.register_file(named, name, **opts)
+
+
 @router.post("/artifacts", response_model=S.ArtifactOut, status_code=201, summary="Put",
              openapi_extra=multipart_body_schema({
                  "options": {"type": "string", "description": (
@@ -178,6 +187,8 @@ async def put(request: Request) -> dict[str, Any]:
             raise InvalidInputError(f"unknown put option {unknown[0]!r}: one of {', '.join(PUT_OPTIONS)}")
 
         def do_put(path: str) -> Artifact:
+            if "workspace_path" in opts:  # register_file: recorded with the client's path
+                return _register(s.store, path, name, suggested, opts)
             src = _put_source(kind, path, suggested if isinstance(suggested, str) else None)
             try:
                 return s.store.put(src, name, **opts)
@@ -257,21 +268,22 @@ def cursor(request: Request) -> dict[str, int]:
 
 
 @router.get("/events", response_model=EventPageOut, summary="Events (long-poll)")
-async def events(request: Request, after: int = 0, wait_seconds: float = 0, namespace: OptNamespace = None,
+async def events(request: Request, after: Annotated[str, Query(max_length=32)] = "0", wait_seconds: float = 0, namespace: OptNamespace = None,
                  session_id: SessionQ = None, include_mime: ListQ = None, include_ext: ListQ = None,
                  max_size: Optional[int] = None, limit: int = 25, types: ListQ = None) -> dict[str, Any]:
     """``store.events``; a wait parks on the server's loop (no thread) and wakes on any write."""
     store = _store(request)
     filters = dict(include_mime=include_mime, include_ext=include_ext, max_size=max_size,
                    limit=limit, types=types)
-    if not 0 <= wait_seconds <= 60:  # let the store word the error
-        store.events(after=after, wait_seconds=wait_seconds, namespace=namespace,
+    cursor: Any = int(after) if after.isdigit() else after
+    if not isinstance(cursor, int) or not 0 <= wait_seconds <= 60:  # the store words the error
+        store.events(after=cursor, wait_seconds=wait_seconds, namespace=namespace,
                      session_id=session_id, **filters)
     if wait_seconds <= 0:
         page = await run_in_threadpool(lambda: store.events(
-            after=after, wait_seconds=0, namespace=namespace, session_id=session_id, **filters))
+            after=cursor, wait_seconds=0, namespace=namespace, session_id=session_id, **filters))
     else:
-        page = await long_poll(request, namespace=namespace, session_id=session_id, after=after,
+        page = await long_poll(request, namespace=namespace, session_id=session_id, after=cursor,
                                wait_seconds=wait_seconds, **filters)
     return page.to_dict()
 
