@@ -4,11 +4,15 @@
 API runs against both faces with ``pytestmark = BOTH_STORES``: then ``store`` is also a
 :class:`RemoteStore` connected over loopback HTTP to a real uvicorn server serving that
 directory (on a thread of the test process, so it shares the fake clock), and the two cannot
-drift. ``backing(store)`` is the ArtifactStore underneath (the store itself when local); tests
-that look at internals mark themselves ``@pytest.mark.local_only``.
+drift. With ``NA_PARITY_SERVER=process`` the server is a separate ``notebook-artifacts serve``
+process on the same directory instead (slower: one process per test). ``backing(store)`` is
+the ArtifactStore underneath (the store itself when local); tests that look at internals mark
+themselves ``@pytest.mark.local_only``.
 """
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
@@ -50,6 +54,19 @@ def store(request, tmp_path, clock):
     if request.node.get_closest_marker("local_only"):
         s.close()
         pytest.skip("looks at the local store's internals")
+    if os.environ.get("NA_PARITY_SERVER") == "process":
+        # a `notebook-artifacts serve` process on the same root (TTL clocks are its own)
+        from notebook_artifacts import connect
+        from remote_fixtures import ServerProcess
+
+        with ServerProcess(s.root, "--token", REMOTE_TOKEN) as srv:
+            remote = connect(srv.url, REMOTE_TOKEN)
+            _BACKING[id(remote)] = s
+            yield remote
+            _BACKING.pop(id(remote), None)
+            remote.close()
+        s.close()
+        return
     with served(s) as remote:
         yield remote
     s.close()
