@@ -269,3 +269,38 @@ def test_connect_magic_switches_the_kernels_store_and_back(server, tmp_path, mon
         assert isinstance(local, ArtifactStore) and local.list().total == 0
     finally:
         ip.run_line_magic("unload_ext", "notebook_artifacts")
+
+
+def test_token_commands_scope_a_remote_client(server, monkeypatch):
+    from click.testing import CliRunner
+
+    from notebook_artifacts import ReadOnlyError
+    from notebook_artifacts.cli import cli
+
+    monkeypatch.delenv("NOTEBOOK_ARTIFACTS_URL", raising=False)
+    run = CliRunner().invoke
+    root = ["--root", str(server.root)]
+    with connect(server.url, TOKEN) as admin:
+        admin.put("ours", "a.txt", namespace="team/a")
+        admin.put("theirs", "b.txt", namespace="team/b")
+    r = run(cli, root + ["token", "create", "--namespace", "team/a", "--expires", "1h", "--json"])
+    assert r.exit_code == 0, r.output
+    made = json.loads(r.output)
+    rw = made["token"]
+    ro = json.loads(run(cli, root + ["token", "create", "-n", "team/a", "--read-only", "--json"]).output)["token"]
+    listed = json.loads(run(cli, root + ["token", "list", "--json"]).output)
+    assert {t["token_id"] for t in listed} >= {made["token_id"]} and rw not in json.dumps(listed)
+    with connect(server.url, rw) as s:
+        assert [a.name for a in s.list()] == ["a.txt"]
+        with pytest.raises(NotFoundError):
+            s.get("b.txt", namespace="team/b")
+        with pytest.raises(NotFoundError):
+            s.put("x", "b.txt", namespace="team/b")
+        assert s.put("more", "a.txt", namespace="team/a").version == 2
+        with connect(server.url, ro) as r_only:
+            assert r_only.read_text("a.txt", namespace="team/a") == "more"
+            with pytest.raises(ReadOnlyError, match="read-only"):
+                r_only.delete("a.txt", namespace="team/a")
+        assert run(cli, root + ["token", "revoke", made["token_id"]]).exit_code == 0
+        with pytest.raises(AccessDeniedError, match="invalid token"):
+            s.list()  # refused on the very next request
