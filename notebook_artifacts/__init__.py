@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from .errors import (
     AccessDeniedError,
+    AdminOnlyError,
     ArtifactError,
     ConnectionLostError,
     IndexUnavailableError,
@@ -63,6 +64,7 @@ __all__ = [
     "IndexUnavailableError",
     "AccessDeniedError",
     "ReadOnlyError",
+    "AdminOnlyError",
     "ConnectionLostError",
     "load_ipython_extension",
     "unload_ipython_extension",

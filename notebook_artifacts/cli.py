@@ -132,16 +132,6 @@ def pass_store(f: Callable[..., Any]) -> Callable[..., Any]:
     return click.option("--url", "url", metavar="URL", default=None, help=_URL_HELP)(wrapper)
 
 
-def local_store(store: Store, command: str) -> Any:
-    """The :class:`ArtifactStore` for maintenance commands that need the store's directory."""
-    from .store import ArtifactStore
-
-    if not isinstance(store, ArtifactStore):
-        raise CliError(f"{command} works on the store's directory: run it where the server runs "
-                       "(with --root), not with --url", 2)
-    return store
-
-
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
     """Add ``--json`` (passed as ``as_json``)."""
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(f)
@@ -489,7 +479,7 @@ def events(store: Store, after: int, follow: bool, wait_seconds: float, namespac
 @pass_store
 def gc(store: Store, events_keep: int, as_json: bool) -> None:
     """Expire due artifacts and reclaim content nothing references."""
-    r = local_store(store, "gc").gc(events_keep=events_keep)
+    r = store.gc(events_keep=events_keep)
     emit(r, as_json, lambda: click.echo(
         f"expired versions removed: {r.expired_versions}; blobs removed: {r.blobs_removed} "
         f"({human_size(r.bytes_freed)}); temp files: {r.temp_files_removed}; "
@@ -503,7 +493,7 @@ def gc(store: Store, events_keep: int, as_json: bool) -> None:
 @pass_store
 def fsck(store: Store, repair: bool, no_verify: bool, as_json: bool) -> None:
     """Check the store (exit code 1 when problems remain)."""
-    r = local_store(store, "fsck").fsck(repair=repair, verify_content=not no_verify)
+    r = store.fsck(repair=repair, verify_content=not no_verify)
 
     def table() -> None:
         if r.problems:

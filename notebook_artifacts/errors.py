@@ -10,6 +10,7 @@ __all__ = [
     "IndexUnavailableError",
     "AccessDeniedError",
     "ReadOnlyError",
+    "AdminOnlyError",
     "ConnectionLostError",
 ]
 
@@ -43,6 +44,10 @@ class AccessDeniedError(ArtifactError, PermissionError):
 
 class ReadOnlyError(AccessDeniedError):
     """The token may read this store but not change it."""
+
+
+class AdminOnlyError(AccessDeniedError):
+    """Only the server's own (admin) token may do this (gc, fsck, reindexing everything)."""
 
 
 class ConnectionLostError(ArtifactError, ConnectionError):

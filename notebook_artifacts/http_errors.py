@@ -12,6 +12,7 @@ from typing import Any
 
 from .errors import (
     AccessDeniedError,
+    AdminOnlyError,
     ArtifactError,
     IndexUnavailableError,
     IntegrityError,
@@ -30,6 +31,7 @@ ERROR_TABLE: tuple[tuple[int, str, type[ArtifactError]], ...] = (
     (503, "index_unavailable", IndexUnavailableError),
     (401, "unauthorized", AccessDeniedError),
     (403, "read_only", ReadOnlyError),
+    (403, "admin_only", AdminOnlyError),
     (403, "forbidden", AccessDeniedError),
     (413, "too_large", InvalidInputError),
     (416, "range", InvalidInputError),

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from .models import Artifact, Event, EventPage, Page, QueryResult, Source
+from .models import Artifact, Event, EventPage, FsckReport, GcReport, Page, QueryResult, Source
 
 __all__ = ["Store"]
 
@@ -113,5 +113,9 @@ class Store(Protocol):
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
                    namespace: str | None = None,
                    session_id: str | None = None) -> Path | IO[bytes]: ...
+
+    def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport: ...
+
+    def fsck(self, repair: bool = False, *, verify_content: bool = True) -> FsckReport: ...
 
     def close(self) -> None: ...

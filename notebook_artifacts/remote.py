@@ -35,7 +35,18 @@ import httpx
 from ._content import load_content
 from .errors import ConnectionLostError, InvalidInputError, NotFoundError
 from .http_errors import exception_for
-from .models import Artifact, Event, EventPage, Page, QueryHit, QueryResult, Source
+from .models import (
+    Artifact,
+    Event,
+    EventPage,
+    FsckReport,
+    GcReport,
+    Page,
+    Problem,
+    QueryHit,
+    QueryResult,
+    Source,
+)
 from .storage import _validate as V
 from .store import _is_dataframe, _looks_like_file, _no_json
 
@@ -643,6 +654,23 @@ class RemoteStore:
     def sources(self, namespace: str | None = None) -> list[Source]:
         return [_source(d) for d in self._json("GET", "/v1/store/sources", safe=True,
                                                params={"namespace": namespace})]
+
+    # -- maintenance (the server's admin token) ------------------------------------------------
+    def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport:
+        """The server's ``gc``: expire, reclaim unreferenced content, trim the event log."""
+        d = self._json("POST", "/v1/store/gc", safe=True,
+                       params={"events_keep": events_keep, "temp_age": temp_age},
+                       read_timeout=self._timeout * 10)
+        return GcReport(**d)
+
+    def fsck(self, repair: bool = False, *, verify_content: bool = True) -> FsckReport:
+        """The server's ``fsck`` (re-hashing every blob can take a while)."""
+        d = self._json("POST", "/v1/store/fsck", safe=True,
+                       params={"repair": repair, "verify_content": verify_content},
+                       read_timeout=self._timeout * 60)
+        return FsckReport(ok=d["ok"], problems=[Problem(**p) for p in d.get("problems", [])],
+                          checked_versions=d.get("checked_versions", 0),
+                          checked_blobs=d.get("checked_blobs", 0))
 
     # -- export ----------------------------------------------------------------------------
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InvalidInputError, NotFoundError, ReadOnlyError
-from .models import Artifact, Event, EventPage, Page, QueryResult, Source
+from .errors import AdminOnlyError, InvalidInputError, NotFoundError, ReadOnlyError
+from .models import Artifact, Event, EventPage, FsckReport, GcReport, Page, QueryResult, Source
 from .protocol import Store
 
 __all__ = ["ScopedStore", "namespace_allowed"]
@@ -297,7 +297,8 @@ class ScopedStore:
                 session_id: str | None = None) -> int:
         self._write()
         if ref is None:
-            raise ReadOnlyError("reindexing the whole store needs the admin token; name an artifact")
+            raise AdminOnlyError("reindexing the whole store needs the server's admin token; "
+                                 "name an artifact")
         r = self._locate(ref, namespace, session_id)
         return self.inner.reindex(r, namespace=namespace, session_id=session_id)
 
@@ -318,6 +319,13 @@ class ScopedStore:
         if (namespace is not None or session_id is not None) and not self.allows(ns):
             raise NotFoundError(f"no namespace {ns!r}")
         return self.inner.export_zip(dest, namespace=namespace, session_id=session_id)
+
+    # -- maintenance: the whole store, so the admin's only ---------------------------------
+    def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport:
+        raise AdminOnlyError("gc covers the whole store: it needs the server's admin token")
+
+    def fsck(self, repair: bool = False, *, verify_content: bool = True) -> FsckReport:
+        raise AdminOnlyError("fsck covers the whole store: it needs the server's admin token")
 
     def close(self) -> None:
         """The inner store belongs to the server: closing a view of it does nothing."""

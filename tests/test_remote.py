@@ -17,6 +17,7 @@ import pytest
 
 from notebook_artifacts import (
     AccessDeniedError,
+    AdminOnlyError,
     ArtifactStore,
     ConnectionLostError,
     IndexUnavailableError,
@@ -229,8 +230,10 @@ def test_every_store_command_takes_url_and_token(server, tmp_path, monkeypatch):
     assert r.exit_code == 0 and out.read_text() == "# Notes\nserved\n"
     with ArtifactStore(server.root, index=False) as direct:  # it landed in the served root
         assert direct.get("notes.md").tags == ["cli"]
-    r = run(cli, ["gc"])
-    assert r.exit_code == 2 and "run it where the server runs" in r.output
+    r = run(cli, ["gc", "--json"])  # maintenance runs on the server, through its admin token
+    assert r.exit_code == 0 and json.loads(r.output)["expired_versions"] == 0, r.output
+    r = run(cli, ["fsck", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["ok"] is True, r.output
     r = run(cli, ["ls", "--token", "wrong"])
     assert r.exit_code == 1 and "missing or invalid token" in r.output
     # every command that opens a store offers --url and --token
@@ -301,6 +304,8 @@ def test_token_commands_scope_a_remote_client(server, monkeypatch):
             assert r_only.read_text("a.txt", namespace="team/a") == "more"
             with pytest.raises(ReadOnlyError, match="read-only"):
                 r_only.delete("a.txt", namespace="team/a")
+        with pytest.raises(AdminOnlyError, match="admin token"):
+            s.gc()
         assert run(cli, root + ["token", "revoke", made["token_id"]]).exit_code == 0
         with pytest.raises(AccessDeniedError, match="invalid token"):
             s.list()  # refused on the very next request

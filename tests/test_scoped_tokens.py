@@ -88,6 +88,8 @@ PROBES: list[Probe] = [
     ("native put", lambda c, h, f: c.post("/v1/store/artifacts", files={"file": ("x", b"overwrite")}, data={"options": json.dumps({"name": f.a.name, "kind": "stream", **_scope(f)})}, headers=h), {"name"}),
     ("native close session", lambda c, h, f: c.post(f"/v1/store/sessions/{f.sid}/close", params={"namespace": f.a.namespace, "clean": True}, headers=h), set()),
     ("native promote", lambda c, h, f: c.post("/v1/store/promote", json={"ref": f.a.artifact_id}, headers=h), {"id"}),
+    ("native gc", lambda c, h, f: c.post("/v1/store/gc", params={"events_keep": 0}, headers=h), set()),
+    ("native fsck repair", lambda c, h, f: c.post("/v1/store/fsck", params={"repair": True}, headers=h), set()),
     ("platform list", lambda c, h, f: c.get(_plat(f) + "/artifacts", headers=h), set()),
     ("platform get", lambda c, h, f: c.get(_plat(f) + f"/artifacts/{f.a.artifact_id}", headers=h), {"id"}),
     ("platform versions", lambda c, h, f: c.get(_plat(f) + f"/artifacts/{f.a.artifact_id}/versions", headers=h), {"id"}),

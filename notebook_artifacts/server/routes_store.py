@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from ..errors import InvalidInputError
-from ..models import Artifact, QueryResult, Source
+from ..models import Artifact, FsckReport, GcReport, QueryResult, Source
 from . import _schemas as S
 from ._common import long_poll, settings_of
 from ._downloads import content_disposition, content_response
@@ -350,3 +350,13 @@ def export(request: Request, namespace: OptNamespace = None, session_id: Session
     return FileResponse(path, media_type="application/zip", background=BackgroundTask(os.unlink, path),
                         headers={"Content-Disposition": content_disposition(f"{label}.zip")})
 
+
+
+@router.post("/gc", response_model=GcReport, summary="Garbage-collect (admin token)")
+def gc(request: Request, events_keep: int = 100_000, temp_age: float = 0.0) -> dict[str, Any]:
+    return _store(request).gc(events_keep=events_keep, temp_age=temp_age).to_dict()
+
+
+@router.post("/fsck", response_model=FsckReport, summary="Check the store (admin token)")
+def fsck(request: Request, repair: bool = False, verify_content: bool = True) -> dict[str, Any]:
+    return _store(request).fsck(repair, verify_content=verify_content).to_dict()
