@@ -6,17 +6,24 @@ The Python API is this module::
     store = ArtifactStore.default()
     store.put("results.csv", tags=["run-3"], ttl="7d")
 
+    from notebook_artifacts import connect          # the same API, over HTTP
+    team = connect("http://host:8765", token="...")
+
 Importing it loads neither torch nor Chroma; the index loads on first use.
 """
 
 from __future__ import annotations
 
 from .errors import (
+    AccessDeniedError,
+    AdminOnlyError,
     ArtifactError,
+    ConnectionLostError,
     IndexUnavailableError,
     IntegrityError,
     InvalidInputError,
     NotFoundError,
+    ReadOnlyError,
 )
 from .models import (
     Artifact,
@@ -30,12 +37,16 @@ from .models import (
     QueryResult,
     Source,
 )
+from .protocol import Store
 from .store import ArtifactStore
 
 __version__ = "0.1.0"
 
 __all__ = [
     "ArtifactStore",
+    "Store",
+    "RemoteStore",
+    "connect",
     "Artifact",
     "Page",
     "Event",
@@ -51,10 +62,26 @@ __all__ = [
     "NotFoundError",
     "IntegrityError",
     "IndexUnavailableError",
+    "AccessDeniedError",
+    "ReadOnlyError",
+    "AdminOnlyError",
+    "ConnectionLostError",
     "load_ipython_extension",
     "unload_ipython_extension",
     "__version__",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """``connect`` and ``RemoteStore`` load httpx only when first used."""
+    if name in ("connect", "RemoteStore"):
+        try:
+            from . import remote
+        except ImportError as exc:  # pragma: no cover - depends on the installed extras
+            raise ImportError(
+                f"{name} needs httpx: pip install 'notebook-artifacts[remote]' ({exc})") from None
+        return getattr(remote, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def load_ipython_extension(ipython) -> None:  # pragma: no cover - exercised in a real kernel

@@ -26,6 +26,7 @@ from typing import Any
 import click
 
 from .errors import ArtifactError, InvalidInputError
+from .protocol import Store
 
 __all__ = ["cli", "main", "pass_store", "json_option", "scope_options", "emit", "print_table",
            "human_size", "CliError"]
@@ -67,18 +68,26 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, root: str | None, blobs: str | None = None):
+    def __init__(self, root: str | None, url: str | None = None, token: str | None = None,
+                 blobs: str | None = None):
         self.root = root
+        self.url = url
+        self.token = token
         self.blobs = blobs  # None: $NOTEBOOK_ARTIFACTS_BLOBS, else files under root
-        self._store: Any = None
+        self._store: Store | None = None
 
-    def store(self, ctx: click.Context) -> Any:
+    def store(self, ctx: click.Context) -> Store:
         if self._store is None:
-            from .store import ArtifactStore
+            if self.url:
+                from .remote import connect
 
-            # A CLI process is short-lived: it leaves index work pending for the process that
-            # holds the index (a kernel, the server) instead of loading the model to store a file.
-            self._store = ArtifactStore(self.root, background_index=False, blobs=self.blobs)
+                self._store = connect(self.url, self.token)
+            else:
+                from .store import ArtifactStore
+
+                # A CLI process is short-lived: it leaves index work pending for the process
+                # that holds the index (a kernel, the server) instead of loading the model.
+                self._store = ArtifactStore(self.root, background_index=False, blobs=self.blobs)
             ctx.call_on_close(self._store.close)
         return self._store
 
@@ -91,15 +100,24 @@ def _blobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
              "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")(f)
 
 
+_URL_HELP = ("Use the store served at this URL (`notebook-artifacts serve`) instead of a "
+             "directory (default: $NOTEBOOK_ARTIFACTS_URL).")
+_TOKEN_HELP = "Token for --url (default: $NOTEBOOK_ARTIFACTS_TOKEN)."
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", envvar="NOTEBOOK_ARTIFACTS_HOME", metavar="DIR", default=None,
               help="Store directory (default: $NOTEBOOK_ARTIFACTS_HOME, else ./.artifacts).")
 @_blobs_option
+@click.option("--url", envvar="NOTEBOOK_ARTIFACTS_URL", metavar="URL", default=None, help=_URL_HELP)
+@click.option("--token", envvar="NOTEBOOK_ARTIFACTS_TOKEN", metavar="TOKEN", default=None,
+              help=_TOKEN_HELP)
 @click.version_option(package_name="notebook-artifacts")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, blobs: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, blobs: str | None, url: str | None,
+        token: str | None) -> None:
     """Versioned artifacts with tags, TTL, events and semantic query."""
-    ctx.obj = _State(root, blobs)
+    ctx.obj = _State(root, url or None, token or None, blobs)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -109,14 +127,21 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 # -- helpers other subcommands reuse ------------------------------------------------------
 def pass_store(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Pass the :class:`ArtifactStore` of ``--root`` as the first argument."""
+    """Pass the :class:`Store` as the first argument: the directory of ``--root``, or the
+    served store of ``--url`` (an option of the group and of every command using a store)."""
 
     @functools.wraps(f)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, url: str | None = None, token: str | None = None, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        return f(ctx.find_object(_State).store(ctx), *args, **kwargs)
+        state = ctx.find_object(_State)
+        if url:
+            state.url = url
+        if token:
+            state.token = token
+        return f(state.store(ctx), *args, **kwargs)
 
-    return wrapper
+    wrapper = click.option("--token", "token", metavar="TOKEN", default=None, help=_TOKEN_HELP)(wrapper)
+    return click.option("--url", "url", metavar="URL", default=None, help=_URL_HELP)(wrapper)
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -224,7 +249,7 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None,
 @click.option("--no-index", is_flag=True, help="Do not queue for semantic indexing.")
 @json_option
 @pass_store
-def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
+def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str,
         session_id: str | None, tags: tuple[str, ...], meta_pairs: tuple[str, ...],
         meta_json: str | None, description: str | None, ttl: str | None, pin: bool, text: bool,
         source_tool: str | None, no_index: bool, as_json: bool) -> None:
@@ -264,7 +289,7 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
 @click.option("--cursor", default=None, help="next_cursor of a previous page.")
 @json_option
 @pass_store
-def ls_cmd(store: Any, namespace: str | None, session_id: str | None, tags: tuple[str, ...],
+def ls_cmd(store: Store, namespace: str | None, session_id: str | None, tags: tuple[str, ...],
            types: tuple[str, ...], include_expired: bool, limit: int, cursor: str | None,
            as_json: bool) -> None:
     """List the latest version of each artifact, newest first."""
@@ -289,7 +314,7 @@ def ls_cmd(store: Any, namespace: str | None, session_id: str | None, tags: tupl
 @click.option("--info", is_flag=True, help="Print the record instead of the content.")
 @json_option
 @pass_store
-def get(store: Any, ref: str, output: str, version: int | None, namespace: str,
+def get(store: Store, ref: str, output: str, version: int | None, namespace: str,
         session_id: str | None, info: bool, as_json: bool) -> None:
     """Write an artifact's content to a file or stdout (or show its record with --info)."""
     import shutil
@@ -324,7 +349,7 @@ def get(store: Any, ref: str, output: str, version: int | None, namespace: str,
 @click.option("-a", "--all", "include_expired", is_flag=True, help="Include expired versions.")
 @json_option
 @pass_store
-def versions(store: Any, ref: str, namespace: str, session_id: str | None, include_expired: bool,
+def versions(store: Store, ref: str, namespace: str, session_id: str | None, include_expired: bool,
              as_json: bool) -> None:
     """List every version of an artifact, oldest first."""
     vs = store.versions(ref, namespace=namespace, session_id=session_id,
@@ -342,7 +367,7 @@ def versions(store: Any, ref: str, namespace: str, session_id: str | None, inclu
 @scope_options
 @json_option
 @pass_store
-def tag(store: Any, ref: str, changes: tuple[str, ...], version: int | None, namespace: str,
+def tag(store: Store, ref: str, changes: tuple[str, ...], version: int | None, namespace: str,
         session_id: str | None, as_json: bool) -> None:
     """Add (+TAG or TAG) and remove (-TAG) tags, e.g. `tag report.md +final -draft`.
 
@@ -388,7 +413,7 @@ def tag(store: Any, ref: str, changes: tuple[str, ...], version: int | None, nam
 @click.option("--metadata", "meta_json", default=None, metavar="JSON", help="Replace metadata.")
 @json_option
 @pass_store
-def update(store: Any, ref: str, version: int | None, namespace: str, session_id: str | None,
+def update(store: Store, ref: str, version: int | None, namespace: str, session_id: str | None,
            ttl: str | None, pin: bool | None, description: str | None, meta_json: str | None,
            as_json: bool) -> None:
     """Change an artifact's TTL, pin, description or metadata."""
@@ -407,7 +432,7 @@ def update(store: Any, ref: str, version: int | None, namespace: str, session_id
 @scope_options
 @json_option
 @pass_store
-def rm(store: Any, ref: str, version: int | None, namespace: str, session_id: str | None,
+def rm(store: Store, ref: str, version: int | None, namespace: str, session_id: str | None,
        as_json: bool) -> None:
     """Delete an artifact (every version, or one with --version)."""
     gone = store.delete(ref, version, namespace=namespace, session_id=session_id)
@@ -437,7 +462,7 @@ def _event_line(e: Any) -> str:
 @click.option("--limit", default=100, show_default=True, type=int)
 @json_option
 @pass_store
-def events(store: Any, after: int, follow: bool, wait_seconds: float, namespace: str | None,
+def events(store: Store, after: int, follow: bool, wait_seconds: float, namespace: str | None,
            session_id: str | None, include_mime: tuple[str, ...], include_ext: tuple[str, ...],
            max_size: int | None, types: tuple[str, ...], limit: int, as_json: bool) -> None:
     """Print the event log; --follow streams new events (JSON lines with --json)."""
@@ -464,7 +489,7 @@ def events(store: Any, after: int, follow: bool, wait_seconds: float, namespace:
               help="Events to keep in the log.")
 @json_option
 @pass_store
-def gc(store: Any, events_keep: int, as_json: bool) -> None:
+def gc(store: Store, events_keep: int, as_json: bool) -> None:
     """Expire due artifacts and reclaim content nothing references."""
     r = store.gc(events_keep=events_keep)
     emit(r, as_json, lambda: click.echo(
@@ -478,7 +503,7 @@ def gc(store: Any, events_keep: int, as_json: bool) -> None:
 @click.option("--no-verify", is_flag=True, help="Skip re-hashing every blob.")
 @json_option
 @pass_store
-def fsck(store: Any, repair: bool, no_verify: bool, as_json: bool) -> None:
+def fsck(store: Store, repair: bool, no_verify: bool, as_json: bool) -> None:
     """Check the store (exit code 1 when problems remain)."""
     r = store.fsck(repair=repair, verify_content=not no_verify)
 
@@ -498,7 +523,7 @@ def fsck(store: Any, repair: bool, no_verify: bool, as_json: bool) -> None:
 @click.option("-n", "--namespace", default=None, help="Namespace (default: all).")
 @json_option
 @pass_store
-def sessions(store: Any, namespace: str | None, as_json: bool) -> None:
+def sessions(store: Store, namespace: str | None, as_json: bool) -> None:
     """List sessions with their artifact counts."""
     rows = store.sessions(namespace)
     emit(rows, as_json, lambda: print_table(
@@ -514,7 +539,7 @@ def sessions(store: Any, namespace: str | None, as_json: bool) -> None:
               help="Delete its unpinned artifacts (default: per NOTEBOOK_ARTIFACTS_AUTO_CLEAN).")
 @json_option
 @pass_store
-def close_session(store: Any, session_id: str, namespace: str, clean: bool | None,
+def close_session(store: Store, session_id: str, namespace: str, clean: bool | None,
                   as_json: bool) -> None:
     """Mark a session closed (and clean it when auto-clean is on)."""
     r = store.close_session(session_id, namespace, clean=clean)
@@ -528,7 +553,7 @@ def close_session(store: Any, session_id: str, namespace: str, clean: bool | Non
 @click.option("-s", "--session", "session_id", default=None)
 @json_option
 @pass_store
-def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | None,
+def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str | None,
                as_json: bool) -> None:
     """Zip the latest artifacts of a session or namespace into DEST ('-' = stdout)."""
     if namespace is None and session_id is None:
@@ -560,10 +585,14 @@ def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | N
 @click.option("--presigned-downloads", is_flag=True,
               help="Signed download URLs redirect to the object store's own presigned URL "
                    "(with --blobs on object storage; clients must reach its endpoint).")
+@click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
+              help="With --no-auth, also answer requests for this host name (repeat); loopback "
+                   "names and the bound address are always answered, others get 403.")
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool, blobs: str | None, presigned_downloads: bool) -> None:
+          no_index: bool, blobs: str | None, presigned_downloads: bool,
+          allowed_hosts: tuple[str, ...]) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
         from .server.runner import is_loopback, run_server
@@ -579,7 +608,7 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
     root = serve_root if serve_root is not None else state.root
     store = ArtifactStore(root, index=not no_index, blobs=blobs if blobs is not None else state.blobs)
     ctx.call_on_close(store.close)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"allowed_hosts": list(allowed_hosts)}
     if presigned_downloads:
         kwargs["presigned_downloads"] = True
     if data_uri_max_bytes is not None:
@@ -590,6 +619,70 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
                    **kwargs)
     except OSError as exc:
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
+
+
+# -- scoped tokens for `serve` (storage/tokens.py keeps only their hashes) ------------------
+@cli.group(cls=_Group)
+def token() -> None:
+    """Scoped tokens for a served store: create, list, revoke (on the server's --root)."""
+
+
+def _token_store(ctx: click.Context) -> Any:
+    from .store import ArtifactStore
+
+    store = ArtifactStore(ctx.find_object(_State).root, index=False)
+    ctx.call_on_close(store.close)
+    return store
+
+
+@token.command("create")
+@click.option("-n", "--namespace", "prefixes", multiple=True, required=True, metavar="PREFIX",
+              help="Namespace prefix the token may use (repeat for several).")
+@click.option("--read-only", is_flag=True, help="List and read only (writes get 403).")
+@click.option("--expires", default=None, metavar="DURATION", help="Lifetime such as 12h, 30d.")
+@click.option("--label", default=None, help="A note shown by `token list`.")
+@json_option
+@click.pass_context
+def token_create(ctx: click.Context, prefixes: tuple[str, ...], read_only: bool,
+                 expires: str | None, label: str | None, as_json: bool) -> None:
+    """Create a token for namespaces under PREFIX; it is printed once, only its hash is kept."""
+    import time
+
+    from .storage.ttl import parse_ttl
+
+    secret, rec = _token_store(ctx).tokens.create(
+        list(prefixes), read_only=read_only, expires_in=parse_ttl(expires), label=label,
+        now=time.time())
+    emit({"token": secret, **rec.to_dict()}, as_json, lambda: click.echo(
+        f"{secret}\n(token {rec.token_id} for {', '.join(rec.prefixes)}"
+        f"{', read-only' if rec.read_only else ''}"
+        f"{', expires ' + rec.to_dict()['expires_at'] if rec.expires_at else ''}: "
+        "shown only now, store it safely)"))
+
+
+@token.command("list")
+@json_option
+@click.pass_context
+def token_list(ctx: click.Context, as_json: bool) -> None:
+    """List tokens (ids, prefixes, expiry; never the tokens themselves)."""
+    recs = [r.to_dict() for r in _token_store(ctx).tokens.list()]
+    emit(recs, as_json, lambda: print_table(
+        [[r["token_id"], ",".join(r["prefixes"]), "yes" if r["read_only"] else "no",
+          (r["expires_at"] or "")[:19].replace("T", " "),
+          "revoked" if r["revoked_at"] else "active", r["label"] or ""] for r in recs],
+        ["id", "prefixes", "read-only", "expires", "state", "label"]))
+
+
+@token.command("revoke")
+@click.argument("token_id")
+@json_option
+@click.pass_context
+def token_revoke(ctx: click.Context, token_id: str, as_json: bool) -> None:
+    """Revoke a token at once (the server refuses it on its next request)."""
+    import time
+
+    rec = _token_store(ctx).tokens.revoke(token_id, now=time.time())
+    emit(rec.to_dict(), as_json, lambda: click.echo(f"revoked {rec.token_id}"))
 
 
 @cli.command("bench", context_settings={"ignore_unknown_options": True})
@@ -682,7 +775,7 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
               metavar="SECONDS", help="First wait up to SECONDS for pending indexing (0: don't).")
 @json_option
 @pass_store
-def query(store: Any, text: str, k: int, mode: str, namespace: str | None, session_id: str | None,
+def query(store: Store, text: str, k: int, mode: str, namespace: str | None, session_id: str | None,
           tags: tuple[str, ...], mime_types: tuple[str, ...], where_pairs: tuple[str, ...],
           versions: str, scope: str, context_budget: int, show_context: bool, wait_seconds: float,
           as_json: bool) -> None:
@@ -719,7 +812,7 @@ def query(store: Any, text: str, k: int, mode: str, namespace: str | None, sessi
               help="Wait up to SECONDS for the queue to drain (0: just queue).")
 @json_option
 @pass_store
-def reindex(store: Any, ref: str | None, namespace: str, session_id: str | None,
+def reindex(store: Store, ref: str | None, namespace: str, session_id: str | None,
             wait_seconds: float, as_json: bool) -> None:
     """Queue REF's versions (default: everything) for indexing again."""
     n = store.reindex(ref, namespace=namespace, session_id=session_id)
@@ -736,7 +829,7 @@ def reindex(store: Any, ref: str | None, namespace: str, session_id: str | None,
 @scope_options
 @json_option
 @pass_store
-def promote(store: Any, ref: str, version: int | None, namespace: str, session_id: str | None,
+def promote(store: Store, ref: str, version: int | None, namespace: str, session_id: str | None,
             as_json: bool) -> None:
     """Promote a version to a durable source (outlives TTL and session cleanup)."""
     src = store.promote(ref, version, namespace=namespace, session_id=session_id)

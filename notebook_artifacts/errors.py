@@ -8,6 +8,10 @@ __all__ = [
     "NotFoundError",
     "IntegrityError",
     "IndexUnavailableError",
+    "AccessDeniedError",
+    "ReadOnlyError",
+    "AdminOnlyError",
+    "ConnectionLostError",
 ]
 
 
@@ -32,3 +36,20 @@ class IntegrityError(ArtifactError):
 
 class IndexUnavailableError(ArtifactError):
     """The semantic index cannot run here (extra not installed, model missing)."""
+
+
+class AccessDeniedError(ArtifactError, PermissionError):
+    """A served store refused the token (missing, invalid, expired, revoked or read-only)."""
+
+
+class ReadOnlyError(AccessDeniedError):
+    """The token may read this store but not change it."""
+
+
+class AdminOnlyError(AccessDeniedError):
+    """Only the server's own (admin) token may do this (gc, fsck, reindexing everything)."""
+
+
+class ConnectionLostError(ArtifactError, ConnectionError):
+    """The connection to a served store failed or dropped; the message says whether the call
+    may have taken effect."""

@@ -140,6 +140,15 @@ class Page(_Record):
     def __len__(self) -> int:
         return len(self.artifacts)
 
+    def to_frame(self) -> Any:
+        """The page as a pandas DataFrame, one row per artifact (the usual columns first)."""
+        import pandas as pd
+
+        first = ["name", "version", "namespace", "session_id", "mime_type", "size_bytes", "tags",
+                 "created_at", "expires_at", "is_pinned", "status", "artifact_id"]
+        cols = first + [f for f in ARTIFACT_FIELDS if f not in first]
+        return pd.DataFrame([a.to_dict() for a in self.artifacts], columns=cols)
+
     def _repr_html_(self) -> str:
         from .reprs import listing_html
 

@@ -22,13 +22,11 @@ Behaviour decisions (see also README):
 from __future__ import annotations
 
 import errno
-import io
 import json
 import os
 import secrets
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -40,8 +38,8 @@ from .storage import _validate as V
 from .storage.blobs import StagedBlob, open_blobs
 from .storage.catalog import Catalog
 from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
-from .storage.mime import SPREADSHEET_MIMES, artifact_type_for, decode_text, extension_of
-from .storage.mime import guess_mime, is_text_mime
+from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
+from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
 __all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
@@ -137,6 +135,8 @@ class ArtifactStore:
         """Stop the event watcher and close the catalog connection."""
         if not self._closed:
             self._closed = True
+            if self._tokens is not None:
+                self._tokens.close()
             if self._index_service is not None:  # index: stop the worker, release the lock
                 self._index_service.close()
             self._watcher.stop()
@@ -158,6 +158,16 @@ class ArtifactStore:
         """Hook called after every put (the index service wakes its worker here)."""
         if self.index and self.background_index and artifact.status == "pending":
             self._index().wake()
+
+    # -- scoped access tokens of a served store (storage/tokens.py) --------------------------
+    _tokens: Any = None
+
+    @property
+    def tokens(self) -> TokenRegistry:
+        """Scoped access tokens for serving this store (only their hashes are kept)."""
+        if self._tokens is None:
+            self._tokens = TokenRegistry(self.root)
+        return self._tokens
 
     # -- semantic index (notebook_artifacts.index) -------------------------------------------
     _index_service: Any = None
@@ -265,19 +275,22 @@ class ArtifactStore:
 
     def register_file(
         self, path: str | os.PathLike[str], name: str | None = None, *, namespace: str = "default",
-        session_id: str | None = None, source: str = "workspace", **kwargs: Any,
+        session_id: str | None = None, source: str = "workspace",
+        workspace_path: str | None = None, **kwargs: Any,
     ) -> Artifact:
         """Record a workspace file as an artifact (seed 001 ``register_file``).
 
         The content is copied into the store; the manifest records the original path as
-        ``workspace_path``. Other keywords are those of :meth:`put`.
+        ``workspace_path`` (or the one given: a served store records the client's path).
+        Other keywords are those of :meth:`put`.
         """
         p = Path(path)
         if not p.is_file():
             raise NotFoundError(f"cannot register {os.fspath(path)!r}: no such file")
+        V.validate_optional_text(workspace_path, "workspace_path", 4096)
         return self._put(
             p, name, namespace=namespace, session_id=session_id, source=source,
-            workspace_path=str(p.resolve()), **kwargs,
+            workspace_path=workspace_path or str(p.resolve()), **kwargs,
         )
 
     def _put(self, src: Any, name: str | None, *, namespace: str = "default",
@@ -525,48 +538,10 @@ class ArtifactStore:
         """Content as a Python object: DataFrame (CSV/TSV/Parquet, a one-sheet workbook), a dict
         of DataFrames by sheet name (a workbook with several sheets), parsed JSON, str, or
         bytes."""
+        from ._content import load_content
+
         a = self._resolve(ref, version, namespace, session_id)
-        mime = a.mime_type.split(";", 1)[0].lower()
-        if mime in SPREADSHEET_MIMES:
-            import pandas as pd
-
-            with self._blobs.open(a.sha256) as f, warnings.catch_warnings():
-                # pandas 3 calls its xlrd engine (.xls) deprecated; it is still the one reader
-                # of .xls files that the index extra installs
-                warnings.simplefilter("ignore", FutureWarning)
-                warnings.simplefilter("ignore", DeprecationWarning)
-                try:
-                    sheets = pd.read_excel(f if f.seekable() else io.BytesIO(f.read()),
-                                           sheet_name=None)
-                except ImportError:
-                    raise
-                except Exception as exc:  # a damaged or mislabelled workbook
-                    raise InvalidInputError(
-                        f"{a.name} v{a.version} is not a readable workbook ({type(exc).__name__}: "
-                        f"{exc}); get its bytes with read_bytes() or open()") from None
-            return next(iter(sheets.values())) if len(sheets) == 1 else sheets
-        if mime in ("text/csv", "text/tab-separated-values", "application/vnd.apache.parquet"):
-            import pandas as pd
-
-            with self._blobs.open(a.sha256) as f:
-                if mime == "application/vnd.apache.parquet":
-                    return pd.read_parquet(f)
-                return pd.read_csv(f, sep="\t" if mime.endswith("tab-separated-values") else ",")
-        if mime in ("application/json", "application/x-ipynb+json"):
-            with self._blobs.open(a.sha256) as f:
-                return json.load(f)
-        if mime == "application/x-ndjson":
-            with self._blobs.open(a.sha256) as f:
-                return [json.loads(line) for line in f if line.strip()]
-        if is_text_mime(mime):
-            with self._blobs.open(a.sha256) as f:
-                data = f.read()
-            try:
-                return data.decode("utf-8")
-            except UnicodeDecodeError:
-                return data
-        with self._blobs.open(a.sha256) as f:
-            return f.read()
+        return load_content(a.mime_type, lambda: self._blobs.open(a.sha256), f"{a.name} v{a.version}")
 
     def versions(self, ref: Any, *, namespace: str = "default", session_id: str | None = None,
                  include_expired: bool = False) -> list[Artifact]:
@@ -600,6 +575,8 @@ class ArtifactStore:
         tag_list = V.split_csv(tags)
         type_list = V.split_csv(types)
         V.validate_limit(limit, 1, 200)
+        if isinstance(cursor, str) and cursor.isdigit() and int(cursor) > _MAX_CURSOR:
+            raise InvalidInputError(f"invalid cursor {cursor!r}: pass the next_cursor of a previous page")
         self._sweep()
         return self._catalog.list_latest(
             namespace=namespace, session_id=session_id, tags=tag_list, types=type_list,
@@ -610,15 +587,7 @@ class ArtifactStore:
               tags: Iterable[str] | str | None = None, types: Iterable[str] | str | None = None,
               include_expired: bool = False, limit: int = 50, cursor: str | None = None) -> Any:
         """The same listing as :meth:`list`, as a pandas DataFrame (one row per artifact)."""
-        import pandas as pd
-
-        from .models import ARTIFACT_FIELDS
-
-        page = self.list(namespace, session_id, tags, types, include_expired, limit, cursor)
-        first = ["name", "version", "namespace", "session_id", "mime_type", "size_bytes", "tags",
-                 "created_at", "expires_at", "is_pinned", "status", "artifact_id"]
-        cols = first + [f for f in ARTIFACT_FIELDS if f not in first]
-        return pd.DataFrame([a.to_dict() for a in page.artifacts], columns=cols)
+        return self.list(namespace, session_id, tags, types, include_expired, limit, cursor).to_frame()
 
     def names(self, namespace: str = "default", session_id: str | None = None) -> list[str]:
         """Names with a live version in exactly this scope (seed 002 ``List``), sorted."""
@@ -877,10 +846,14 @@ def _no_json(obj: Any) -> Any:
     raise TypeError(f"{type(obj).__name__} is not JSON data")
 
 
+#: cursors are SQLite integers: anything larger was never handed out
+_MAX_CURSOR = 2**63 - 1
+
+
 def _cursor_value(after: Any) -> int:
     if isinstance(after, str) and after.strip().isdigit():
         after = int(after.strip())
-    if isinstance(after, bool) or not isinstance(after, int) or after < 0:
+    if isinstance(after, bool) or not isinstance(after, int) or not 0 <= after <= _MAX_CURSOR:
         raise InvalidInputError(f"invalid cursor {after!r}: give an event cursor >= 0 (0 = from the start)")
     return after
 

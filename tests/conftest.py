@@ -32,8 +32,15 @@ def blobs_url(blob_backend, request) -> str | None:
 
 
 def pytest_generate_tests(metafunc):
-    """Run the store's public-API tests once per blob backend: a module marked
-    ``pytestmark = pytest.mark.blob_backends`` gets every test that uses ``store`` (through the
-    ``blob_backend`` fixture) twice, on local files and on S3 (moto on loopback)."""
-    if "blob_backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker("blob_backends"):
+    """Widen the store's public-API tests (store_fixtures.py says how):
+
+    - a module marked ``both_stores`` runs each test that uses ``store`` against an
+      ArtifactStore and against a RemoteStore over loopback HTTP;
+    - a module marked ``blob_backends`` runs each test that uses ``store`` (through the
+      ``blob_backend`` fixture) on local files and on S3 (moto on loopback).
+    """
+    marked = metafunc.definition.get_closest_marker
+    if "store" in metafunc.fixturenames and marked("both_stores"):
+        metafunc.parametrize("store", ["local", "remote"], indirect=True)
+    if "blob_backend" in metafunc.fixturenames and marked("blob_backends"):
         metafunc.parametrize("blob_backend", ["local", "s3"], indirect=True)

@@ -10,7 +10,9 @@ import time
 import pytest
 
 from notebook_artifacts import ArtifactStore, InvalidInputError
-from store_fixtures import clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def test_cursor_pages_and_has_more(store):
@@ -51,6 +53,8 @@ def test_bad_arguments_are_rejected(store):
         store.events(wait_seconds=61)
     with pytest.raises(InvalidInputError, match="cursor"):
         store.events(after=-1)
+    with pytest.raises(InvalidInputError, match="cursor"):
+        store.events(after=2**63)  # past SQLite's integers: was an OverflowError (HTTP 500)
     with pytest.raises(InvalidInputError, match="event type"):
         store.events(types="nope")
 
@@ -146,6 +150,7 @@ def test_subscribe_sees_other_process_writes(tmp_path):
     store.close()
 
 
+@pytest.mark.local_only
 def test_many_waiters_share_one_watcher(store):
     start = store.latest_cursor()
     pages = []

@@ -10,7 +10,9 @@ import pytest
 
 from notebook_artifacts import InvalidInputError
 from notebook_artifacts.storage.export import safe_arcname
-from store_fixtures import clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
@@ -89,6 +91,7 @@ def test_export_needs_a_scope(store):
         store.export_zip()
 
 
+@pytest.mark.local_only
 def test_default_destination_under_root(store):
     store.put("x", "x.txt", session_id="s1")
     p = store.export_zip(session_id="s1")

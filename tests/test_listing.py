@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from notebook_artifacts import InvalidInputError
-from store_fixtures import clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def test_list_shows_latest_version_newest_first(store):
@@ -49,6 +51,8 @@ def test_bad_limit_and_cursor(store):
         store.list(limit=0)
     with pytest.raises(InvalidInputError, match="next_cursor"):
         store.list(cursor="abc")
+    with pytest.raises(InvalidInputError, match="next_cursor"):
+        store.list(cursor=str(2**63))  # was an OverflowError (HTTP 500)
 
 
 def test_frame_has_one_row_per_artifact(store):

@@ -8,6 +8,7 @@ import pytest
 
 from index_fixtures import DATA, ManualClock, embedder  # noqa: F401  (fixture)
 from notebook_artifacts import Artifact, ArtifactStore, InvalidInputError, QueryResult
+from store_fixtures import backing, served
 
 pytestmark = pytest.mark.model
 
@@ -15,8 +16,9 @@ SAMPLES = ("project_notes.md", "measurements.csv", "feature_pipeline.py", "runbo
            "experiment_config.json", "field_report.pdf")
 
 
-@pytest.fixture(scope="module")
-def world(tmp_path_factory, embedder):
+@pytest.fixture(scope="module", params=["local", "remote"])
+def world(request, tmp_path_factory, embedder):
+    """The sample store, queried in Python or through a RemoteStore over loopback HTTP."""
     clock = ManualClock()
     store = ArtifactStore(tmp_path_factory.mktemp("query"), clock=clock)
     for name in SAMPLES:
@@ -33,7 +35,11 @@ def world(tmp_path_factory, embedder):
     store.put("Temporary scratch note about the octopus aquarium feeding rota.", name="scratch.txt",
               ttl=60)
     assert store.wait_indexed(300)
-    yield store, clock
+    if request.param == "local":
+        yield store, clock
+    else:
+        with served(store) as remote:
+            yield remote, clock
     store.close()
 
 
@@ -150,6 +156,7 @@ def test_expired_and_deleted_artifacts_never_match(world):
 ])
 def test_bad_query_arguments_are_rejected_with_a_clear_message(world, kwargs, match):
     store, _ = world
+    kwargs = dict(kwargs)  # the parameter dict is shared by the local and remote runs
     text = kwargs.pop("text")
     with pytest.raises(InvalidInputError, match=match):
         store.query(text, **kwargs)
@@ -157,6 +164,8 @@ def test_bad_query_arguments_are_rejected_with_a_clear_message(world, kwargs, ma
 
 def test_chroma_hnsw_path_agrees_with_the_exact_in_memory_search(world):
     store, _ = world
+    if not isinstance(store, ArtifactStore):
+        pytest.skip("compares the index's two search paths inside one process")
     svc = store._index()
     cases = [("requests are taking too long in production", {}),
              ("zebra migration counts", {"namespace": "teamA/proj", "session_id": "s2"}),
@@ -176,3 +185,25 @@ def test_chroma_hnsw_path_agrees_with_the_exact_in_memory_search(world):
         from notebook_artifacts.index.service import BRUTE_FORCE_MAX
 
         svc.brute_force_max = BRUTE_FORCE_MAX
+
+
+def test_a_scoped_token_queries_only_its_namespaces(world):
+    """Hits and combined_context from outside a scoped token's prefixes never come back."""
+    import time
+
+    from notebook_artifacts import connect
+    from notebook_artifacts.scoped import ScopedStore
+
+    store, _ = world
+    if isinstance(store, ArtifactStore):
+        view = ScopedStore(store, ["teamA"])
+    else:  # over HTTP with a scoped token of the served store
+        token, _ = backing(store).tokens.create(["teamA"], read_only=True, now=time.time())
+        view = connect(store.url, token)
+    everyone = store.query("zebra migration counts survey glacier launch codename", k=10)
+    assert {h.artifact.namespace for h in everyone.results} > {"teamA/proj"}  # others match too
+    res = view.query("zebra migration counts survey glacier launch codename", k=10)
+    assert res.results and {h.artifact.namespace for h in res.results} == {"teamA/proj"}
+    assert "zebras.txt" in res.combined_context
+    assert "plan.txt" not in res.combined_context and "Glacier" not in res.combined_context
+    assert view.query("launch codename BLUEHERON", namespace="default").results == []

@@ -63,3 +63,11 @@ def test_cli_tour_runs(workdir):
                                timeout=120)
             assert p.returncode == 0, f"{part}: {p.stderr}"
     assert (workdir / "notes.md").read_bytes() == (workdir / "data" / "project_notes.md").read_bytes()
+
+
+def test_connect_tour_runs_and_prints_what_it_says(workdir):
+    code = _block("Connect from anywhere", "python")
+    p = subprocess.run([sys.executable, "-c", code], cwd=workdir, capture_output=True, text=True,
+                       timeout=120)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.splitlines() == ["{'lr': 0.01} [1, 2]"]

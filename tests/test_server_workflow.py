@@ -79,7 +79,7 @@ def test_async_workflows_failures_and_live_registration(wf_client, store):
 
 
 def test_no_workflow_registered_is_404(store):
-    with TestClient(create_app(store, auth=False)) as c:
+    with TestClient(create_app(store, auth=False), base_url="http://localhost") as c:
         r = c.post("/api/workflow/execute", json={"session_id": "r", "task_prompt": "x"})
         assert r.status_code == 404 and "workflows=" in r.json()["detail"]
 

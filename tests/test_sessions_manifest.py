@@ -8,13 +8,15 @@ import pytest
 
 from notebook_artifacts import InvalidInputError, NotFoundError
 from notebook_artifacts.storage.sessions import manifest_path
-from store_fixtures import blob_files, clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
 
 FIELDS = {"attachment_id", "name", "mime_type", "size", "sha256", "source", "workspace_path", "storage"}
 
+pytestmark = BOTH_STORES
+
 
 def _manifest(store, sid, ns="default"):
-    return json.loads(manifest_path(store.root, ns, sid).read_text())
+    return json.loads(manifest_path(backing(store).root, ns, sid).read_text())
 
 
 def test_manifest_tracks_puts_updates_and_deletes(store):
@@ -25,14 +27,14 @@ def test_manifest_tracks_puts_updates_and_deletes(store):
     assert FIELDS <= set(entry)
     assert entry["attachment_id"] == a.attachment_id and entry["size"] == 5
     assert entry["source"] == "upload" and entry["mime_type"] == "text/plain"
-    assert (store.root / entry["storage"]).is_file()
+    assert (backing(store).root / entry["storage"]).is_file()
     store.put("alpha2", "a.txt", session_id="s1")
     assert [e["version"] for e in _manifest(store, "s1")["attachments"]] == [1, 2]
     store.delete("a.txt", session_id="s1")
     assert _manifest(store, "s1")["attachments"] == []
     assert store.manifest("s1")["attachments"] == []
     # no temp files are left beside it
-    assert [p.name for p in manifest_path(store.root, "default", "s1").parent.iterdir()
+    assert [p.name for p in manifest_path(backing(store).root, "default", "s1").parent.iterdir()
             if p.name.endswith(".tmp")] == []
 
 
@@ -82,7 +84,7 @@ def test_auto_clean_removes_session_files(store, monkeypatch, var):
     assert store.names(session_id="s2") == ["o.bin"]
     assert [e.type for e in store.events(after=before).events] == ["deleted", "deleted"]
     assert [e["name"] for e in _manifest(store, "s1")["attachments"]] == ["keep.bin"]
-    assert len(blob_files(store.root)) == 2
+    assert len(blob_files(store)) == 2
 
 
 def test_close_session_validates(store):

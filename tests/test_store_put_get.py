@@ -12,7 +12,9 @@ import pandas as pd
 import pytest
 
 from notebook_artifacts import ArtifactStore, InvalidInputError, NotFoundError
-from store_fixtures import blob_files, clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
@@ -210,7 +212,7 @@ def test_stream_returning_non_bytes_is_rejected(store):
 
     with pytest.raises(InvalidInputError, match="binary file object"):
         store.put(AsyncLike(), "x.bin")
-    assert list(store._blobs.tmp.iterdir()) == []
+    assert list(backing(store)._blobs.tmp.iterdir()) == []
 
 
 def test_default_store_follows_the_environment(tmp_path, monkeypatch):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 from notebook_artifacts import InvalidInputError, NotFoundError
-from store_fixtures import blob_files, clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs

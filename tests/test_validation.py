@@ -7,11 +7,13 @@ import os
 import pytest
 
 from notebook_artifacts import InvalidInputError
-from store_fixtures import clock, store  # noqa: F401
+from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
+
+pytestmark = BOTH_STORES
 
 
 def _snapshot(store):
-    files = sorted(str(p.relative_to(store.root)) for p in store.root.rglob("*")
+    files = sorted(str(p.relative_to(backing(store).root)) for p in backing(store).root.rglob("*")
                    if p.is_file() and not p.name.startswith("catalog.sqlite3"))
     return files, store.latest_cursor(), store.list(include_expired=True, limit=200).total
 
@@ -73,7 +75,7 @@ def test_rejected_file_put_writes_nothing(seeded, tmp_path):
     with pytest.raises(InvalidInputError, match="directory"):
         seeded.put(tmp_path, "dir.bin")
     assert _snapshot(seeded) == before
-    assert os.listdir(seeded.root / "blobs" / "tmp") == []
+    assert os.listdir(backing(seeded).root / "blobs" / "tmp") == []
 
 
 @pytest.mark.parametrize("call,message", [

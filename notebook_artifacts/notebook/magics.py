@@ -20,6 +20,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
 from ..errors import ArtifactError
+from ..protocol import Store
 from ._paths import glob_paths, name_for_path
 
 __all__ = ["ArtifactMagics", "HELP"]
@@ -28,6 +29,7 @@ HELP = """\
 %artifact SUBCOMMAND ...   (versioned artifacts in the current store)
 
   use PATH [--no-index]            switch to the store at PATH (returns it)
+  connect URL [--token T] | connect --local   use a served store (or the local one)
   upload|put PATH... [--name N] [--tags a,b] [--ttl 1h] [--pin] [--session S]
                      [--namespace NS] [--meta k=v ...] [--description TEXT]
   ls [--tags a,b] [--type T] [--all] [--expired] [--limit N]   listing as a DataFrame
@@ -123,15 +125,16 @@ class ArtifactMagics(Magics):
 
     def __init__(self, shell=None, **kwargs: Any) -> None:
         # set before super().__init__: loading %config values fires the root observer
-        self._store = None
+        self._store: Store | None = None
         self._server = None
         self._watcher = None
         super().__init__(shell=shell, **kwargs)
 
     # -- store -----------------------------------------------------------------------------
     @property
-    def store(self):
-        """The current :class:`ArtifactStore` (opened on first use)."""
+    def store(self) -> Store:
+        """The current store: an :class:`ArtifactStore` (opened on first use) or the served
+        store of ``%artifact connect``."""
         if self._store is None:
             from ..store import ArtifactStore
 
@@ -142,7 +145,7 @@ class ArtifactMagics(Magics):
     def _root_changed(self, change: dict[str, Any]) -> None:
         self._switch(None)
 
-    def _switch(self, store: Any) -> None:
+    def _switch(self, store: Store | None) -> None:
         old, self._store = self._store, store
         if self._server is not None and old is not store:
             # the server serves the old store, which is closed below
@@ -209,7 +212,7 @@ class ArtifactMagics(Magics):
 
     def _commands(self) -> dict[str, Callable[..., Any]]:
         return {
-            "use": self._cmd_use, "upload": self._cmd_put, "put": self._cmd_put,
+            "use": self._cmd_use, "connect": self._cmd_connect, "upload": self._cmd_put, "put": self._cmd_put,
             "ls": self._cmd_ls, "list": self._cmd_ls, "show": self._cmd_show, "get": self._cmd_get,
             "versions": self._cmd_versions, "tag": self._cmd_tag, "pin": self._cmd_pin,
             "unpin": self._cmd_unpin, "ttl": self._cmd_ttl, "rm": self._cmd_rm,
@@ -252,6 +255,11 @@ class ArtifactMagics(Magics):
         store = ArtifactStore(path, index=not args.no_index)
         self._switch(store)
         return store
+
+    def _cmd_connect(self, argv: list[str]) -> Store:
+        from .connect import connect_command
+
+        return connect_command(self, argv)
 
     def _cmd_put(self, argv: list[str]) -> Any:
         p = _parser("put")

@@ -56,10 +56,14 @@ class ServerSettings:
     tmp_dir: Optional[str] = None
     #: a valid signed download answers 307 to the blob store's own presigned URL when it has one
     presigned_downloads: bool = False
+    #: scoped tokens (storage/tokens.py); None: only the admin token
+    tokens: Any = None
 
 
 def settings_of(request: Request) -> ServerSettings:
-    return request.app.state.settings
+    """The server's settings; for a scoped token, a copy whose ``store`` is scoped (_auth.py)."""
+    scoped = getattr(request.state, "settings", None)
+    return scoped if scoped is not None else request.app.state.settings
 
 
 # ---------------------------------------------------------------- scope mapping (DESIGN.md)

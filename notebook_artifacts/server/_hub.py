@@ -26,8 +26,12 @@ class Listener:
         self.session_id = session_id
         self.queue: asyncio.Queue[list[Event]] = asyncio.Queue(maxsize=maxsize)
         self.overflowed = False
+        #: a scoped token's boundary: events it refuses are never queued
+        self.allow: Optional[Callable[[Event], bool]] = None
 
     def matches(self, e: Event) -> bool:
+        if self.allow is not None and not self.allow(e):
+            return False
         if self.namespace is not None and e.namespace != self.namespace:
             return False
         if self.session_id is not None and e.session_id != self.session_id:

@@ -20,12 +20,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from .. import __version__
-from ..errors import IndexUnavailableError, IntegrityError, InvalidInputError, NotFoundError
-from . import routes_apps, routes_platform, routes_sessions, routes_workflow, ws
+from ..errors import ArtifactError
+from ..store import ArtifactStore
+from ..http_errors import status_and_code
+from . import routes_apps, routes_platform, routes_sessions, routes_store, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
 from ._common import ServerSettings
 from ._content_policy import SecurityHeaders
 from ._docs import add_docs_routes
+from ._hosts import HostCheck
 from ._hub import EventHub
 from ._signing import UrlSigner
 
@@ -110,6 +113,7 @@ def create_app(
     workflows: Optional[dict[str, Callable[..., Any]]] = None,
     tmp_dir: Optional[str] = None,
     presigned_downloads: bool = False,
+    allowed_hosts: Optional[list[str]] = None,
 ) -> FastAPI:
     """Build the app over ``store``.
 
@@ -121,6 +125,8 @@ def create_app(
     ``presigned_downloads``: a signed download URL, once checked, redirects (307) to the object
     store's own presigned URL when the content is on object storage, so the bytes do not pass
     through this server (clients must reach the object store's endpoint).
+    Without auth, only requests whose ``Host`` is a loopback name or one of ``allowed_hosts``
+    are answered (DNS rebinding; ``_hosts.py``).
     """
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
@@ -136,6 +142,7 @@ def create_app(
         data_uri_max_bytes=int(data_uri_max_bytes), signer=UrlSigner(signing_key or os.urandom(32), clock=_clock_of(store)),
         hub=hub, workflows=dict(workflows or {}), tmp_dir=tmp_dir,
         presigned_downloads=bool(presigned_downloads),
+        tokens=store.tokens if isinstance(store, ArtifactStore) and auth else None,
     )
 
     @asynccontextmanager
@@ -162,10 +169,12 @@ def create_app(
     app.state.token = token
     app.add_middleware(_BodyLimit, limit=int(max_upload_bytes) * 4 // 3 + (2 << 20))
     app.add_middleware(SecurityHeaders)
+    if token is None:
+        app.add_middleware(HostCheck, allowed=list(allowed_hosts or ()))
 
     deps = [Depends(make_auth_dependency(token))] if token is not None else []
     add_docs_routes(app, deps)
-    for module in (routes_sessions, routes_apps, routes_platform, routes_workflow):
+    for module in (routes_sessions, routes_apps, routes_platform, routes_workflow, routes_store):
         app.include_router(module.router, dependencies=deps, responses=_ERRORS)
     app.include_router(routes_platform.signed_router, responses=_ERRORS)
     app.include_router(ws.router)
@@ -174,22 +183,12 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(InvalidInputError)
-    async def _invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(IndexUnavailableError)
-    async def _no_index(request: Request, exc: IndexUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(IntegrityError)
-    async def _damaged(request: Request, exc: IntegrityError) -> JSONResponse:
-        # stored content is missing or damaged: a server fault, said plainly (never wrong bytes)
-        return JSONResponse({"detail": str(exc)}, status_code=500)
+    @app.exception_handler(ArtifactError)
+    async def _store_error(request: Request, exc: ArtifactError) -> JSONResponse:
+        # one table (http_errors.ERROR_TABLE) gives the status and a code a client maps back;
+        # IntegrityError (stored content missing or damaged) is a 500 said plainly
+        status, code = status_and_code(exc)
+        return JSONResponse({"detail": str(exc), "error": code}, status_code=status)
 
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     return app

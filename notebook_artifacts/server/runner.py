@@ -115,6 +115,7 @@ def serve_in_thread(
 
     if not auth and not is_loopback(host):
         raise ValueError(f"refusing to serve without auth on {host}: bind to 127.0.0.1 or keep auth on")
+    app_kwargs["allowed_hosts"] = [host, *app_kwargs.get("allowed_hosts", ())]
     app = create_app(store, token=token, auth=auth, workflows=workflows,
                      max_upload_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, **app_kwargs)
     sock = _bind(host, port)
@@ -175,6 +176,7 @@ def run_server(
 
     if not auth and not is_loopback(host):
         raise ValueError(f"refusing --no-auth on {host}: --no-auth is allowed only on a loopback address")
+    app_kwargs["allowed_hosts"] = [host, *app_kwargs.get("allowed_hosts", ())]
     app = create_app(store, token=token, auth=auth,
                      max_upload_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, **app_kwargs)
     sock = _bind(host, port)

@@ -18,7 +18,7 @@ from typing import Any, Optional
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from starlette.concurrency import run_in_threadpool
 
-from ._auth import token_matches
+from ._auth import scoped_store_for, token_matches
 from ._common import SESSION_PATTERN, ws_message
 
 __all__ = ["router"]
@@ -49,14 +49,17 @@ async def _catch_up(ws: WebSocket, store: Any, after: int, namespace: Optional[s
 async def events_ws(ws: WebSocket) -> None:
     s = ws.app.state.settings
     q = ws.query_params
+    store = s.store
     if s.token is not None:
         given = q.get("token")
         auth = ws.headers.get("authorization", "")
         if not given and auth.lower().startswith("bearer "):
             given = auth[7:].strip()
         if not token_matches(given, s.token):
-            await ws.close(code=1008, reason="missing or invalid token: add ?token=<token>")
-            return
+            store = scoped_store_for(s, given)  # a scoped token sees only its namespaces
+            if store is None:
+                await ws.close(code=1008, reason="missing or invalid token: add ?token=<token>")
+                return
     session_id = q.get("session_id") or None
     namespace = q.get("namespace") or None
     after_raw = q.get("after")
@@ -68,11 +71,13 @@ async def events_ws(ws: WebSocket) -> None:
         return
     await ws.accept()
     listener = s.hub.add_listener(namespace, session_id)
+    if store is not s.store:
+        listener.allow = store.allows_event
     try:
         if after_raw is not None:
-            last = await _catch_up(ws, s.store, int(after_raw), namespace, session_id)
+            last = await _catch_up(ws, store, int(after_raw), namespace, session_id)
         else:
-            last = int(await run_in_threadpool(s.store.latest_cursor))
+            last = int(await run_in_threadpool(store.latest_cursor))
         await ws.send_json({"type": "connected", "cursor": last, "session_id": session_id, "namespace": namespace})
 
         async def sender() -> None:
@@ -83,7 +88,7 @@ async def events_ws(ws: WebSocket) -> None:
                     listener.overflowed = False
                     while not listener.queue.empty():
                         listener.queue.get_nowait()
-                    last = await _catch_up(ws, s.store, last, namespace, session_id)
+                    last = await _catch_up(ws, store, last, namespace, session_id)
                     continue
                 for e in batch:
                     if e.cursor > last:
