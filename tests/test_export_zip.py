@@ -12,10 +12,8 @@ from notebook_artifacts import InvalidInputError
 from notebook_artifacts.storage.export import safe_arcname
 from store_fixtures import BOTH_STORES, backing, clock, store  # noqa: F401
 
-pytestmark = BOTH_STORES
-
-
-pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
+# every store test locally and over HTTP, on local and on S3 blobs
+pytestmark = [BOTH_STORES, pytest.mark.blob_backends]
 
 
 def test_session_zip_has_latest_versions(store, tmp_path):

@@ -14,10 +14,8 @@ import pytest
 from notebook_artifacts import ArtifactStore, InvalidInputError, NotFoundError
 from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
 
-pytestmark = BOTH_STORES
-
-
-pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
+# every store test locally and over HTTP, on local and on S3 blobs
+pytestmark = [BOTH_STORES, pytest.mark.blob_backends]
 
 
 def test_put_path_keeps_file_name_content_and_digest(store, tmp_path):
@@ -116,7 +114,7 @@ def test_large_file_is_streamed_in_chunks(store, tmp_path, blob_backend):
 
     limit = 8 << 20
     if blob_backend == "s3":  # one 5 MiB part in flight, and botocore's copy of it
-        store._blobs.part_size, store._blobs.upload_concurrency = 5 << 20, 1
+        backing(store)._blobs.part_size, backing(store)._blobs.upload_concurrency = 5 << 20, 1
         limit = 16 << 20
 
     src = tmp_path / "big.bin"

@@ -7,10 +7,8 @@ import pytest
 from notebook_artifacts import InvalidInputError, NotFoundError
 from store_fixtures import BOTH_STORES, backing, blob_files, clock, store  # noqa: F401
 
-pytestmark = BOTH_STORES
-
-
-pytestmark = pytest.mark.blob_backends  # every store test on local and on S3 blobs
+# every store test locally and over HTTP, on local and on S3 blobs
+pytestmark = [BOTH_STORES, pytest.mark.blob_backends]
 
 
 def test_update_tags_metadata_description_emits_updated(store):
