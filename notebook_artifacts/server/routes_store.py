@@ -25,6 +25,7 @@ from ..errors import InvalidInputError
 from ..models import Artifact, FsckReport, GcReport, QueryResult, Source
 from . import _schemas as S
 from ._common import long_poll, settings_of
+from ._content_policy import served_type
 from ._downloads import content_disposition, content_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload
 
@@ -218,10 +219,12 @@ def content(request: Request, ref: Ref, version: Version = None, namespace: Name
     a: Artifact = store.get(ref, version, namespace=namespace, session_id=session_id)
     rng = request.headers.get("range")
     if a.size_bytes <= SMALL_CONTENT_BYTES and not rng:
-        # one response write: a streamed small body (headers, then data) waits on delayed ACKs
-        return Response(store.read_bytes(a.artifact_id), media_type=a.mime_type, headers={
-            "X-Artifact-Id": a.artifact_id, "ETag": f'"{a.sha256}"', "Accept-Ranges": "bytes"})
-    resp = content_response(lambda: store.open(a.artifact_id), a, range_header=rng)
+        # one response write: a streamed small body (headers, then data) waits on delayed ACKs;
+        # the same content policy as every download (_content_policy.py): an attachment
+        return Response(store.read_bytes(a.artifact_id), media_type=served_type(a), headers={
+            "X-Artifact-Id": a.artifact_id, "ETag": f'"{a.sha256}"', "Accept-Ranges": "bytes",
+            "Content-Disposition": content_disposition(a.file_name or a.name.rsplit("/", 1)[-1])})
+    resp = content_response(lambda: store.open(a.artifact_id), a, request, download=True)
     resp.headers["X-Artifact-Id"] = a.artifact_id
     return resp
 
