@@ -8,6 +8,7 @@ __all__ = [
     "NotFoundError",
     "IntegrityError",
     "IndexUnavailableError",
+    "CatalogUnavailableError",
 ]
 
 
@@ -32,3 +33,7 @@ class IntegrityError(ArtifactError):
 
 class IndexUnavailableError(ArtifactError):
     """The semantic index cannot run here (extra not installed, model missing)."""
+
+
+class CatalogUnavailableError(ArtifactError, ConnectionError):
+    """The shared catalog (PostgreSQL) cannot be reached; nothing was written. Retry later."""

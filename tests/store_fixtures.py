@@ -26,8 +26,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path, clock):
-    s = ArtifactStore(tmp_path / "store", clock=clock, index=False)
+def store(tmp_path, clock, catalog):
+    """A store on the embedded catalog, then on PostgreSQL (the ``catalog`` fixture)."""
+    s = ArtifactStore(tmp_path / "store", clock=clock, index=False, catalog=catalog)
     yield s
     s.close()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..models import GcReport
 from .blobs import BlobStore
 from .catalog import Catalog
-from .events import trim_events
 from .sessions import stale_aux_temp_files
 
 __all__ = ["collect"]
@@ -20,13 +19,7 @@ def collect(catalog: Catalog, blobs: BlobStore, *, now: float, events_keep: int,
     concurrent put cannot lose content it is about to reference).
     """
     catalog.sweep_expired(now)
-    sessions = {
-        (r["namespace"], r["session_id"])
-        for r in catalog.execute(
-            "SELECT DISTINCT namespace, session_id FROM artifact_versions "
-            "WHERE is_expired=1 AND session_id IS NOT NULL"
-        )
-    }
+    sessions = catalog.expired_sessions()
     versions, removed, freed = catalog.purge_expired(blobs)
     referenced = catalog.referenced_digests()
     orphans = [d for d, p in blobs.iter_blobs() if len(d) == 64 and d not in referenced
@@ -42,8 +35,7 @@ def collect(catalog: Catalog, blobs: BlobStore, *, now: float, events_keep: int,
             temps += 1
         except FileNotFoundError:
             pass
-    with catalog.write(notify=False) as c:
-        trimmed = trim_events(c, events_keep)
+    trimmed = catalog.trim_events(events_keep)
     report = GcReport(expired_versions=versions, blobs_removed=removed, bytes_freed=freed,
                       temp_files_removed=temps, events_trimmed=trimmed)
     return report, sessions
