@@ -11,8 +11,8 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture
-def store(tmp_path, embedder):
-    s = ArtifactStore(tmp_path / "store", clock=ManualClock())
+def store(tmp_path, embedder, catalog):
+    s = ArtifactStore(tmp_path / "store", clock=ManualClock(), catalog=catalog)
     yield s
     s.close()
 

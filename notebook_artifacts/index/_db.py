@@ -166,7 +166,8 @@ class IndexDB:
         marks = ",".join("?" * len(values))
         if self.dialect == "postgresql":
             conn.execute(f"INSERT INTO idx_chunks({self._CHUNK_COLS}, tsv) "
-                         f"VALUES ({marks}, to_tsvector('english', ?))", (*values, embed_text))
+                         f"VALUES ({marks}, to_tsvector('english', ?))",
+                         (*values, _keyword.pg_document(embed_text)))
             return
         cur = conn.execute(f"INSERT INTO idx_chunks({self._CHUNK_COLS}) VALUES ({marks})", values)
         conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",

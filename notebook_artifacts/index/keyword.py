@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any, Sequence
 
-__all__ = ["fts_expression", "keyword_sql", "query_terms", "STOPWORDS"]
+__all__ = ["fts_expression", "keyword_sql", "pg_document", "query_terms", "STOPWORDS"]
 
 STOPWORDS = frozenset(
     "a an and are as at be but by for from has have how i in is it its of on or that the this "
@@ -20,6 +20,16 @@ STOPWORDS = frozenset(
     "we our they their my me there these those into about".split())
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+
+
+_PUNCT = re.compile(r"[^\w\s]+", re.UNICODE)
+
+
+def pg_document(text: str) -> str:
+    """The text PostgreSQL indexes: punctuation as spaces, so words split as FTS5's
+    tokenizer and :func:`query_terms` split them (PostgreSQL's parser would read the
+    ``-7731`` of ``BUOY-7731`` as a negative number, and paths and URLs as single tokens)."""
+    return _PUNCT.sub(" ", text)
 
 
 def query_terms(text: str) -> tuple[list[str], list[str]]:
@@ -57,10 +67,21 @@ def keyword_sql(dialect: str, text: str, limit: int, filters: dict[str, Any] | N
         terms, phrases = query_terms(text)
         if not terms:
             return None
-        # phraseto_tsquery quotes any input safely; a word splits like the indexed text did
-        q = " || ".join(["phraseto_tsquery('english', ?)"] * (len(terms) + len(phrases)))
-        sql = (f"SELECT c.id, ts_rank_cd(c.tsv, q.q) AS r FROM idx_chunks c, (SELECT {q} AS q) q "
-               f"WHERE c.tsv @@ q.q {where} ORDER BY r DESC, c.id LIMIT ?")
+        # BM25 in SQL: PostgreSQL's ts_rank_cd has no IDF, so a rare code (ERR-4471) would rank
+        # no higher than a common word. Each word or phrase (phraseto_tsquery quotes any input)
+        # gets its IDF over all chunks; ts_rank_cd (~0.1 per match) is the term frequency,
+        # saturated as BM25 does (k1 = 1.2).
+        values = ", ".join(["(phraseto_tsquery('english', ?))"] * (len(terms) + len(phrases)))
+        tf = "(CAST(ts_rank_cd(c.tsv, w.q) AS float8) * 10)"
+        sql = (f"WITH parts(q) AS (VALUES {values}), "
+               "n AS (SELECT count(*) AS total FROM idx_chunks), "
+               "w AS (SELECT p.q, CAST(ln(1 + (n.total - d.df + 0.5) / (d.df + 0.5)) AS float8) AS idf "
+               "  FROM parts p CROSS JOIN n CROSS JOIN LATERAL "
+               "  (SELECT count(*) AS df FROM idx_chunks c WHERE c.tsv @@ p.q) d "
+               "  WHERE numnode(p.q) > 0) "
+               f"SELECT c.id, SUM(w.idf * {tf} * 2.2 / ({tf} + 1.2)) AS r "
+               f"FROM idx_chunks c JOIN w ON c.tsv @@ w.q WHERE 1=1 {where} "
+               "GROUP BY c.id ORDER BY r DESC, c.id LIMIT ?")
         return sql, [*terms, *phrases, *params, limit]
     expr = fts_expression(text)
     if expr is None:

@@ -589,7 +589,7 @@ class IndexService:
         return self._pool
 
     def _use_chroma(self, total_chunks: int) -> bool:
-        if self.holder and total_chunks > self.brute_force_max:
+        if self._uses_chroma and self.holder and total_chunks > self.brute_force_max:
             self._matrix = None  # grown past brute force: free the in-memory vectors
             return True
         return False
