@@ -67,8 +67,10 @@ class _Group(click.Group):
 
 
 class _State:
-    def __init__(self, root: str | None):
+    def __init__(self, root: str | None, catalog: str | None = None):
         self.root = root
+        #: a PostgreSQL URL (--catalog / $NOTEBOOK_ARTIFACTS_CATALOG); None: embedded
+        self.catalog = catalog
         self._store: Any = None
 
     def store(self, ctx: click.Context) -> Any:
@@ -77,19 +79,36 @@ class _State:
 
             # A CLI process is short-lived: it leaves index work pending for the process that
             # holds the index (a kernel, the server) instead of loading the model to store a file.
-            self._store = ArtifactStore(self.root, background_index=False)
+            self._store = ArtifactStore(self.root, background_index=False, catalog=self.catalog)
             ctx.call_on_close(self._store.close)
         return self._store
+
+
+_CATALOG_HELP = ("Shared catalog: a PostgreSQL URL, postgresql://user@host:5432/db "
+                 "(default: $NOTEBOOK_ARTIFACTS_CATALOG, else the embedded one in the root).")
+
+
+def catalog_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--catalog URL`` on a subcommand too (it overrides the global one)."""
+
+    def remember(ctx: click.Context, _param: Any, value: str | None) -> None:
+        if value:
+            ctx.find_object(_State).catalog = value
+
+    return click.option("--catalog", metavar="URL", default=None, expose_value=False,
+                        callback=remember, help=_CATALOG_HELP)(f)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", envvar="NOTEBOOK_ARTIFACTS_HOME", metavar="DIR", default=None,
               help="Store directory (default: $NOTEBOOK_ARTIFACTS_HOME, else ./.artifacts).")
+@click.option("--catalog", envvar="NOTEBOOK_ARTIFACTS_CATALOG", metavar="URL", default=None,
+              help=_CATALOG_HELP)
 @click.version_option(package_name="notebook-artifacts")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, catalog: str | None) -> None:
     """Versioned artifacts with tags, TTL, events and semantic query."""
-    ctx.obj = _State(root)
+    ctx.obj = _State(root, catalog or None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -106,7 +125,7 @@ def pass_store(f: Callable[..., Any]) -> Callable[..., Any]:
         ctx = click.get_current_context()
         return f(ctx.find_object(_State).store(ctx), *args, **kwargs)
 
-    return wrapper
+    return catalog_option(wrapper)
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -546,6 +565,7 @@ def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | N
 @click.option("--data-uri-max-bytes", type=click.IntRange(min=0), default=None,
               help="Seed-001 meta answers inline files up to this size as data URIs (default 256 KiB).")
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
+@catalog_option
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
@@ -562,7 +582,7 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
     if no_auth and token:
         raise CliError("give --token or --no-auth, not both", 2)
     root = serve_root if serve_root is not None else ctx.find_object(_State).root
-    store = ArtifactStore(root, index=not no_index)
+    store = ArtifactStore(root, index=not no_index, catalog=ctx.find_object(_State).catalog)
     ctx.call_on_close(store.close)
     kwargs: dict[str, Any] = {}
     if data_uri_max_bytes is not None:
@@ -612,6 +632,7 @@ def bench(quick: bool, out: str | None, extra: tuple[str, ...]) -> None:
 @click.option("--timeout", default=600.0, show_default=True, type=float,
               help="Seconds to wait for indexing.")
 @click.option("--lab", is_flag=True, help="Then open JupyterLab on notebooks/quickstart.ipynb.")
+@catalog_option
 @click.pass_context
 def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
          timeout: float, lab: bool) -> None:
@@ -624,8 +645,8 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
     folder = Path(data_dir) if data_dir else find_sample_dir()
     if not folder.is_dir():
         raise CliError(f"no such folder: {folder}", 1)
-    root = ctx.find_object(_State).root
-    with ArtifactStore(root) as store:  # indexes in this process (background_index=True)
+    state = ctx.find_object(_State)
+    with ArtifactStore(state.root, catalog=state.catalog) as store:  # indexes in this process (background_index=True)
         run_demo(store, folder, question or DEFAULT_QUESTION, k=k, timeout=timeout,
                  say=click.echo)
     if lab:

@@ -136,6 +136,13 @@ class PostgresDB:
         self.url = url
         self.location = redact_url(url)
         self._psycopg = psycopg
+        try:  # one plain connection first: fails fast, with the server's own reason
+            psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)).close()
+        except psycopg.Error as exc:
+            raise CatalogUnavailableError(
+                f"cannot reach the PostgreSQL catalog at {self.location}: {exc}".rstrip()
+                + "; check that the server runs and the URL (user, host, port, database) is "
+                "right") from None
         # check: a connection broken by a server restart is replaced before it is handed out
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, name="notebook-artifacts",
@@ -222,18 +229,27 @@ class _PgFeed:
     def wait(self, timeout: float) -> bool:
         try:
             conn = self._listen()
-            for _ in conn.notifies(timeout=max(0.0, timeout), stop_after=1):
-                # drain what else arrived, then report one change
-                for _ in conn.notifies(timeout=0, stop_after=1000):
-                    pass
-                return True
-            return False
+            if not self._next(conn, max(0.0, timeout)):
+                return False
+            while self._next(conn, 0.001):  # several commits may have arrived: one change
+                pass
+            return True
         except self.db._psycopg.OperationalError:
             # the server restarted: reconnect on the next call and report a change, so
             # waiters re-read (they may have missed a NOTIFY meanwhile)
             self._drop()
             threading.Event().wait(min(timeout, 0.5))
             return True
+
+    @staticmethod
+    def _next(conn: Any, timeout: float) -> bool:
+        """Whether a notification arrived within ``timeout`` (the generator holds the
+        connection's lock, so it is closed before anything else uses the connection)."""
+        gen = conn.notifies(timeout=timeout, stop_after=1)
+        try:
+            return next(gen, None) is not None
+        finally:
+            gen.close()
 
     def _drop(self) -> None:
         conn, self._conn = self._conn, None
