@@ -595,6 +595,28 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
         raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
 
 
+@cli.command()
+@click.option("--to-catalog", "to_catalog", required=True, metavar="URL",
+              help="PostgreSQL URL of an empty database to copy the embedded catalog into.")
+@json_option
+@click.pass_context
+def migrate(ctx: click.Context, to_catalog: str, as_json: bool) -> None:
+    """Copy this root's embedded catalog (versions, tags, events, index) to PostgreSQL and
+    verify it; then use the store with --catalog URL."""
+    from .migrate import migrate_to_catalog
+    from .store import _default_root
+
+    root = ctx.find_object(_State).root
+    report = migrate_to_catalog(root if root is not None else _default_root(), to_catalog)
+
+    def table() -> None:
+        for name, n in report.rows.items():
+            click.echo(f"{name:<18} {n:>8} rows")
+        click.echo("verified: every row matches; use the store with --catalog URL")
+
+    emit(report.to_dict(), as_json, table)
+
+
 @cli.command("bench", context_settings={"ignore_unknown_options": True})
 @click.option("--quick", is_flag=True, help="Smaller data: a few minutes on 2 cores.")
 @click.option("--out", metavar="DIR", default=None, help="Results folder (default benchmarks/results).")

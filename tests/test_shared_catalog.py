@@ -251,3 +251,43 @@ def test_bad_or_unreachable_catalog_is_a_clear_error(tmp_path):
                                  "postgresql://nobody:secret@127.0.0.1:1/none", "ls"])
     assert r.exit_code == 1 and "cannot reach the PostgreSQL catalog" in r.output
     assert "secret" not in r.output
+
+
+@pytest.mark.model
+def test_migrate_copies_an_embedded_store_and_reembeds_nothing(tmp_path, pg_url, embedder):
+    root = tmp_path / "store"
+    with ArtifactStore(root) as s:
+        s.put("Otters were counted at station S-101 during the spring survey.", "otters.txt",
+              tags=["survey"], session_id="run-1", metadata={"run": 1})
+        s.put("Otters were counted again, 12 more than in spring.", "otters.txt",
+              session_id="run-1")
+        s.put("Heron nesting sites along the estuary, mapped by drone.", "herons.txt")
+        s.put("scratch", "gone.txt")
+        s.delete("gone.txt")
+        assert s.wait_indexed(300)
+        src = s.promote("herons.txt")
+        assert s.wait_indexed(300)
+        before_events = _all_events(s)
+        before = {a.artifact_id: a for a in s.list(limit=50).artifacts}
+        before_hits = [h.artifact.artifact_id for h in s.query("otter survey station", k=3).results]
+    r = CliRunner().invoke(cli, ["--root", str(root), "migrate", "--to-catalog", pg_url, "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    assert out["verified"] and out["rows"]["artifact_versions"] == 3
+    assert out["rows"]["events"] == len(before_events) and out["rows"]["idx_chunks"] > 0
+    with ArtifactStore(tmp_path / "elsewhere", catalog=pg_url) as s:
+        assert {a.artifact_id: a for a in s.list(limit=50).artifacts} == before
+        assert [v.version for v in s.versions("otters.txt", session_id="run-1")] == [1, 2]
+        assert [(e.cursor, e.type, e.artifact_id) for e in _all_events(s)] == [
+            (e.cursor, e.type, e.artifact_id) for e in before_events]
+        assert [x.source_id for x in s.sources()] == [src.source_id]
+        assert s.wait_indexed(5)  # nothing pending: the index came along
+        hits = [h.artifact.artifact_id for h in s.query("otter survey station", k=3).results]
+        assert hits == before_hits
+        hit = s.query("S-101", mode="keyword", versions="all").results[0].artifact
+        assert (hit.name, hit.version) == ("otters.txt", 1)
+        assert s._index().cache.embedded_count == 0
+        new = s.put("after the move", "new.txt", index=False)
+        assert new.version == 1 and s.latest_cursor() > before_events[-1].cursor
+    again = CliRunner().invoke(cli, ["--root", str(root), "migrate", "--to-catalog", pg_url])
+    assert again.exit_code == 2 and "already holds artifacts" in again.output

@@ -250,6 +250,27 @@ class IndexDB:
         return bool(self.query(
             "SELECT 1 FROM idx_sources WHERE index_status = 'pending' LIMIT 1"))
 
+    def table_copies(self) -> list[Any]:
+        """How ``notebook-artifacts migrate`` copies these tables into PostgreSQL (chunks,
+        keyword entries, cached vectors, sources, state: nothing is embedded again)."""
+        from ..storage.migrate import TableCopy
+
+        cols = [c.strip() for c in self._CHUNK_COLS.split(",")]
+        chunk_cols = ["id", *cols]
+        n = len(chunk_cols)
+        return [
+            TableCopy("idx_chunks", "id",
+                      source_sql=f"SELECT {', '.join('c.' + c for c in chunk_cols)}, f.body "
+                                 "FROM idx_chunks c LEFT JOIN idx_chunks_fts f ON f.rowid = c.id",
+                      insert_sql=f"INSERT INTO idx_chunks({', '.join(chunk_cols)}, tsv) "
+                                 f"VALUES ({','.join('?' * n)}, to_tsvector('english', ?))",
+                      transform=lambda r: (*r[:n], _keyword.pg_document(r[n] or "")),
+                      compare=chunk_cols),
+            TableCopy("idx_embeddings", "model_id, sha256"),
+            TableCopy("idx_sources", "source_id"),
+            TableCopy("idx_state", "key", source_sql="SELECT * FROM idx_state WHERE key = 'generation'"),
+        ]
+
     def close(self) -> None:
         """Close the connections this object opened (a shared pool belongs to the catalog)."""
         if self._owns or not self.shared:
