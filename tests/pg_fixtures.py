@@ -57,6 +57,10 @@ class PostgresServer:
         subprocess.run(_as_postgres([str(bindir / "initdb"), "-D", str(self.data), "-A", "trust",
                                      "-U", "postgres", "-E", "UTF8", "--no-sync"]),
                        check=True, capture_output=True)
+        self.start()
+
+    def start(self) -> None:
+        # -l: the server's output goes to a file (a pipe would keep pg_ctl's stdout open)
         self._ctl("start", "-w", "-l", str(self.log), "-o",
                   f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 "
                   "-c fsync=off -c max_connections=200")
@@ -77,7 +81,9 @@ class PostgresServer:
         return self.url(name)
 
     def restart(self) -> None:
-        self._ctl("restart", "-w", "-m", "fast")
+        """Stop (disconnecting every client at once) and start again on the same port."""
+        self._ctl("stop", "-w", "-m", "fast")
+        self.start()
 
     def stop(self) -> None:
         try:
