@@ -338,3 +338,81 @@ def test_postgres_restart_loses_nothing_and_the_store_recovers(tmp_path, postgre
     assert store.fsck().ok
     store.close()
     other.close()
+
+
+def _serve(root, url: str, token: str) -> tuple[subprocess.Popen, str]:
+    import os
+    from pathlib import Path
+
+    exe = Path(sys.executable).with_name("notebook-artifacts")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
+    proc = subprocess.Popen(cmd + ["serve", "--root", str(root), "--port", "0", "--token", token,
+                                   "--no-index", "--catalog", url],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if "serving on" in line:
+            threading.Thread(target=proc.stdout.read, daemon=True).start()
+            return proc, line.rsplit(" ", 1)[-1].strip()
+    proc.kill()
+    raise AssertionError("serve did not start")
+
+
+def test_two_server_replicas_share_one_catalog(tmp_path, pg_url):
+    """An upload to replica A is listed, served and pushed (WebSocket, long-poll) by replica
+    B, a separate process on the same catalog (and, here, the same content directory)."""
+    import httpx
+    from websockets.sync.client import connect
+
+    token = "replica-token-5a1f"
+    root = tmp_path / "shared"
+    replicas = [_serve(root, pg_url, token) for _ in range(2)]
+    try:
+        (_, a_url), (_, b_url) = replicas
+        auth = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=a_url, headers=auth, timeout=30) as a, \
+                httpx.Client(base_url=b_url, headers=auth, timeout=30) as b:
+            for c in (a, b):
+                for _ in range(200):
+                    try:
+                        if c.get("/health").status_code == 200:
+                            break
+                    except httpx.HTTPError:
+                        time.sleep(0.05)
+            cursor = b.get("/api/sessions/p1/artifact-events?wait_seconds=0").json()["next_cursor"]
+            polled: dict = {}
+            poll = threading.Thread(target=lambda: polled.update(b.get(
+                f"/api/sessions/p1/artifact-events?after={cursor}&wait_seconds=30").json()))
+            with connect(b_url.replace("http://", "ws://") + f"/ws?token={token}&session_id=p1",
+                         open_timeout=10) as ws:
+                assert json.loads(ws.recv(timeout=10))["type"] == "connected"
+                poll.start()
+                time.sleep(0.3)
+                r = a.post("/api/uploads/p1", files={"file": ("report.csv", b"a,b\n1,2\n", "text/csv")})
+                assert r.status_code == 200, r.text
+                att = r.json()["attachment_id"]
+                msg = json.loads(ws.recv(timeout=10))
+                assert msg["type"] == "artifact_created"
+            poll.join(30)
+            assert [e["attachment_id"] for e in polled["events"]] == [att]
+            assert [x["name"] for x in b.get("/api/uploads/p1").json()["attachments"]] == ["report.csv"]
+            assert b.get(f"/api/sessions/p1/artifacts/{att}?mode=stream").content == b"a,b\n1,2\n"
+            # concurrent uploads of one name to both replicas: contiguous versions
+            def upload(c, i):
+                assert c.post("/api/uploads/p1", files={"file": ("same.txt", f"{i}".encode())}).status_code == 200
+
+            threads = [threading.Thread(target=upload, args=((a, b)[i % 2], i)) for i in range(10)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(60)
+        with ArtifactStore(tmp_path / "kernel", index=False, catalog=pg_url) as s:
+            assert [v.version for v in s.versions("same.txt", session_id="p1")] == list(range(1, 11))
+    finally:
+        for proc, _ in replicas:
+            proc.terminate()
+            proc.wait(20)
