@@ -18,6 +18,8 @@ from __future__ import annotations
 import functools
 import re
 import threading
+import time
+import weakref
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -116,6 +118,24 @@ class _PgConn:
         return cur
 
 
+#: a pooled connection idle longer than this is tested before use
+IDLE_CHECK_SECONDS = 1.0
+
+
+_returned_at: "weakref.WeakKeyDictionary[Any, float]" = weakref.WeakKeyDictionary()
+
+
+def _mark_returned(conn: Any) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: Any) -> None:
+    if time.monotonic() - _returned_at.get(conn, 0.0) > IDLE_CHECK_SECONDS:
+        from psycopg_pool import ConnectionPool
+
+        ConnectionPool.check_connection(conn)
+
+
 class PostgresDB:
     """A pool of connections to one PostgreSQL database (shared by catalog and index)."""
 
@@ -143,11 +163,12 @@ class PostgresDB:
                 f"cannot reach the PostgreSQL catalog at {self.location}: {exc}".rstrip()
                 + "; check that the server runs and the URL (user, host, port, database) is "
                 "right") from None
-        # check: a connection broken by a server restart is replaced before it is handed out
+        # check: a connection that sat idle (a server restart may have broken it) is tested
+        # before it is handed out, and replaced if broken; busy connections skip the round trip
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, name="notebook-artifacts",
             kwargs={"autocommit": False, "row_factory": _row_factory},
-            check=ConnectionPool.check_connection, timeout=CONNECT_TIMEOUT,
+            check=_check_if_idle, reset=_mark_returned, timeout=CONNECT_TIMEOUT,
         )
         try:
             self.pool.open(wait=True, timeout=CONNECT_TIMEOUT)
