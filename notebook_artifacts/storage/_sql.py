@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 __all__ = ["Conn", "Database", "SqliteDB", "open_database", "connect", "BUSY_TIMEOUT_MS",
-           "ChangeFeed"]
+           "ChangeFeed", "is_catalog_url"]
 
 BUSY_TIMEOUT_MS = 15000
 
@@ -43,6 +43,8 @@ class ChangeFeed(Protocol):
 
     def wait(self, timeout: float) -> bool: ...
 
+    def poke(self) -> None: ...
+
     @contextmanager
     def reading(self) -> Iterator[Conn]: ...
 
@@ -50,11 +52,17 @@ class ChangeFeed(Protocol):
 
 
 class Database(Protocol):
+    """What the catalog and the index need from an engine (SqliteDB, PostgresDB)."""
+
     dialect: str  # "sqlite" | "postgresql"
     #: True when many machines share it (no per-machine lock file, jobs claimed row by row)
     shared: bool
     #: what error messages and reports name (a file path, or a URL without its password)
     location: str
+    #: the SQLite file (None on PostgreSQL)
+    path: Path | None
+    #: errors worth a retry (busy, unreachable)
+    transient_errors: tuple[type[BaseException], ...]
 
     def read(self) -> Any: ...
 
@@ -63,6 +71,12 @@ class Database(Protocol):
     def transaction(self) -> Any: ...
 
     def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]: ...
+
+    def has_table(self, c: Conn, name: str) -> bool: ...
+
+    def integrity_problems(self) -> list[str]: ...
+
+    def change_feed(self, interval: float) -> ChangeFeed: ...
 
     def close(self) -> None: ...
 

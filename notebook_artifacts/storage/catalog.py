@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -216,7 +215,7 @@ class Catalog:
                 if v == 3 and self.db.has_table(c, "idx_sources"):
                     # stores made before pins: promoted sources' content stays alive
                     c.execute("INSERT INTO blob_pins(owner, sha256) SELECT source_id, sha256 "
-                              "FROM idx_sources ON CONFLICT (owner) DO NOTHING")
+                              "FROM idx_sources WHERE true ON CONFLICT (owner) DO NOTHING")
                 self._set_meta(c, "schema_version", str(v))
 
     @staticmethod

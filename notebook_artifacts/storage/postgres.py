@@ -177,7 +177,8 @@ class PostgresDB:
             raise CatalogUnavailableError(
                 f"cannot reach the PostgreSQL catalog at {self.location}: {exc}; check that the "
                 "server runs and the URL (user, host, port, database) is right") from None
-        self.transient_errors: tuple[type[BaseException], ...] = (psycopg.OperationalError,)
+        self.transient_errors: tuple[type[BaseException], ...] = (
+            psycopg.OperationalError, CatalogUnavailableError)
 
     # -- transactions ----------------------------------------------------------------------
     @contextmanager
