@@ -15,6 +15,7 @@ from typing import Any
 
 from ..errors import IntegrityError, InvalidInputError
 from .catalog import Catalog
+from .events import notify
 
 __all__ = ["CATALOG_TABLES", "TableCopy", "MigrationReport", "migrate_catalog"]
 
@@ -101,7 +102,7 @@ def migrate_catalog(src: Catalog, dst: Catalog, extra: Sequence[TableCopy] = ())
                           f"(SELECT MAX({ident}) FROM {copy.name}))")
         top = s.execute("SELECT seq FROM sqlite_sequence WHERE name='events'").fetchone()
         d.execute("UPDATE counters SET value=? WHERE key='events'", (int(top[0]) if top else 0,))
-        d.execute("NOTIFY notebook_artifacts_events")
+        notify(d)
     _verify(src, dst, copies)
     report.verified = True
     return report

@@ -26,10 +26,10 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import CatalogUnavailableError
+from .events import CHANNEL
 
-__all__ = ["PostgresDB", "pg_ddl", "CHANNEL", "redact_url"]
+__all__ = ["PostgresDB", "pg_ddl", "redact_url"]
 
-CHANNEL = "notebook_artifacts_events"
 #: the writers' advisory lock (any constant; one store per database)
 WRITE_LOCK = 0x6E615F77  # "na_w"
 CONNECT_TIMEOUT = 10.0
