@@ -69,11 +69,13 @@ class _Group(click.Group):
 
 class _State:
     def __init__(self, root: str | None, url: str | None = None, token: str | None = None,
-                 blobs: str | None = None):
+                 blobs: str | None = None, catalog: str | None = None):
         self.root = root
         self.url = url
         self.token = token
         self.blobs = blobs  # None: $NOTEBOOK_ARTIFACTS_BLOBS, else files under root
+        #: a PostgreSQL URL (--catalog / $NOTEBOOK_ARTIFACTS_CATALOG); None: embedded
+        self.catalog = catalog
         self._store: Store | None = None
 
     def store(self, ctx: click.Context) -> Store:
@@ -87,37 +89,62 @@ class _State:
 
                 # A CLI process is short-lived: it leaves index work pending for the process
                 # that holds the index (a kernel, the server) instead of loading the model.
-                self._store = ArtifactStore(self.root, background_index=False, blobs=self.blobs)
+                self._store = ArtifactStore(self.root, background_index=False, blobs=self.blobs,
+                                            catalog=self.catalog)
             ctx.call_on_close(self._store.close)
         return self._store
 
 
-def _blobs_option(f: Callable[..., Any]) -> Callable[..., Any]:
-    return click.option(
-        "--blobs", metavar="URL", default=None,
-        help="Keep content on this fsspec URL, e.g. s3://bucket/prefix (default: "
-             "$NOTEBOOK_ARTIFACTS_BLOBS, else files under the store directory). S3 reads "
-             "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")(f)
-
-
+_BLOBS_HELP = ("Keep content on this fsspec URL, e.g. s3://bucket/prefix (default: "
+               "$NOTEBOOK_ARTIFACTS_BLOBS, else files under the store directory). S3 reads "
+               "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
+_CATALOG_HELP = ("Shared catalog: a PostgreSQL URL, postgresql://user@host:5432/db "
+                 "(default: $NOTEBOOK_ARTIFACTS_CATALOG, else the embedded one in the root).")
 _URL_HELP = ("Use the store served at this URL (`notebook-artifacts serve`) instead of a "
              "directory (default: $NOTEBOOK_ARTIFACTS_URL).")
 _TOKEN_HELP = "Token for --url (default: $NOTEBOOK_ARTIFACTS_TOKEN)."
 
 
+def _state_option(flag: str, attr: str, metavar: str, help_text: str
+                  ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``flag`` on a subcommand too: it overrides the group's option of the same name."""
+
+    def remember(ctx: click.Context, _param: Any, value: str | None) -> None:
+        if value:
+            setattr(ctx.find_object(_State), attr, value)
+
+    return click.option(flag, metavar=metavar, default=None, expose_value=False,
+                        callback=remember, help=help_text)
+
+
+catalog_option = _state_option("--catalog", "catalog", "URL", _CATALOG_HELP)
+blobs_option = _state_option("--blobs", "blobs", "URL", _BLOBS_HELP)
+
+
+def store_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    """Where the store is: ``--catalog``, ``--blobs``, ``--url`` and ``--token``."""
+    for option in (_state_option("--token", "token", "TOKEN", _TOKEN_HELP),
+                   _state_option("--url", "url", "URL", _URL_HELP), blobs_option, catalog_option):
+        f = option(f)
+    return f
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--root", envvar="NOTEBOOK_ARTIFACTS_HOME", metavar="DIR", default=None,
               help="Store directory (default: $NOTEBOOK_ARTIFACTS_HOME, else ./.artifacts).")
-@_blobs_option
+@click.option("--catalog", envvar="NOTEBOOK_ARTIFACTS_CATALOG", metavar="URL", default=None,
+              help=_CATALOG_HELP)
+@click.option("--blobs", envvar="NOTEBOOK_ARTIFACTS_BLOBS", metavar="URL", default=None,
+              help=_BLOBS_HELP)
 @click.option("--url", envvar="NOTEBOOK_ARTIFACTS_URL", metavar="URL", default=None, help=_URL_HELP)
 @click.option("--token", envvar="NOTEBOOK_ARTIFACTS_TOKEN", metavar="TOKEN", default=None,
               help=_TOKEN_HELP)
 @click.version_option(package_name="notebook-artifacts")
 @click.pass_context
-def cli(ctx: click.Context, root: str | None, blobs: str | None, url: str | None,
-        token: str | None) -> None:
+def cli(ctx: click.Context, root: str | None, catalog: str | None, blobs: str | None,
+        url: str | None, token: str | None) -> None:
     """Versioned artifacts with tags, TTL, events and semantic query."""
-    ctx.obj = _State(root, url or None, token or None, blobs)
+    ctx.obj = _State(root, url or None, token or None, blobs or None, catalog or None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -127,21 +154,16 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 # -- helpers other subcommands reuse ------------------------------------------------------
 def pass_store(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Pass the :class:`Store` as the first argument: the directory of ``--root``, or the
-    served store of ``--url`` (an option of the group and of every command using a store)."""
+    """Pass the :class:`Store` as the first argument: the directory of ``--root`` (with its
+    ``--catalog`` and ``--blobs``), or the served store of ``--url``; those options are on the
+    group and on every command using a store."""
 
     @functools.wraps(f)
-    def wrapper(*args: Any, url: str | None = None, token: str | None = None, **kwargs: Any) -> Any:
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
         ctx = click.get_current_context()
-        state = ctx.find_object(_State)
-        if url:
-            state.url = url
-        if token:
-            state.token = token
-        return f(state.store(ctx), *args, **kwargs)
+        return f(ctx.find_object(_State).store(ctx), *args, **kwargs)
 
-    wrapper = click.option("--token", "token", metavar="TOKEN", default=None, help=_TOKEN_HELP)(wrapper)
-    return click.option("--url", "url", metavar="URL", default=None, help=_URL_HELP)(wrapper)
+    return store_options(wrapper)
 
 
 def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -581,7 +603,8 @@ def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str |
 @click.option("--data-uri-max-bytes", type=click.IntRange(min=0), default=None,
               help="Seed-001 meta answers inline files up to this size as data URIs (default 256 KiB).")
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
-@_blobs_option
+@catalog_option
+@blobs_option
 @click.option("--presigned-downloads", is_flag=True,
               help="Signed download URLs redirect to the object store's own presigned URL "
                    "(with --blobs on object storage; clients must reach its endpoint).")
@@ -591,7 +614,7 @@ def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str |
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool, blobs: str | None, presigned_downloads: bool,
+          no_index: bool, presigned_downloads: bool,
           allowed_hosts: tuple[str, ...]) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
@@ -606,7 +629,7 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
         raise CliError("give --token or --no-auth, not both", 2)
     state = ctx.find_object(_State)
     root = serve_root if serve_root is not None else state.root
-    store = ArtifactStore(root, index=not no_index, blobs=blobs if blobs is not None else state.blobs)
+    store = ArtifactStore(root, index=not no_index, blobs=state.blobs, catalog=state.catalog)
     ctx.call_on_close(store.close)
     kwargs: dict[str, Any] = {"allowed_hosts": list(allowed_hosts)}
     if presigned_downloads:
@@ -630,7 +653,8 @@ def token() -> None:
 def _token_store(ctx: click.Context) -> Any:
     from .store import ArtifactStore
 
-    store = ArtifactStore(ctx.find_object(_State).root, index=False)
+    state = ctx.find_object(_State)
+    store = ArtifactStore(state.root, index=False, catalog=state.catalog)
     ctx.call_on_close(store.close)
     return store
 
@@ -685,6 +709,28 @@ def token_revoke(ctx: click.Context, token_id: str, as_json: bool) -> None:
     emit(rec.to_dict(), as_json, lambda: click.echo(f"revoked {rec.token_id}"))
 
 
+@cli.command()
+@click.option("--to-catalog", "to_catalog", required=True, metavar="URL",
+              help="PostgreSQL URL of an empty database to copy the embedded catalog into.")
+@json_option
+@click.pass_context
+def migrate(ctx: click.Context, to_catalog: str, as_json: bool) -> None:
+    """Copy this root's embedded catalog (versions, tags, events, index) to PostgreSQL and
+    verify it; then use the store with --catalog URL."""
+    from .migrate import migrate_to_catalog
+    from .store import _default_root
+
+    root = ctx.find_object(_State).root
+    report = migrate_to_catalog(root if root is not None else _default_root(), to_catalog)
+
+    def table() -> None:
+        for name, n in report.rows.items():
+            click.echo(f"{name:<18} {n:>8} rows")
+        click.echo("verified: every row matches; use the store with --catalog URL")
+
+    emit(report.to_dict(), as_json, table)
+
+
 @cli.command("bench", context_settings={"ignore_unknown_options": True})
 @click.option("--quick", is_flag=True, help="Smaller data: a few minutes on 2 cores.")
 @click.option("--out", metavar="DIR", default=None, help="Results folder (default benchmarks/results).")
@@ -722,6 +768,8 @@ def bench(quick: bool, out: str | None, extra: tuple[str, ...]) -> None:
 @click.option("--timeout", default=600.0, show_default=True, type=float,
               help="Seconds to wait for indexing.")
 @click.option("--lab", is_flag=True, help="Then open JupyterLab on notebooks/quickstart.ipynb.")
+@catalog_option
+@blobs_option
 @click.pass_context
 def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
          timeout: float, lab: bool) -> None:
@@ -735,7 +783,7 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
     if not folder.is_dir():
         raise CliError(f"no such folder: {folder}", 1)
     state = ctx.find_object(_State)
-    with ArtifactStore(state.root, blobs=state.blobs) as store:  # indexes in this process
+    with ArtifactStore(state.root, blobs=state.blobs, catalog=state.catalog) as store:  # indexes here
         run_demo(store, folder, question or DEFAULT_QUESTION, k=k, timeout=timeout,
                  say=click.echo)
     if lab:

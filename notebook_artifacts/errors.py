@@ -12,6 +12,7 @@ __all__ = [
     "ReadOnlyError",
     "AdminOnlyError",
     "ConnectionLostError",
+    "CatalogUnavailableError",
 ]
 
 
@@ -53,3 +54,5 @@ class AdminOnlyError(AccessDeniedError):
 class ConnectionLostError(ArtifactError, ConnectionError):
     """The connection to a served store failed or dropped; the message says whether the call
     may have taken effect."""
+class CatalogUnavailableError(ArtifactError, ConnectionError):
+    """The shared catalog (PostgreSQL) cannot be reached; nothing was written. Retry later."""

@@ -37,7 +37,7 @@ from .models import QueryResult, Source
 from .storage import _validate as V
 from .storage.blobs import StagedBlob, open_blobs
 from .storage.catalog import Catalog
-from .storage.events import EventFilter, EventWatcher, fetch_events, latest_cursor
+from .storage.events import EventFilter, EventWatcher
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
 from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
@@ -90,9 +90,13 @@ class ArtifactStore:
         device: str | None = None,
         created_by: str | None = None,
         background_index: bool = True,
+        catalog: str | None = None,
         blobs: str | None = None,
         blobs_options: dict[str, Any] | None = None,
     ):
+        """``catalog``: a PostgreSQL URL (``postgresql://user@host:5432/db``) to share the
+        catalog, events, index bookkeeping and keyword index with other machines; default
+        ``$NOTEBOOK_ARTIFACTS_CATALOG``, else the embedded ``<root>/catalog.sqlite3``."""
         self.root = Path(root).expanduser() if root is not None else _default_root()
         if self.root.exists() and not self.root.is_dir():
             raise InvalidInputError(f"store root {self.root} exists and is not a directory")
@@ -108,13 +112,17 @@ class ArtifactStore:
         self.embedding_model = embedding_model
         self.device = device
         self.created_by = created_by if created_by is not None else _current_user()
+        if catalog is None:
+            catalog = os.environ.get("NOTEBOOK_ARTIFACTS_CATALOG") or None
         #: where content lives: None for files under ``root``, else an fsspec URL
         #: (``s3://bucket/prefix``; default ``$NOTEBOOK_ARTIFACTS_BLOBS``) whose client reads
         #: ``blobs_options`` and the standard environment (``AWS_ENDPOINT_URL``, ...)
         self.blobs_url = blobs if blobs is not None else (os.environ.get("NOTEBOOK_ARTIFACTS_BLOBS") or None)
         self._blobs = open_blobs(self.root, self.blobs_url, blobs_options)
-        self._catalog = Catalog(self.root)
-        self._watcher = EventWatcher(self._catalog.path)
+        self._catalog = Catalog(self.root, catalog)
+        #: where the catalog lives: the SQLite file, or the PostgreSQL URL without a password
+        self.catalog_location = self._catalog.location
+        self._watcher = EventWatcher(self._catalog.change_feed, self.root.name)
         self._catalog.on_commit = self._watcher.poke
         self._closed = False
         for ns, sid in self._catalog.stale_manifests():  # left behind by a killed writer
@@ -670,8 +678,7 @@ class ArtifactStore:
     # -- events ----------------------------------------------------------------------------
     def latest_cursor(self) -> int:
         """The cursor of the newest event (0 when there is none)."""
-        with self._catalog.read() as c:
-            return latest_cursor(c)
+        return self._catalog.latest_cursor()
 
     def events(self, after: int = 0, wait_seconds: float = 0, namespace: str | None = None,
                session_id: str | None = None, include_mime: Iterable[str] | str | None = None,
@@ -692,8 +699,7 @@ class ArtifactStore:
         deadline = time.monotonic() + float(wait_seconds)
         while True:
             generation = self._watcher.generation
-            with self._catalog.read() as c:
-                events, next_cursor, has_more, gap = fetch_events(c, after, flt, limit)
+            events, next_cursor, has_more, gap = self._catalog.fetch_events(after, flt, limit)
             remaining = deadline - time.monotonic()
             if events or remaining <= 0:
                 return EventPage(events=events, next_cursor=next_cursor, has_more=has_more,
@@ -767,9 +773,7 @@ class ArtifactStore:
         return {"namespace": ns, "session_id": sid, "cleaned": do_clean, "removed_versions": removed}
 
     def _expired_rows(self, ns: str, sid: str) -> list[Any]:
-        return self._catalog.execute(
-            "SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
-            "AND is_expired=1 GROUP BY root_artifact_id", (ns, sid))
+        return self._catalog.expired_roots(ns, sid)
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
         """The session's ``attachments_manifest.json`` content (rebuilt if missing)."""

@@ -15,6 +15,8 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 # The S3 server fixtures are global so any test (and the store fixture's "s3" case) can use them.
 import pytest  # noqa: E402
 from s3_fixtures import s3_bucket, s3_client, s3_server  # noqa: E402,F401
+# PostgreSQL for the shared-catalog runs of the public-API suite (see pg_fixtures.py)
+from pg_fixtures import catalog, module_catalog, pg_url, postgres_server  # noqa: E402,F401
 
 
 @pytest.fixture

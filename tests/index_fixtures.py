@@ -33,11 +33,14 @@ def embedder():
 
 
 def chunk_rows(store, artifact_id: str) -> int:
-    """Rows of one version in the keyword index (idx_chunks joined to its FTS rows)."""
-    conn = store._index().db.conn()
-    return conn.execute(
-        "SELECT COUNT(*) FROM idx_chunks c JOIN idx_chunks_fts f ON f.rowid = c.id "
-        "WHERE c.owner_id = ?", (artifact_id,)).fetchone()[0]
+    """Rows of one version in the keyword index (idx_chunks with their keyword entries)."""
+    db = store._index().db
+    if db.dialect == "postgresql":
+        sql = "SELECT COUNT(*) FROM idx_chunks c WHERE c.tsv IS NOT NULL AND c.owner_id = ?"
+    else:
+        sql = ("SELECT COUNT(*) FROM idx_chunks c JOIN idx_chunks_fts f ON f.rowid = c.id "
+               "WHERE c.owner_id = ?")
+    return db.query(sql, (artifact_id,))[0][0]
 
 
 def chroma_ids(store, owner_id: str) -> list[str]:

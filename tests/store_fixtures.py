@@ -12,6 +12,9 @@ tests (conftest's ``pytest_generate_tests``):
   themselves ``@pytest.mark.local_only``.
 - ``pytest.mark.blob_backends``: the content lives on local files and, in a second run, on S3
   (moto on loopback, a fresh bucket per test).
+
+Every ``store`` test also runs on the embedded catalog and on PostgreSQL (``catalog`` in
+pg_fixtures.py), so the four face x content x catalog combinations cannot drift.
 """
 
 from __future__ import annotations
@@ -48,8 +51,11 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(request, tmp_path, clock, blobs_url):
-    s = ArtifactStore(tmp_path / "store", clock=clock, index=False, blobs=blobs_url)
+def store(request, tmp_path, clock, blobs_url, catalog):
+    """A store on the embedded catalog, then on PostgreSQL (the ``catalog`` fixture); on local
+    or S3 blobs and in Python or over HTTP where the module's markers ask (see above)."""
+    s = ArtifactStore(tmp_path / "store", clock=clock, index=False, blobs=blobs_url,
+                      catalog=catalog)
     kind = getattr(request, "param", "local")
     if kind == "local":
         yield s

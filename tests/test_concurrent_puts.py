@@ -10,8 +10,8 @@ from notebook_artifacts import ArtifactStore
 WORKER = """
 import sys
 from notebook_artifacts import ArtifactStore
-root, who, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-s = ArtifactStore(root, index=False)
+root, who, n, catalog = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] or None
+s = ArtifactStore(root, index=False, catalog=catalog)
 sys.stdin.readline()  # start together
 for i in range(n):
     s.put(f"{who}-{i}", "shared.txt", session_id="race", tags=[who])
@@ -20,18 +20,20 @@ s.close()
 """
 
 
-def test_concurrent_puts_keep_versions_distinct_and_contiguous(tmp_path):
+def test_concurrent_puts_keep_versions_distinct_and_contiguous(tmp_path, catalog):
+    """On the embedded catalog and on PostgreSQL (the blobs stay in the shared root here)."""
     root = tmp_path / "shared"
-    ArtifactStore(root, index=False).close()
+    ArtifactStore(root, index=False, catalog=catalog).close()
     procs, per = 4, 25
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), f"w{k}", str(per)],
+    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(root), f"w{k}", str(per),
+                                 catalog or ""],
                                 stdin=subprocess.PIPE, text=True) for k in range(procs)]
     for w in workers:
         w.stdin.write("go\n")
         w.stdin.flush()
     for w in workers:
         assert w.wait(120) == 0
-    with ArtifactStore(root, index=False) as s:
+    with ArtifactStore(root, index=False, catalog=catalog) as s:
         vs = s.versions("shared.txt", session_id="race")
         assert [v.version for v in vs] == list(range(1, procs * per + 1))
         assert len({v.artifact_id for v in vs}) == procs * per

@@ -381,7 +381,7 @@ def test_commit_failure_does_not_leave_a_transaction_open(tmp_path):
     transaction, or every later write of this process would fail."""
     root = tmp_path / "store"
     store = ArtifactStore(root, index=False)
-    cat = store._catalog
+    cat = store._catalog.db  # the SQLite catalog's one connection
     real = cat._conn
 
     class CommitFails:

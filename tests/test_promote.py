@@ -11,8 +11,8 @@ pytestmark = pytest.mark.model
 
 
 @pytest.fixture
-def store(tmp_path, embedder):
-    s = ArtifactStore(tmp_path / "store", clock=ManualClock())
+def store(tmp_path, embedder, catalog):
+    s = ArtifactStore(tmp_path / "store", clock=ManualClock(), catalog=catalog)
     yield s
     s.close()
 
@@ -69,3 +69,27 @@ def test_deleting_a_promoted_artifact_keeps_its_content(store):
     hits = store.query("seagrass transect protocol", k=1, scope="sources").results
     assert [h.location["source_id"] for h in hits] == [src.source_id]
     assert store.sources(namespace="default")[0].source_name == "protocol.txt"
+
+
+def test_sources_promoted_before_blob_pins_keep_their_content(tmp_path):
+    """A store from before schema 3 (promoted sources only in the index's idx_sources) is
+    migrated on open: gc keeps the content of a source whose version was deleted."""
+    import sqlite3
+
+    root = tmp_path / "old"
+    with ArtifactStore(root, background_index=False) as s:
+        a = s.put("durable findings", "findings.txt")
+        s.promote("findings.txt")
+    conn = sqlite3.connect(root / "catalog.sqlite3")
+    conn.executescript("DROP TABLE blob_pins; "
+                       "ALTER TABLE artifact_versions DROP COLUMN index_claimed_by; "
+                       "ALTER TABLE artifact_versions DROP COLUMN index_claim_until; "
+                       "UPDATE meta SET value='2' WHERE key='schema_version';")
+    conn.close()
+    with ArtifactStore(root, index=False) as s:
+        s.delete("findings.txt")
+        s.gc()
+        assert s.fsck().ok
+    with ArtifactStore(root, background_index=False) as s:
+        assert [x.sha256 for x in s.sources()] == [a.sha256]
+        assert (root / "blobs" / "sha256" / a.sha256[:2] / a.sha256).is_file()

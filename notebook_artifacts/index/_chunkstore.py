@@ -1,7 +1,8 @@
 """Writing and removing the chunks of one owner (a version or a source) in both indexes.
 
-SQLite (``idx_chunks`` + FTS5) is written in one transaction, then Chroma is upserted; the
-generation counter in ``idx_state`` tells other processes' dense matrices to refresh.
+The chunk rows and their keyword entries (``idx_chunks`` + FTS5 or tsvector, see ``_db.py``)
+are written in one transaction, then Chroma is upserted; the generation counter in
+``idx_state`` tells other processes' dense matrices to refresh.
 """
 
 from __future__ import annotations
@@ -46,8 +47,7 @@ class ChunkStore:
         self.vectors = vectors  # ChromaVectors, or None in a process that does not hold it
 
     def keys_of(self, owner_id: str) -> list[str]:
-        rows = self.db.conn().execute(
-            "SELECT chunk_key FROM idx_chunks WHERE owner_id = ?", (owner_id,)).fetchall()
+        rows = self.db.query("SELECT chunk_key FROM idx_chunks WHERE owner_id = ?", (owner_id,))
         return [r[0] for r in rows]
 
     def replace(self, owner: ChunkOwner, chunks: Sequence[Chunk], vectors: np.ndarray,
@@ -78,20 +78,15 @@ class ChunkStore:
             self.vectors.upsert(ids, np.concatenate(vecs), metas)
         with self.db.transaction() as conn:
             for owner, chunks, _ in items:
-                self._delete_rows(conn, owner.owner_id)
+                self.db.delete_owner_rows(conn, owner.owner_id)
                 for c in chunks:
-                    cur = conn.execute(
-                        "INSERT INTO idx_chunks(chunk_key, scope, owner_id, artifact_id, "
-                        "root_artifact_id, version, name, namespace, session_id, mime_type, "
-                        "ordinal, text, heading, page, char_start, char_end, sha256, model_id, "
-                        "location) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                        (chunk_key(owner.owner_id, c.ordinal), owner.scope, owner.owner_id,
-                         owner.artifact_id, owner.root_artifact_id, owner.version, owner.name,
-                         owner.namespace, owner.session_id, owner.mime_type, c.ordinal, c.text,
-                         c.section or None, c.page, c.start, c.end, c.sha256, model_id,
-                         json.dumps(c.location) if c.location else None))
-                    conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
-                                 (cur.lastrowid, c.embed_text))
+                    self.db.insert_chunk(conn, (
+                        chunk_key(owner.owner_id, c.ordinal), owner.scope, owner.owner_id,
+                        owner.artifact_id, owner.root_artifact_id, owner.version, owner.name,
+                        owner.namespace, owner.session_id, owner.mime_type, c.ordinal, c.text,
+                        c.section or None, c.page, c.start, c.end, c.sha256, model_id,
+                        json.dumps(c.location) if c.location else None),
+                        c.embed_text)
             self.db.bump_generation(conn)
         stale = old_keys.difference(ids)
         if self.vectors is not None and stale:
@@ -109,34 +104,26 @@ class ChunkStore:
         n = 0
         with self.db.transaction() as conn:
             for oid in owner_ids:
-                n += self._delete_rows(conn, oid)
+                n += self.db.delete_owner_rows(conn, oid)
             self.db.bump_generation(conn)
         return n
 
-    @staticmethod
-    def _delete_rows(conn, owner_id: str) -> int:
-        conn.execute("DELETE FROM idx_chunks_fts WHERE rowid IN "
-                     "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
-        return conn.execute("DELETE FROM idx_chunks WHERE owner_id = ?", (owner_id,)).rowcount
-
     def rows(self, ids: Sequence[int]) -> dict[int, Any]:
         out: dict[int, Any] = {}
-        conn = self.db.conn()
         ids = list(ids)
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            for r in conn.execute(f"SELECT * FROM idx_chunks WHERE id IN ({','.join('?' * len(part))})",
-                                  part):
+            for r in self.db.query(f"SELECT * FROM idx_chunks WHERE id IN ({','.join('?' * len(part))})",
+                                   part):
                 out[r["id"]] = r
         return out
 
     def ids_for_keys(self, keys: Sequence[str]) -> dict[str, int]:
         out: dict[str, int] = {}
-        conn = self.db.conn()
         keys = list(keys)
         for i in range(0, len(keys), 500):
             part = keys[i:i + 500]
-            for r in conn.execute(
+            for r in self.db.query(
                     f"SELECT chunk_key, id FROM idx_chunks WHERE chunk_key IN ({','.join('?' * len(part))})",
                     part):
                 out[r[0]] = r[1]
@@ -145,26 +132,25 @@ class ChunkStore:
     def cosines(self, qvec: np.ndarray, ids: Sequence[int], model_id: str) -> dict[int, float]:
         """Cosine of ``qvec`` with the cached vectors of these chunks (read from SQLite)."""
         out: dict[int, float] = {}
-        conn = self.db.conn()
         ids = list(ids)
         q = qvec.astype(np.float32)
         for i in range(0, len(ids), 500):
             part = ids[i:i + 500]
-            rows = conn.execute(
+            rows = self.db.query(
                 "SELECT c.id, e.vector FROM idx_chunks c JOIN idx_embeddings e "
                 "ON e.model_id = c.model_id AND e.sha256 = c.sha256 "
                 f"WHERE c.model_id = ? AND c.id IN ({','.join('?' * len(part))})",
-                [model_id, *part]).fetchall()
+                [model_id, *part])
             for cid, blob in rows:
                 out[cid] = float(np.frombuffer(blob, dtype=np.float32) @ q)
         return out
 
     def owners(self, scope: str) -> list[str]:
-        return [r[0] for r in self.db.conn().execute(
+        return [r[0] for r in self.db.query(
             "SELECT DISTINCT owner_id FROM idx_chunks WHERE scope = ?", (scope,))]
 
     def count(self) -> int:
-        return self.db.conn().execute("SELECT COUNT(*) FROM idx_chunks").fetchone()[0]
+        return int(self.db.query("SELECT COUNT(*) FROM idx_chunks")[0][0])
 
 
 class DenseMatrix:
@@ -180,7 +166,6 @@ class DenseMatrix:
         self.model_id = model_id
         self._lock = threading.Lock()
         self._gen = -1
-        self._max_id = 0
         self.ids = np.zeros(0, dtype=np.int64)
         self.matrix: np.ndarray | None = None
         self.meta: list[tuple[str, str, str, str]] = []  # scope, namespace, session, mime
@@ -195,24 +180,28 @@ class DenseMatrix:
         with self._lock:
             if gen == self._gen:
                 return
-            conn = self.db.conn()
-            rows = conn.execute(
-                "SELECT c.id, c.scope, c.namespace, c.session_id, c.mime_type, e.vector "
-                "FROM idx_chunks c JOIN idx_embeddings e "
-                "ON e.model_id = c.model_id AND e.sha256 = c.sha256 "
-                "WHERE c.model_id = ? AND c.id > ? ORDER BY c.id",
-                (self.model_id, self._max_id)).fetchall()
-            live = {r[0] for r in conn.execute(
+            # every live id, then the rows not held yet: ids are not assigned in commit order
+            # on a shared database, so "id > the largest seen" could miss a late commit
+            live = {r[0] for r in self.db.query(
                 "SELECT id FROM idx_chunks WHERE model_id = ?", (self.model_id,))}
+            held = set(self.ids.tolist())
             keep = [i for i, cid in enumerate(self.ids.tolist()) if cid in live]
             ids = [int(self.ids[i]) for i in keep]
             meta = [self.meta[i] for i in keep]
             parts = [self.matrix[keep]] if self.matrix is not None and keep else []
+            new = sorted(live - held)
+            rows: list = []
+            for i in range(0, len(new), 500):
+                part = new[i:i + 500]
+                rows += self.db.query(
+                    "SELECT c.id, c.scope, c.namespace, c.session_id, c.mime_type, e.vector "
+                    "FROM idx_chunks c JOIN idx_embeddings e "
+                    "ON e.model_id = c.model_id AND e.sha256 = c.sha256 "
+                    f"WHERE c.id IN ({','.join('?' * len(part))}) ORDER BY c.id", part)
             if rows:
                 ids.extend(r[0] for r in rows)
                 meta.extend((r[1], r[2], r[3] or "", r[4] or "") for r in rows)
-                parts.append(np.stack([np.frombuffer(r[5], dtype=np.float32) for r in rows]))
-                self._max_id = max(self._max_id, rows[-1][0])
+                parts.append(np.stack([np.frombuffer(bytes(r[5]), dtype=np.float32) for r in rows]))
             self.ids = np.asarray(ids, dtype=np.int64)
             self.meta = meta
             self.matrix = np.concatenate(parts) if parts else None

@@ -1,25 +1,31 @@
-"""The index's own tables inside ``catalog.sqlite3`` (all prefixed ``idx_``).
+"""The index's own tables, in the catalog's database (all prefixed ``idx_``).
 
 - ``idx_chunks``: one row per chunk of an indexed artifact version (scope ``artifacts``) or of a
   promoted source (scope ``sources``): text, location (heading, page, and ``location``: JSON
   such as ``{"cell": 12}``), the sha256 of its embedded text.
-- ``idx_chunks_fts``: FTS5 (porter stemming, ``_`` kept inside words) over the embedded text,
-  ``rowid`` = ``idx_chunks.id``.
-- ``idx_embeddings``: the embedding cache, ``(model_id, sha256) -> float32 vector``. It also
-  serves dense queries in processes that do not hold the Chroma lock.
+- keyword index over the embedded text: on SQLite the FTS5 table ``idx_chunks_fts`` (porter
+  stemming, ``_`` kept inside words, ``rowid`` = ``idx_chunks.id``); on PostgreSQL a
+  ``tsvector`` column of ``idx_chunks`` with a GIN index.
+- ``idx_embeddings``: the embedding cache, ``(model_id, sha256) -> float32 vector``, shared by
+  every process (and, on PostgreSQL, every machine). It also serves dense queries in processes
+  that do not use Chroma.
 - ``idx_sources``: promoted sources (durable; outlive TTL, deletion and session cleanup).
 - ``idx_state``: key/value (event cursor, a generation counter bumped on every chunk change).
 
-The catalog's own tables belong to storage; this module never writes them.
+The catalog's own tables belong to storage; the index reads them only through ``Catalog``.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import threading
+from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
-from typing import Iterator
 from pathlib import Path
+from typing import Any, Iterator
+
+from ..storage._sql import SqliteDB
+from . import keyword as _keyword
 
 __all__ = ["IndexDB"]
 
@@ -79,85 +85,208 @@ CREATE TABLE IF NOT EXISTS idx_state (
 """
 
 
-class IndexDB:
-    """Thread-local connections to the catalog file; creates the ``idx_`` tables."""
+#: PostgreSQL's keyword index: a tsvector column (English stemming) with a GIN index
+_PG_EXTRA = [
+    "ALTER TABLE idx_chunks ADD COLUMN IF NOT EXISTS location TEXT",  # a catalog from before
+    "ALTER TABLE idx_chunks ADD COLUMN IF NOT EXISTS tsv tsvector",
+    "CREATE INDEX IF NOT EXISTS idx_chunks_tsv ON idx_chunks USING GIN (tsv)",
+]
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = str(path)
-        self._local = threading.local()
-        self._all: list[sqlite3.Connection] = []
-        self._all_lock = threading.Lock()
-        conn = self.conn()
+
+def _statements(dialect: str) -> list[str]:
+    stmts = [x.strip() for x in _SCHEMA.split(";") if x.strip()]
+    if dialect == "sqlite":
+        return stmts
+    from ..storage.postgres import pg_ddl
+
+    return [pg_ddl(x) for x in stmts if "USING fts5" not in x] + _PG_EXTRA
+
+
+def _add_location_column(c: Any) -> None:
+    """A SQLite catalog indexed before chunks had a ``location`` gains the column."""
+    if "location" not in {r[1] for r in c.execute("PRAGMA table_info(idx_chunks)")}:
         try:
-            conn.executescript(_SCHEMA)
-        except sqlite3.OperationalError as exc:  # pragma: no cover - sqlite without FTS5
+            c.execute("ALTER TABLE idx_chunks ADD COLUMN location TEXT")
+        except sqlite3.OperationalError as exc:  # another process added it just now
+            if "duplicate column" not in str(exc).lower():
+                raise
+
+
+class IndexDB:
+    """The ``idx_`` tables over a database from :meth:`Catalog.component_db` (or a SQLite
+    file path); every statement the index runs is a method here or in ChunkStore."""
+
+    def __init__(self, db: Any) -> None:
+        self._owns = isinstance(db, (str, os.PathLike))
+        self.db = SqliteDB(Path(db), per_thread=True) if self._owns else db
+        self.dialect: str = self.db.dialect
+        self.shared: bool = self.db.shared
+        try:
+            with (self.db.write() if self.shared else self.db.transaction()) as c:
+                for stmt in _statements(self.dialect):
+                    c.execute(stmt)
+                if self.dialect == "sqlite":
+                    _add_location_column(c)
+        except Exception as exc:  # pragma: no cover - sqlite without FTS5
             if "fts5" in str(exc).lower():
                 from ..errors import IndexUnavailableError
 
                 raise IndexUnavailableError(
                     "this Python's sqlite3 lacks FTS5; install a Python built with FTS5") from exc
             raise
-        columns = {r[1] for r in conn.execute("PRAGMA table_info(idx_chunks)")}
-        if "location" not in columns:  # a catalog indexed before locations existed
-            try:
-                conn.execute("ALTER TABLE idx_chunks ADD COLUMN location TEXT")
-            except sqlite3.OperationalError as exc:  # another process added it just now
-                if "duplicate column" not in str(exc).lower():
-                    raise
 
-    def conn(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
-                                   check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 30000")
-            try:
-                conn.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError:  # another connection holds it; WAL is sticky
-                pass
-            conn.execute("PRAGMA synchronous = NORMAL")
-            conn.row_factory = sqlite3.Row
-            self._local.conn = conn
-            with self._all_lock:
-                self._all.append(conn)
-        return conn
+    # -- plumbing ---------------------------------------------------------------------------
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return self.db.query(sql, params)
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (rolled back on error)."""
-        conn = self.conn()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+    def transaction(self) -> Iterator[Any]:
+        """One transaction on the index's tables (rolled back on error)."""
+        with self.db.transaction() as c:
+            yield c
+
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        """Errors worth a retry (a busy or unreachable database)."""
+        return self.db.transient_errors
 
     def get_state(self, key: str, default: str | None = None) -> str | None:
-        row = self.conn().execute("SELECT value FROM idx_state WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else default
+        rows = self.query("SELECT value FROM idx_state WHERE key = ?", (key,))
+        return rows[0][0] if rows else default
 
-    def set_state(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
-        (conn or self.conn()).execute(
-            "INSERT INTO idx_state(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+    def set_state(self, key: str, value: str, conn: Any = None) -> None:
+        sql = ("INSERT INTO idx_state(key, value) VALUES (?, ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value")
+        if conn is not None:
+            conn.execute(sql, (key, value))
+        else:
+            with self.transaction() as c:
+                c.execute(sql, (key, value))
 
-    def bump_generation(self, conn: sqlite3.Connection) -> None:
+    def bump_generation(self, conn: Any) -> None:
         conn.execute(
             "INSERT INTO idx_state(key, value) VALUES ('generation', '1') "
-            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1")
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(CAST(idx_state.value AS INTEGER) + 1 AS TEXT)")
 
     def generation(self) -> int:
         return int(self.get_state("generation", "0") or 0)
 
+    # -- chunk rows and the keyword index ------------------------------------------------------
+    _CHUNK_COLS = ("chunk_key, scope, owner_id, artifact_id, root_artifact_id, version, name, "
+                   "namespace, session_id, mime_type, ordinal, text, heading, page, char_start, "
+                   "char_end, sha256, model_id, location")
+
+    def insert_chunk(self, conn: Any, values: Sequence[Any], embed_text: str) -> None:
+        """One chunk row (``values`` in :attr:`_CHUNK_COLS` order) and its keyword entry."""
+        marks = ",".join("?" * len(values))
+        if self.dialect == "postgresql":
+            conn.execute(f"INSERT INTO idx_chunks({self._CHUNK_COLS}, tsv) "
+                         f"VALUES ({marks}, to_tsvector('english', ?))",
+                         (*values, _keyword.pg_document(embed_text)))
+            return
+        cur = conn.execute(f"INSERT INTO idx_chunks({self._CHUNK_COLS}) VALUES ({marks})", values)
+        conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
+                     (cur.lastrowid, embed_text))
+
+    def delete_owner_rows(self, conn: Any, owner_id: str) -> int:
+        if self.dialect == "sqlite":
+            conn.execute("DELETE FROM idx_chunks_fts WHERE rowid IN "
+                         "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
+        return conn.execute("DELETE FROM idx_chunks WHERE owner_id = ?", (owner_id,)).rowcount
+
+    def keyword_search(self, text: str, limit: int, filters: dict[str, Any] | None = None
+                       ) -> list[tuple[int, float]]:
+        """``(chunk id, relevance >= 0)``, best first (FTS5 BM25, or PostgreSQL ts_rank)."""
+        built = _keyword.keyword_sql(self.dialect, text, limit, filters)
+        if built is None:
+            return []
+        sql, params = built
+        try:
+            rows = self.query(sql, params)
+        except sqlite3.OperationalError:  # pathological FTS5 input; it is quoted, so rare
+            return []
+        return [(int(cid), float(r)) for cid, r in rows]
+
+    # -- sources ------------------------------------------------------------------------------
+    def add_source(self, values: dict[str, Any]) -> None:
+        cols = list(values)
+        with self.transaction() as c:
+            c.execute(f"INSERT INTO idx_sources({', '.join(cols)}) "
+                      f"VALUES ({','.join('?' * len(cols))})", [values[k] for k in cols])
+
+    def delete_source(self, source_id: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM idx_sources WHERE source_id = ?", (source_id,))
+
+    def source_by_artifact(self, artifact_id: str) -> Any | None:
+        rows = self.query("SELECT * FROM idx_sources WHERE artifact_id = ?", (artifact_id,))
+        return rows[0] if rows else None
+
+    def source_rows(self, namespace: str | None = None) -> list[Any]:
+        sql, params = "SELECT * FROM idx_sources", []
+        if namespace is not None:
+            sql, params = sql + " WHERE namespace = ?", [namespace]
+        return self.query(sql + " ORDER BY created_at, source_id", params)
+
+    def source_digests(self) -> set[str]:
+        return {r[0] for r in self.query("SELECT DISTINCT sha256 FROM idx_sources")}
+
+    def pending_sources(self, limit: int) -> list[Any]:
+        return self.query(
+            "SELECT * FROM idx_sources WHERE index_status = 'pending' ORDER BY created_at LIMIT ?",
+            (limit,))
+
+    def claim_pending_sources(self, limit: int) -> list[Any]:
+        """Pending sources for this worker: on a shared database each is marked
+        ``indexing`` (rows taken ``FOR UPDATE SKIP LOCKED``), so no two workers embed one."""
+        if not self.shared:
+            return self.pending_sources(limit)
+        with self.transaction() as c:
+            return c.execute(
+                "UPDATE idx_sources SET index_status = 'indexing' WHERE source_id IN "
+                "(SELECT source_id FROM idx_sources WHERE index_status = 'pending' "
+                " ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
+                (limit,)).fetchall()
+
+    def set_source_status(self, source_id: str, status: str) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE idx_sources SET index_status = ? WHERE source_id = ?",
+                      (status, source_id))
+
+    def requeue_sources(self) -> None:
+        with self.transaction() as c:
+            c.execute("UPDATE idx_sources SET index_status = 'pending'")
+
+    def pending_source_count(self) -> int:
+        return int(self.query("SELECT COUNT(*) FROM idx_sources "
+                              "WHERE index_status IN ('pending', 'indexing')")[0][0])
+
+    def has_pending_sources(self) -> bool:
+        return bool(self.query(
+            "SELECT 1 FROM idx_sources WHERE index_status = 'pending' LIMIT 1"))
+
+    def table_copies(self) -> list[Any]:
+        """How ``notebook-artifacts migrate`` copies these tables into PostgreSQL (chunks,
+        keyword entries, cached vectors, sources, state: nothing is embedded again)."""
+        from ..storage.migrate import TableCopy
+
+        cols = [c.strip() for c in self._CHUNK_COLS.split(",")]
+        chunk_cols = ["id", *cols]
+        n = len(chunk_cols)
+        return [
+            TableCopy("idx_chunks", "id",
+                      source_sql=f"SELECT {', '.join('c.' + c for c in chunk_cols)}, f.body "
+                                 "FROM idx_chunks c LEFT JOIN idx_chunks_fts f ON f.rowid = c.id",
+                      insert_sql=f"INSERT INTO idx_chunks({', '.join(chunk_cols)}, tsv) "
+                                 f"VALUES ({','.join('?' * n)}, to_tsvector('english', ?))",
+                      transform=lambda r: (*r[:n], _keyword.pg_document(r[n] or "")),
+                      compare=chunk_cols),
+            TableCopy("idx_embeddings", "model_id, sha256"),
+            TableCopy("idx_sources", "source_id"),
+            TableCopy("idx_state", "key", source_sql="SELECT * FROM idx_state WHERE key = 'generation'"),
+        ]
+
     def close(self) -> None:
-        """Close every connection this object opened (from any thread)."""
-        with self._all_lock:
-            conns, self._all = self._all, []
-        for conn in conns:
-            try:
-                conn.close()
-            except sqlite3.ProgrammingError:  # pragma: no cover - closed by its thread
-                pass
-        self._local = threading.local()
+        """Close the connections this object opened (a shared pool belongs to the catalog)."""
+        if self._owns or not self.shared:
+            self.db.close()

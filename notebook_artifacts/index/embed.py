@@ -303,15 +303,14 @@ class EmbeddingCache:
 
     def lookup(self, shas: Sequence[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        conn = self.db.conn()
         uniq = list(dict.fromkeys(shas))
         for i in range(0, len(uniq), 500):
             part = uniq[i:i + 500]
-            rows = conn.execute(
+            rows = self.db.query(
                 f"SELECT sha256, vector FROM idx_embeddings WHERE model_id = ? AND sha256 IN "
-                f"({','.join('?' * len(part))})", [self.embedder.model_id, *part]).fetchall()
+                f"({','.join('?' * len(part))})", [self.embedder.model_id, *part])
             for sha, blob in rows:
-                found[sha] = np.frombuffer(blob, dtype=np.float32)
+                found[sha] = np.frombuffer(bytes(blob), dtype=np.float32)
         return found
 
     def get_or_embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -330,8 +329,8 @@ class EmbeddingCache:
                     for sha, vec in zip(missing, vecs)]
             with self.db.transaction() as conn:
                 conn.executemany(
-                    "INSERT OR IGNORE INTO idx_embeddings(model_id, sha256, dim, vector) "
-                    "VALUES (?, ?, ?, ?)", rows)
+                    "INSERT INTO idx_embeddings(model_id, sha256, dim, vector) "
+                    "VALUES (?, ?, ?, ?) ON CONFLICT (model_id, sha256) DO NOTHING", rows)
             for sha, vec in zip(missing, vecs):
                 found[sha] = vec.astype(np.float32)
         if not texts:

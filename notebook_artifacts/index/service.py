@@ -8,10 +8,13 @@ transient errors (I/O, a busy database, an unreachable Chroma server) are retrie
 exponential backoff up to :data:`MAX_ATTEMPTS` before ``failed``. One bad file never stops
 the others.
 
-One process at a time. Chroma's PersistentClient is single-process, so only the process that
+Who indexes. Embedded, Chroma's PersistentClient is single-process, so only the process that
 holds ``<root>/index.lock`` opens ``<root>/index`` and drains; the others leave work pending
 (their worker keeps trying the lock and takes over when the holder exits). With ``index_url``
-every process uses the Chroma server and drains (writes are idempotent upserts).
+every process uses the Chroma server and drains (writes are idempotent upserts). On a shared
+catalog (PostgreSQL) there is no lock: every process drains, claiming jobs row by row
+(``Catalog.claim_index_jobs``, ``FOR UPDATE SKIP LOCKED``), so nothing is embedded twice;
+without ``index_url`` the vectors are then served from the shared embedding cache.
 
 Deletion and expiry. The holder follows the catalog's event log (cursor kept in ``idx_state``)
 and removes the chunks of ``deleted`` / ``expired`` versions from both indexes; on start it also
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sqlite3
 import threading
@@ -40,7 +44,7 @@ from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..models import Artifact, QueryHit, QueryResult, Source
 from ..storage.blobs import BlobStore
 from ..storage.catalog import Catalog
-from ..storage.events import EventFilter, fetch_events, latest_cursor
+from ..storage.events import EventFilter
 from ..storage.ttl import iso_utc, parse_iso
 from ._chunkstore import ChunkOwner, ChunkStore, DenseMatrix
 from ._db import IndexDB
@@ -52,7 +56,6 @@ from .extract import ExtractionError, SkipExtraction, TransientIndexError, detec
 from .formats import KINDS, check_size
 from . import fuse as _fuse
 from .fuse import MODES, fuse, rrf
-from .keyword import keyword_search
 
 __all__ = ["IndexService", "MAX_ATTEMPTS", "SCOPES", "VERSIONS"]
 
@@ -93,7 +96,10 @@ class IndexService:
         self.blobs = blobs
         self.index_url = index_url
         self.clock = clock
-        self.db = IndexDB(catalog.path)
+        self.db = IndexDB(catalog.component_db())
+        #: a shared catalog: no lock file, every process claims jobs; Chroma only as a server
+        self.shared = self.db.shared
+        self.worker_id = f"{os.uname().nodename}:{os.getpid()}:{secrets.token_hex(4)}"
         self.embedder = Embedder(embedding_model, device)
         self.cache = EmbeddingCache(self.db, self.embedder)
         self.chunks = ChunkStore(self.db)
@@ -111,6 +117,7 @@ class IndexService:
         self._progress = threading.Condition()
         self._retry_at: dict[str, float] = {}
         self._swept = False
+        self._removal_cursor: str | None = None
         #: hybrid fusion: "convex" (default, see fuse.py) or "rrf"; and the dense weight
         #: False: never start the worker on put/reindex/promote, only in ``wait_indexed``
         #: (short-lived processes such as the CLI leave work to the index holder)
@@ -126,8 +133,14 @@ class IndexService:
     # -- lifecycle -------------------------------------------------------------------------
     @property
     def holder(self) -> bool:
-        """True when this process may write the vector index (lock held, or a server)."""
-        return bool(self.index_url) or self.lock.held
+        """True when this process may write the vector index (lock held, a server, or a
+        shared catalog)."""
+        return bool(self.index_url) or self.shared or self.lock.held
+
+    @property
+    def _uses_chroma(self) -> bool:
+        """Chroma serves vectors: a server (``index_url``), or the embedded one (one machine)."""
+        return bool(self.index_url) or not self.shared
 
     def wake(self) -> None:
         """Start the worker if needed and tell it there is work."""
@@ -168,6 +181,8 @@ class IndexService:
         with self._vectors_lock:
             if self._vectors is not None:
                 return self._vectors
+            if not self._uses_chroma:
+                return None
             if not self.index_url and not self.lock.try_acquire():
                 return None
             from .vectors import ChromaVectors, collection_name
@@ -195,20 +210,20 @@ class IndexService:
 
     def _tick(self) -> bool:
         """One round of work; True if something was done (so loop again at once)."""
-        if not self.index_url and not self.lock.held:
+        if not self.holder:
             if not self.lock.try_acquire():
                 return False
         self._busy.set()
         try:
-            pending = self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+            pending = self._claim()
             skipped = self._skip_binary(pending)
             if self._vectors is None and not self._needs_vectors(pending):
                 return skipped  # only binaries so far: don't load the model or open Chroma
             jobs, prepared = None, []
-            if self._vectors is None:  # first round: embed while Chroma opens
+            if self._vectors is None and self._uses_chroma:  # first round: embed while Chroma opens
                 jobs, prepared = self._prepare_while_opening_vectors()
             vec = self.vectors()
-            if vec is None:
+            if vec is None and self._uses_chroma:
                 return skipped
             did = self._apply_removals() or skipped
             did = self._index_sources() or did
@@ -223,8 +238,11 @@ class IndexService:
             with self._progress:
                 self._progress.notify_all()
 
+    def _claim(self) -> list[Artifact]:
+        return self.catalog.claim_index_jobs(self.worker_id, BATCH_JOBS, self.clock())
+
     def _due_jobs(self) -> list[Artifact]:
-        return [j for j in self.catalog.pending_index_jobs(limit=BATCH_JOBS)
+        return [j for j in self._claim()
                 if self._retry_at.get(j.artifact_id, 0) <= time.monotonic()]
 
     def _prepare_while_opening_vectors(self) -> tuple[list[Artifact], list]:
@@ -260,9 +278,7 @@ class IndexService:
         """Work for the vector index: something to embed, or chunks that may need removal."""
         if pending:  # only binaries next in line: they were just skipped (the next round looks on)
             return not all(_is_binary(j) for j in pending)
-        return self.chunks.count() > 0 or \
-            self.db.conn().execute(
-                "SELECT 1 FROM idx_sources WHERE index_status = 'pending' LIMIT 1").fetchone() is not None
+        return self.chunks.count() > 0 or self.db.has_pending_sources()
 
     # -- indexing ----------------------------------------------------------------------------
     def _owner(self, art: Artifact, scope: str = "artifacts", owner_id: str | None = None
@@ -374,15 +390,15 @@ class IndexService:
 
     def _apply_removals(self) -> bool:
         """Drop chunks of versions deleted or expired since the last look (event log)."""
+        # on a shared catalog each process follows the log from its own start (removals are
+        # idempotent), so the cursor lives in memory
         key = "event_cursor"
-        cur = self.db.get_state(key)
-        with self.catalog.read() as c:
-            top = latest_cursor(c)
-            if cur is None:
-                events, nxt, gap = [], top, True
-            else:
-                events, nxt, _more, gap = fetch_events(
-                    c, int(cur), EventFilter(types=("deleted", "expired")), 1000)
+        cur = self._removal_cursor if self.shared else self.db.get_state(key)
+        if cur is None:
+            events, nxt, gap = [], self.catalog.latest_cursor(), True
+        else:
+            events, nxt, _more, gap = self.catalog.fetch_events(
+                int(cur), EventFilter(types=("deleted", "expired")), 1000)
         gone = [e.artifact_id for e in events if e.artifact_id]
         did = False
         if gone:
@@ -390,7 +406,9 @@ class IndexService:
         if gap or not self._swept:
             did = self._sweep() or did
             self._swept = True
-        if cur is None or int(cur) != nxt:
+        if self.shared:
+            self._removal_cursor = str(nxt)
+        elif cur is None or int(cur) != nxt:
             self.db.set_state(key, str(nxt))
         return did
 
@@ -412,28 +430,25 @@ class IndexService:
         source_id = "src_" + secrets.token_hex(12)
         stamp = iso_utc(self.clock())
         msg = message or f"promoted {art.name} v{art.version} to source {source_id}"
-        with self.db.transaction() as conn:
-            conn.execute(
-                "INSERT INTO idx_sources(source_id, source_name, artifact_id, root_artifact_id, "
-                "version, namespace, sha256, created_at, message, record_json) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?)",
-                (source_id, art.name, art.artifact_id, art.root_artifact_id, art.version,
-                 art.namespace, art.sha256, stamp, msg, json.dumps(art.to_dict())))
+        self.catalog.pin_blob(source_id, art.sha256)  # its content outlives the version
+        self.db.add_source(dict(
+            source_id=source_id, source_name=art.name, artifact_id=art.artifact_id,
+            root_artifact_id=art.root_artifact_id, version=art.version, namespace=art.namespace,
+            sha256=art.sha256, created_at=stamp, message=msg, record_json=json.dumps(art.to_dict())))
         try:
             self.catalog.update_version(
                 art.artifact_id, {"promoted_to_source_id": source_id}, now=self.clock(),
                 event_type="promoted", event_data={"source_id": source_id})
         except Exception:
-            with self.db.transaction() as conn:
-                conn.execute("DELETE FROM idx_sources WHERE source_id = ?", (source_id,))
+            self.db.delete_source(source_id)
+            self.catalog.unpin_blob(source_id)
             raise
         if self.background:
             self.wake()
         return self.source_for(art.artifact_id)  # type: ignore[return-value]
 
     def source_for(self, artifact_id: str) -> Source | None:
-        row = self.db.conn().execute(
-            "SELECT * FROM idx_sources WHERE artifact_id = ?", (artifact_id,)).fetchone()
+        row = self.db.source_by_artifact(artifact_id)
         return self._to_source(row) if row else None
 
     @staticmethod
@@ -444,22 +459,18 @@ class IndexService:
                       created_at=row["created_at"], message=row["message"])
 
     def sources(self, namespace: str | None = None) -> list[Source]:
-        sql, params = "SELECT * FROM idx_sources", []
-        if namespace is not None:
-            sql, params = sql + " WHERE namespace = ?", [namespace]
-        return [self._to_source(r) for r in self.db.conn().execute(sql + " ORDER BY created_at, source_id", params)]
+        return [self._to_source(r) for r in self.db.source_rows(namespace)]
 
     def source_digests(self) -> set[str]:
         """Blob digests that promoted sources keep alive (gc must not remove them)."""
-        return {r[0] for r in self.db.conn().execute("SELECT DISTINCT sha256 FROM idx_sources")}
+        return self.db.source_digests()
 
     def _source_record(self, row) -> Artifact:
         d = json.loads(row["record_json"])
         return Artifact(**d)
 
     def _index_sources(self) -> bool:
-        rows = self.db.conn().execute(
-            "SELECT * FROM idx_sources WHERE index_status = 'pending' LIMIT 16").fetchall()
+        rows = self.db.claim_pending_sources(16)
         for row in rows:
             art = self._source_record(row)
             status = "indexed"
@@ -475,18 +486,12 @@ class IndexService:
                     raise
                 status = "failed"
                 log.warning("source %s could not be indexed: %s", row["source_id"], exc)
-            with self.db.transaction() as conn:
-                conn.execute("UPDATE idx_sources SET index_status = ? WHERE source_id = ?",
-                             (status, row["source_id"]))
+            self.db.set_source_status(row["source_id"], status)
         return bool(rows)
 
     # -- waiting and reindexing ---------------------------------------------------------------
     def pending_count(self) -> int:
-        # a COUNT on this thread's own connection: wait_indexed polls it while the worker runs
-        return self.db.conn().execute(
-            "SELECT (SELECT COUNT(*) FROM artifact_versions WHERE status = 'pending' "
-            "AND is_expired = 0) + (SELECT COUNT(*) FROM idx_sources "
-            "WHERE index_status = 'pending')").fetchone()[0]
+        return self.catalog.pending_count() + self.db.pending_source_count()
 
     def wait_indexed(self, timeout: float | None = None) -> bool:
         """Block until no version or source is pending; False if ``timeout`` passed first."""
@@ -506,10 +511,8 @@ class IndexService:
     def reindex(self, artifact_ids: Sequence[str] | None = None) -> int:
         """Queue versions (default: every live version, and all sources) for re-indexing."""
         if artifact_ids is None:
-            ids = [r[0] for r in self.catalog.execute(
-                "SELECT artifact_id FROM artifact_versions WHERE is_expired = 0")]
-            with self.db.transaction() as conn:
-                conn.execute("UPDATE idx_sources SET index_status = 'pending'")
+            ids = self.catalog.live_artifact_ids()
+            self.db.requeue_sources()
         else:
             ids = list(artifact_ids)
         for i in ids:
@@ -541,11 +544,11 @@ class IndexService:
         kw_first = None
         if mode == "hybrid":
             kw_first = self._query_pool().submit(
-                lambda: keyword_search(self.db.conn(), text, n, filters))
+                lambda: self.db.keyword_search(text, n, filters))
         qvec = self.embedder.encode_query(text) if mode != "keyword" else None
         now = self.clock()
         total_chunks = self.chunks.count()
-        sources = {r["source_id"]: r for r in self.db.conn().execute("SELECT * FROM idx_sources")} \
+        sources = {r["source_id"]: r for r in self.db.source_rows()} \
             if "sources" in scopes else {}
         while True:
             dense: dict[int, float] = {}
@@ -559,7 +562,7 @@ class IndexService:
                 if kw_first is not None:
                     hits, kw_first = kw_first.result(), None
                 else:
-                    hits = keyword_search(self.db.conn(), text, n, filters)
+                    hits = self.db.keyword_search(text, n, filters)
                 truncated |= len(hits) >= n
                 kw.update(hits)
             if qvec is not None and mode == "hybrid":
@@ -591,7 +594,7 @@ class IndexService:
         return self._pool
 
     def _use_chroma(self, total_chunks: int) -> bool:
-        if self.holder and total_chunks > self.brute_force_max:
+        if self._uses_chroma and self.holder and total_chunks > self.brute_force_max:
             self._matrix = None  # grown past brute force: free the in-memory vectors
             return True
         return False

@@ -1,4 +1,4 @@
-"""Storage layer: SQLite catalog, content-addressed blobs, event log, TTL, sessions, export.
+"""Storage layer: the catalog (SQLite or PostgreSQL), content-addressed blobs, event log, TTL, sessions, export.
 
 Imports nothing from the other layers of the package.
 """

@@ -1,10 +1,12 @@
-"""The SQLite catalog (``<root>/catalog.sqlite3``, WAL mode): versions, lineages, events, sessions.
+"""The catalog: versions, lineages, events, sessions, on SQLite (default) or PostgreSQL.
 
-One :class:`Catalog` per store holds one connection guarded by a lock; other processes open
-their own. Every write runs in ``BEGIN IMMEDIATE`` with a busy timeout, so concurrent writers
-(kernel, server, CLI) serialise instead of failing, and version numbers stay contiguous.
-Other components (the index) may create their own tables in the same file with their own
-connection (:func:`connect`).
+One :class:`Catalog` per store, over a :class:`~notebook_artifacts.storage._sql.Database`:
+``<root>/catalog.sqlite3`` (WAL; one connection guarded by a lock, other processes open
+their own) or a PostgreSQL URL (a connection pool; many machines). Every write runs in one
+transaction that serialises writers (``BEGIN IMMEDIATE``, or an advisory lock), so concurrent
+writers (kernels, servers, the CLI) queue instead of failing and version numbers stay
+contiguous. Other components (the index) keep their own tables in the same database through
+:meth:`Catalog.component_db`; the catalog never reads them.
 """
 
 from __future__ import annotations
@@ -12,27 +14,29 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sqlite3
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from ..errors import InvalidInputError, NotFoundError
-from ..models import ARTIFACT_FIELDS, Artifact, Page
+from ..models import ARTIFACT_FIELDS, Artifact, Event, Page
+from . import events as _events
+from ._sql import BUSY_TIMEOUT_MS, Conn, SqliteDB, connect, open_database
 from .blobs import BlobStore, StagedBlob
 from .events import append_event
 from .ttl import iso_utc
 
 __all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_VERSION"]
 
-BUSY_TIMEOUT_MS = 15000
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _JSON_FIELDS = ("keywords", "tags", "metadata")
 _BOOL_FIELDS = ("is_latest", "has_file", "is_pinned", "is_expired", "is_indexed")
-_EXTRA_COLUMNS = ("seq", "session_key", "ext", "expires_ts", "created_ts", "workspace_path")
+_EXTRA_COLUMNS = ("seq", "session_key", "ext", "expires_ts", "created_ts", "workspace_path",
+                  "index_claimed_by", "index_claim_until")
+#: how long a claimed index job stays with its claimer before another process may take it
+CLAIM_SECONDS = 600.0
 
 _MIGRATIONS: dict[int, list[str]] = {
     1: [
@@ -110,28 +114,55 @@ _MIGRATIONS: dict[int, list[str]] = {
              WHERE namespace = NEW.namespace AND session_id = NEW.session_key; END""",
         "UPDATE sessions SET manifest_gen = 1",
     ],
+    # 3: blob pins (content other components keep alive, e.g. promoted sources) and index
+    # job claims (many processes share the indexing on a shared catalog)
+    3: [
+        "CREATE TABLE IF NOT EXISTS blob_pins (owner TEXT PRIMARY KEY, sha256 TEXT NOT NULL)",
+        "CREATE INDEX IF NOT EXISTS blob_pins_sha ON blob_pins(sha256)",
+        "ALTER TABLE artifact_versions ADD COLUMN index_claimed_by TEXT",
+        "ALTER TABLE artifact_versions ADD COLUMN index_claim_until REAL",
+    ],
+}
+
+# PostgreSQL: the manifest-generation triggers as one trigger function, and the event counter
+_PG_TRIGGER_FN = """CREATE OR REPLACE FUNCTION na_manifest_bump() RETURNS trigger AS $$
+BEGIN
+  IF TG_OP = 'DELETE' THEN
+    IF OLD.session_key <> '' THEN
+      UPDATE sessions SET manifest_gen = manifest_gen + 1
+      WHERE namespace = OLD.namespace AND session_id = OLD.session_key;
+    END IF;
+    RETURN OLD;
+  END IF;
+  IF NEW.session_key <> '' THEN
+    UPDATE sessions SET manifest_gen = manifest_gen + 1
+    WHERE namespace = NEW.namespace AND session_id = NEW.session_key;
+  END IF;
+  RETURN NEW;
+END $$ LANGUAGE plpgsql"""
+_PG_TRIGGERS = {
+    "av_manifest_ins": "AFTER INSERT ON artifact_versions",
+    "av_manifest_del": "AFTER DELETE ON artifact_versions",
+    "av_manifest_upd": "AFTER UPDATE OF is_latest, is_expired, source ON artifact_versions",
 }
 
 
-def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """A connection in autocommit mode (explicit BEGIN), WAL, with a long busy timeout."""
-    conn = sqlite3.connect(
-        os.fspath(path), timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-        check_same_thread=False,
-    )
-    conn.row_factory = sqlite3.Row
-    conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
-    if mode.lower() != "wal":
-        conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    return conn
+def _pg_statements(stmt: str) -> list[str]:
+    """One migration statement as PostgreSQL runs it."""
+    from .postgres import pg_ddl
 
-
-def _has_sources_table(c: sqlite3.Connection) -> bool:
-    """Whether the index created its promoted-sources table, whose blobs outlive versions."""
-    return c.execute(
-        "SELECT 1 FROM sqlite_master WHERE type='table' AND name='idx_sources'").fetchone() is not None
+    if stmt.lstrip().startswith("CREATE TRIGGER"):
+        name = stmt.split("EXISTS", 1)[1].split()[0]
+        return [_PG_TRIGGER_FN, f"DROP TRIGGER IF EXISTS {name} ON artifact_versions",
+                f"CREATE TRIGGER {name} {_PG_TRIGGERS[name]} FOR EACH ROW "
+                "EXECUTE FUNCTION na_manifest_bump()"]
+    if stmt.startswith("CREATE TABLE IF NOT EXISTS events"):
+        # the cursor is assigned from the counter row, in commit order (see events.py)
+        return [pg_ddl(stmt).replace(
+            "cursor BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY", "cursor BIGINT PRIMARY KEY"),
+            "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
+            "INSERT INTO counters(key, value) VALUES ('events', 0) ON CONFLICT (key) DO NOTHING"]
+    return [pg_ddl(stmt)]
 
 
 def new_artifact_id() -> str:
@@ -143,16 +174,28 @@ def session_key(session_id: str | None) -> str:
 
 
 class Catalog:
-    """Artifact versions, lineages, the event log and sessions in one SQLite file."""
+    """Artifact versions, lineages, the event log and sessions in one database."""
 
-    def __init__(self, root: str | os.PathLike[str]):
+    def __init__(self, root: str | os.PathLike[str], catalog: str | None = None):
         self.root = Path(root)
-        self.path = self.root / "catalog.sqlite3"
-        self._lock = threading.RLock()
-        self._conn = connect(self.path)
+        self.db = open_database(self.root, catalog)
+        #: the SQLite file (None on PostgreSQL)
+        self.path: Path | None = self.db.path
+        #: True when many machines share this catalog (PostgreSQL)
+        self.shared: bool = self.db.shared
         #: called after each committed write (the store pokes its event watcher)
         self.on_commit: Callable[[], None] | None = None
-        self._migrate()
+        self._component_db: Any = None
+        try:
+            self._migrate()
+        except BaseException:
+            self.db.close()
+            raise
+
+    @property
+    def location(self) -> str:
+        """The catalog's file or URL (without a password), for messages."""
+        return self.db.location
 
     # -- plumbing ----------------------------------------------------------------------
     def _migrate(self) -> None:
@@ -162,54 +205,56 @@ class Catalog:
             current = int(row[0]) if row else 0
             if current > SCHEMA_VERSION:
                 raise InvalidInputError(
-                    f"{self.path} has catalog schema {current}, newer than this version of "
+                    f"{self.location} has catalog schema {current}, newer than this version of "
                     f"notebook-artifacts understands ({SCHEMA_VERSION}); upgrade the package"
                 )
             for v in range(current + 1, SCHEMA_VERSION + 1):
                 for stmt in _MIGRATIONS[v]:
-                    c.execute(stmt)
-                c.execute(
-                    "INSERT OR REPLACE INTO meta(key, value) VALUES ('schema_version', ?)", (str(v),)
-                )
+                    for s in (_pg_statements(stmt) if c.dialect == "postgresql" else [stmt]):
+                        c.execute(s)
+                if v == 3 and self.db.has_table(c, "idx_sources"):
+                    # stores made before pins: promoted sources' content stays alive
+                    c.execute("INSERT INTO blob_pins(owner, sha256) SELECT source_id, sha256 "
+                              "FROM idx_sources WHERE true ON CONFLICT (owner) DO NOTHING")
+                self._set_meta(c, "schema_version", str(v))
+
+    @staticmethod
+    def _set_meta(c: Conn, key: str, value: str) -> None:
+        c.execute("INSERT INTO meta(key, value) VALUES (?, ?) "
+                  "ON CONFLICT (key) DO UPDATE SET value=excluded.value", (key, value))
+
+    def component_db(self) -> Any:
+        """A database for another component's own tables (the index), beside the catalog's:
+        per-thread connections to the same SQLite file, or the same PostgreSQL pool."""
+        if self.db.shared:
+            return self.db
+        return SqliteDB(self.db.path, per_thread=True)
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
     @contextmanager
-    def read(self) -> Iterator[sqlite3.Connection]:
+    def read(self) -> Iterator[Conn]:
         """A consistent snapshot for several SELECTs."""
-        with self._lock:
-            self._conn.execute("BEGIN")
-            try:
-                yield self._conn
-            finally:
-                self._conn.execute("COMMIT")
+        with self.db.read() as c:
+            yield c
 
     @contextmanager
-    def write(self, notify: bool = True) -> Iterator[sqlite3.Connection]:
-        """One write transaction (``BEGIN IMMEDIATE``); rolled back on any exception."""
-        with self._lock:
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._conn
-                self._conn.execute("COMMIT")
-            except BaseException:
-                # SQLite may already have rolled back (SQLITE_FULL, I/O errors); never leave
-                # the connection inside a transaction, or every later write here would fail
-                if self._conn.in_transaction:
-                    self._conn.execute("ROLLBACK")
-                raise
+    def write(self, notify: bool = True) -> Iterator[Conn]:
+        """One write transaction; rolled back on any exception."""
+        with self.db.write() as c:
+            yield c
+            if notify:
+                _events.notify(c)
         if notify and self.on_commit is not None:
             self.on_commit()
 
-    def execute(self, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._conn.execute(sql, tuple(params)).fetchall()
+    def _query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
+        return self.db.query(sql, params)
 
     # -- records -----------------------------------------------------------------------
     @staticmethod
-    def to_artifact(row: sqlite3.Row | dict[str, Any]) -> Artifact:
+    def to_artifact(row: Any | dict[str, Any]) -> Artifact:
         d = {k: row[k] for k in ARTIFACT_FIELDS}
         for k in _JSON_FIELDS:
             d[k] = json.loads(d[k]) if d[k] else ({} if k == "metadata" else [])
@@ -218,11 +263,11 @@ class Catalog:
         return Artifact(**d)
 
     def get(self, artifact_id: str) -> Artifact | None:
-        rows = self.execute("SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,))
+        rows = self._query("SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,))
         return self.to_artifact(rows[0]) if rows else None
 
-    def get_row(self, artifact_id: str) -> sqlite3.Row | None:
-        rows = self.execute("SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,))
+    def get_row(self, artifact_id: str) -> Any | None:
+        rows = self._query("SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,))
         return rows[0] if rows else None
 
     def get_many(self, artifact_ids: Iterable[str]) -> dict[str, Artifact]:
@@ -231,7 +276,7 @@ class Catalog:
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             q = ",".join("?" * len(part))
-            for r in self.execute(f"SELECT * FROM artifact_versions WHERE artifact_id IN ({q})", part):
+            for r in self._query(f"SELECT * FROM artifact_versions WHERE artifact_id IN ({q})", part):
                 out[r["artifact_id"]] = self.to_artifact(r)
         return out
 
@@ -247,18 +292,18 @@ class Catalog:
         if not include_expired:
             sql += " AND is_expired=0"
         sql += " ORDER BY version DESC LIMIT 1"
-        rows = self.execute(sql, params)
+        rows = self._query(sql, params)
         return self.to_artifact(rows[0]) if rows else None
 
     def lineage_versions(self, root_artifact_id: str, include_expired: bool = False) -> list[Artifact]:
         sql = "SELECT * FROM artifact_versions WHERE root_artifact_id=?"
         if not include_expired:
             sql += " AND is_expired=0"
-        rows = self.execute(sql + " ORDER BY version", (root_artifact_id,))
+        rows = self._query(sql + " ORDER BY version", (root_artifact_id,))
         return [self.to_artifact(r) for r in rows]
 
     def version_in_lineage(self, root_artifact_id: str, version: int) -> Artifact | None:
-        rows = self.execute(
+        rows = self._query(
             "SELECT * FROM artifact_versions WHERE root_artifact_id=? AND version=?",
             (root_artifact_id, version),
         )
@@ -323,7 +368,7 @@ class Catalog:
             return self.to_artifact(row)
 
     @staticmethod
-    def _relink(c: sqlite3.Connection, root: str) -> None:
+    def _relink(c: Conn, root: str) -> None:
         """Recompute ``is_latest`` / ``replaced_by_version`` over a lineage's live versions."""
         rows = c.execute(
             "SELECT artifact_id, version, is_latest, replaced_by_version FROM artifact_versions "
@@ -345,7 +390,7 @@ class Catalog:
         )
 
     @staticmethod
-    def _touch_session(c: sqlite3.Connection, ns: str, sid: str, stamp: str) -> None:
+    def _touch_session(c: Conn, ns: str, sid: str, stamp: str) -> None:
         c.execute(
             "INSERT INTO sessions(namespace, session_id, created_at, updated_at) VALUES (?,?,?,?) "
             "ON CONFLICT(namespace, session_id) DO UPDATE SET updated_at=excluded.updated_at",
@@ -416,13 +461,12 @@ class Catalog:
         return [self.to_artifact(r) for r in rows]
 
     @staticmethod
-    def _remove_unreferenced(c: sqlite3.Connection, blobs: BlobStore, digests: Iterable[str]) -> tuple[int, int]:
+    def _remove_unreferenced(c: Conn, blobs: BlobStore, digests: Iterable[str]) -> tuple[int, int]:
         removed = freed = 0
-        sources = _has_sources_table(c)
         for sha in digests:
             used = c.execute("SELECT 1 FROM artifact_versions WHERE sha256=? LIMIT 1", (sha,)).fetchone()
-            if used is None and sources:  # a promoted source keeps its content alive
-                used = c.execute("SELECT 1 FROM idx_sources WHERE sha256=? LIMIT 1", (sha,)).fetchone()
+            if used is None:  # a pin (a promoted source) keeps its content alive
+                used = c.execute("SELECT 1 FROM blob_pins WHERE sha256=? LIMIT 1", (sha,)).fetchone()
             if used is None:
                 n = blobs.remove(sha)
                 if n or not blobs.exists(sha):
@@ -433,7 +477,7 @@ class Catalog:
     # -- expiry --------------------------------------------------------------------------
     def sweep_expired(self, now: float) -> list[Artifact]:
         """Mark versions whose TTL has passed as expired (one ``expired`` event each)."""
-        due = self.execute(
+        due = self._query(
             "SELECT 1 FROM artifact_versions WHERE expires_ts IS NOT NULL AND expires_ts<=? "
             "AND is_expired=0 AND is_pinned=0 LIMIT 1",
             (now,),
@@ -490,12 +534,22 @@ class Catalog:
             return self._remove_unreferenced(c, blobs, digests)
 
     def referenced_digests(self) -> set[str]:
-        """Digests that live versions or promoted sources (``idx_sources``) still use."""
-        with self._lock:
-            refs = {r[0] for r in self._conn.execute("SELECT DISTINCT sha256 FROM artifact_versions")}
-            if _has_sources_table(self._conn):
-                refs |= {r[0] for r in self._conn.execute("SELECT DISTINCT sha256 FROM idx_sources")}
+        """Digests that live versions or pins (promoted sources) still use."""
+        with self.read() as c:
+            refs = {r[0] for r in c.execute("SELECT DISTINCT sha256 FROM artifact_versions")}
+            refs |= {r[0] for r in c.execute("SELECT DISTINCT sha256 FROM blob_pins")}
         return refs
+
+    def pin_blob(self, owner: str, sha256: str) -> None:
+        """Keep ``sha256`` alive for ``owner`` (another component's record, e.g. a source)
+        even when no version references it any more."""
+        with self.write(notify=False) as c:
+            c.execute("INSERT INTO blob_pins(owner, sha256) VALUES (?, ?) "
+                      "ON CONFLICT (owner) DO UPDATE SET sha256=excluded.sha256", (owner, sha256))
+
+    def unpin_blob(self, owner: str) -> None:
+        with self.write(notify=False) as c:
+            c.execute("DELETE FROM blob_pins WHERE owner=?", (owner,))
 
     # -- listing -------------------------------------------------------------------------
     def list_latest(
@@ -513,7 +567,7 @@ class Catalog:
             where.append("session_key=?")
             params.append(session_id)
         for tag in tags or ():
-            where.append("EXISTS (SELECT 1 FROM json_each(artifact_versions.tags) WHERE value=?)")
+            where.append(_events.tag_condition(self.db.dialect))
             params.append(tag)
         if types:
             where.append(f"artifact_type IN ({','.join('?' * len(types))})")
@@ -545,7 +599,7 @@ class Catalog:
         )
 
     def iter_latest(self, namespace: str | None, session_id: str | None,
-                    exact_session: bool = False) -> list[sqlite3.Row]:
+                    exact_session: bool = False) -> list[Any]:
         """Rows of the latest live versions in a scope (``exact_session``: None means no session)."""
         sql = "SELECT * FROM artifact_versions WHERE is_latest=1"
         params: list[Any] = []
@@ -555,16 +609,16 @@ class Catalog:
         if session_id is not None or exact_session:
             sql += " AND session_key=?"
             params.append(session_key(session_id))
-        return self.execute(sql + " ORDER BY session_key, name", params)
+        return self._query(sql + " ORDER BY session_key, name", params)
 
-    def session_rows(self, namespace: str, session_id: str) -> list[sqlite3.Row]:
-        return self.execute(
+    def session_rows(self, namespace: str, session_id: str) -> list[Any]:
+        return self._query(
             "SELECT * FROM artifact_versions WHERE namespace=? AND session_key=? AND is_expired=0 "
             "ORDER BY seq",
             (namespace, session_id),
         )
 
-    def session_snapshot(self, namespace: str, session_id: str) -> tuple[int, list[sqlite3.Row], dict[str, Any]]:
+    def session_snapshot(self, namespace: str, session_id: str) -> tuple[int, list[Any], dict[str, Any]]:
         """``(manifest generation, live version rows, session row)`` read in one snapshot."""
         with self.read() as c:
             srow = c.execute(
@@ -581,17 +635,18 @@ class Catalog:
     def mark_manifest_synced(self, namespace: str, session_id: str, gen: int) -> None:
         with self.write(notify=False) as c:
             c.execute(
-                "UPDATE sessions SET synced_gen=MAX(synced_gen, ?) WHERE namespace=? AND session_id=?",
-                (gen, namespace, session_id),
+                "UPDATE sessions SET synced_gen=CASE WHEN synced_gen > ? THEN synced_gen ELSE ? END "
+                "WHERE namespace=? AND session_id=?",
+                (gen, gen, namespace, session_id),
             )
 
     def stale_manifests(self) -> list[tuple[str, str]]:
         """Sessions whose manifest misses a committed change (a writer died before writing it)."""
-        rows = self.execute("SELECT namespace, session_id FROM sessions WHERE manifest_gen > synced_gen")
+        rows = self._query("SELECT namespace, session_id FROM sessions WHERE manifest_gen > synced_gen")
         return [(r[0], r[1]) for r in rows]
 
     def names(self, namespace: str, session_id: str | None) -> list[str]:
-        rows = self.execute(
+        rows = self._query(
             "SELECT name FROM artifact_versions WHERE namespace=? AND session_key=? AND is_latest=1 "
             "ORDER BY name",
             (namespace, session_key(session_id)),
@@ -605,7 +660,7 @@ class Catalog:
             " v.session_key=s.session_id AND v.is_latest=1) AS artifacts, "
             "(SELECT COUNT(*) FROM artifact_versions v WHERE v.namespace=s.namespace AND "
             " v.session_key=s.session_id AND v.is_expired=0) AS versions, "
-            "(SELECT COALESCE(SUM(size_bytes),0) FROM artifact_versions v WHERE v.namespace=s.namespace "
+            "(SELECT CAST(COALESCE(SUM(size_bytes),0) AS BIGINT) FROM artifact_versions v WHERE v.namespace=s.namespace "
             " AND v.session_key=s.session_id AND v.is_latest=1) AS size_bytes "
             "FROM sessions s"
         )
@@ -613,11 +668,11 @@ class Catalog:
         if namespace is not None:
             sql += " WHERE s.namespace=?"
             params.append(namespace)
-        rows = self.execute(sql + " ORDER BY s.updated_at DESC", params)
+        rows = self._query(sql + " ORDER BY s.updated_at DESC", params)
         return [dict(r) | {"cleaned": bool(r["cleaned"])} for r in rows]
 
     def get_session(self, namespace: str, session_id: str) -> dict[str, Any] | None:
-        rows = self.execute(
+        rows = self._query(
             "SELECT * FROM sessions WHERE namespace=? AND session_id=?", (namespace, session_id)
         )
         return dict(rows[0]) if rows else None
@@ -633,17 +688,91 @@ class Catalog:
             )
 
     def count_versions(self) -> int:
-        return self.execute("SELECT COUNT(*) FROM artifact_versions")[0][0]
+        return self._query("SELECT COUNT(*) FROM artifact_versions")[0][0]
 
-    def all_version_rows(self) -> list[sqlite3.Row]:
-        return self.execute(
+    def all_version_rows(self) -> list[Any]:
+        return self._query(
             "SELECT artifact_id, sha256, size_bytes, name, namespace, session_id FROM artifact_versions"
         )
 
+    def expired_roots(self, namespace: str, session_id: str) -> list[Any]:
+        """Rows (``root_artifact_id``) of lineages with an expired version in one session."""
+        return self._query(
+            "SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
+            "AND is_expired=1 GROUP BY root_artifact_id", (namespace, session_id))
+
+    def expired_sessions(self) -> set[tuple[str, str]]:
+        """``(namespace, session_id)`` of sessions holding expired versions."""
+        return {(r[0], r[1]) for r in self._query(
+            "SELECT DISTINCT namespace, session_id FROM artifact_versions "
+            "WHERE is_expired=1 AND session_id IS NOT NULL")}
+
+    def integrity_problems(self) -> list[str]:
+        """What the database's own consistency check reports (empty when healthy)."""
+        return self.db.integrity_problems()
+
+    # -- events ----------------------------------------------------------------------------
+    def latest_cursor(self) -> int:
+        """The cursor of the newest committed event (0 when there is none)."""
+        with self.read() as c:
+            return _events.latest_cursor(c)
+
+    def fetch_events(self, after: int, flt: _events.EventFilter, limit: int
+                     ) -> tuple[list[Event], int, bool, bool]:
+        """``(events, next_cursor, has_more, gap)`` read in one snapshot."""
+        with self.read() as c:
+            return _events.fetch_events(c, after, flt, limit)
+
+    def trim_events(self, keep: int) -> int:
+        """Delete all but the newest ``keep`` events; returns how many went."""
+        with self.write(notify=False) as c:
+            return _events.trim_events(c, keep)
+
+    def change_feed(self, interval: float) -> Any:
+        """A feed that wakes a watcher thread when any process commits (see events.py)."""
+        return self.db.change_feed(interval)
+
     # -- index seams ---------------------------------------------------------------------
+    def live_artifact_ids(self) -> list[str]:
+        """Ids of every version that has not expired."""
+        return [r[0] for r in self._query(
+            "SELECT artifact_id FROM artifact_versions WHERE is_expired=0")]
+
+    def pending_count(self) -> int:
+        """Versions waiting for the indexer (claimed or not)."""
+        return int(self._query("SELECT COUNT(*) FROM artifact_versions "
+                               "WHERE status='pending' AND is_expired=0")[0][0])
+
+    def claim_index_jobs(self, worker: str, limit: int, now: float) -> list[Artifact]:
+        """Pending versions for ``worker`` to index, oldest first.
+
+        Embedded, one process indexes at a time (it holds the index lock), so this is
+        :meth:`pending_index_jobs`. On a shared catalog each returned version is claimed for
+        :data:`CLAIM_SECONDS` (rows taken ``FOR UPDATE SKIP LOCKED``): concurrent workers on
+        any machine get disjoint jobs, and a crashed worker's claims lapse.
+        """
+        if not self.shared:
+            return self.pending_index_jobs(limit)
+        with self.db.transaction() as c:
+            rows = c.execute(
+                "UPDATE artifact_versions SET index_claimed_by=?, index_claim_until=? "
+                "WHERE artifact_id IN (SELECT artifact_id FROM artifact_versions "
+                "  WHERE status='pending' AND is_expired=0 AND (index_claim_until IS NULL "
+                "  OR index_claim_until<? OR index_claimed_by=?) "
+                "  ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
+                (worker, now + CLAIM_SECONDS, now, worker, limit)).fetchall()
+        return [self.to_artifact(r) for r in sorted(rows, key=lambda r: r["seq"])]
+
+    def release_index_claim(self, artifact_id: str) -> None:
+        """Give a claimed job back (a transient failure: any worker may retry it)."""
+        if self.shared:
+            with self.db.transaction() as c:
+                c.execute("UPDATE artifact_versions SET index_claimed_by=NULL, "
+                          "index_claim_until=NULL WHERE artifact_id=?", (artifact_id,))
+
     def pending_index_jobs(self, limit: int = 100) -> list[Artifact]:
         """Versions waiting for the indexer (status pending, not expired), oldest first."""
-        rows = self.execute(
+        rows = self._query(
             "SELECT * FROM artifact_versions WHERE status='pending' AND is_expired=0 "
             "ORDER BY seq LIMIT ?",
             (limit,),
@@ -663,7 +792,7 @@ class Catalog:
             status=status, is_indexed=is_indexed, indexed_at=indexed_at,
             index_collection=index_collection, index_error=index_error,
             index_attempts=index_attempts, embedding_model_id=embedding_model_id,
-            chunk_count=chunk_count,
+            chunk_count=chunk_count, index_claimed_by=None, index_claim_until=None,
         )
         if content_text is not None:
             changes["content_text"] = content_text
@@ -691,5 +820,5 @@ class Catalog:
 
     # -- meta ------------------------------------------------------------------------------
     def get_meta(self, key: str, default: str | None = None) -> str | None:
-        rows = self.execute("SELECT value FROM meta WHERE key=?", (key,))
+        rows = self._query("SELECT value FROM meta WHERE key=?", (key,))
         return rows[0][0] if rows else default

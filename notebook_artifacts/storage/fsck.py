@@ -24,10 +24,8 @@ def check(root: Path, catalog: Catalog, blobs: Blobs, *, repair: bool = False,
           verify_content: bool = True) -> FsckReport:
     problems: list[Problem] = []
 
-    result = [r[0] for r in catalog.execute("PRAGMA integrity_check")]
-    if result != ["ok"]:
-        problems.append(Problem("catalog", "SQLite integrity_check: " + "; ".join(result[:5]),
-                                path=str(catalog.path)))
+    for message in catalog.integrity_problems():
+        problems.append(Problem("catalog", message, path=catalog.location))
 
     rows = catalog.all_version_rows()
     verified: dict[str, bool] = {}

@@ -5,7 +5,6 @@ from __future__ import annotations
 from ..models import GcReport
 from .blobs import Blobs
 from .catalog import Catalog
-from .events import trim_events
 from .fsck import UPLOAD_GRACE_SECONDS
 from .sessions import stale_aux_temp_files
 
@@ -21,13 +20,7 @@ def collect(catalog: Catalog, blobs: Blobs, *, now: float, events_keep: int,
     concurrent put cannot lose content it is about to reference).
     """
     catalog.sweep_expired(now)
-    sessions = {
-        (r["namespace"], r["session_id"])
-        for r in catalog.execute(
-            "SELECT DISTINCT namespace, session_id FROM artifact_versions "
-            "WHERE is_expired=1 AND session_id IS NOT NULL"
-        )
-    }
+    sessions = catalog.expired_sessions()
     versions, removed, freed = catalog.purge_expired(blobs)
     referenced = catalog.referenced_digests()
     orphans = [e.digest for e in blobs.iter_blobs()
@@ -46,8 +39,7 @@ def collect(catalog: Catalog, blobs: Blobs, *, now: float, events_keep: int,
     for u in blobs.stale_uploads(max(temp_age, UPLOAD_GRACE_SECONDS)):
         blobs.drop_upload(u)
         temps += 1
-    with catalog.write(notify=False) as c:
-        trimmed = trim_events(c, events_keep)
+    trimmed = catalog.trim_events(events_keep)
     report = GcReport(expired_versions=versions, blobs_removed=removed, bytes_freed=freed,
                       temp_files_removed=temps, events_trimmed=trimmed)
     return report, sessions
