@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import io
 import subprocess
 import sys
@@ -221,3 +222,50 @@ def test_event_feed_updates_reach_iopub_from_background_thread(tmp_path):
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
+
+
+# -- no argument: the kernel's current store; never a half-built widget -----------------------
+
+NO_ARG = """
+import gc, os
+from IPython.core.interactiveshell import InteractiveShell
+from notebook_artifacts import ArtifactStore
+from notebook_artifacts.widgets import Dashboard, DownloadPanel, EventFeed, UploadPanel
+dash = Dashboard()
+print("default", dash.store.root == ArtifactStore.default().root)
+for cls in (UploadPanel, EventFeed, DownloadPanel):
+    panel = cls(); print(cls.__name__, panel.store is dash.store); panel.close()
+dash.close()
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "notebook_artifacts")
+used = ip.run_line_magic("artifact", "use switched --no-index")
+dash = Dashboard()
+print("switched", dash.store is used)
+dash.close()
+broken = ArtifactStore("broken", index=False); broken.close()
+for cls in (Dashboard, EventFeed, DownloadPanel):
+    try:
+        cls(broken)
+    except Exception as exc:
+        print("refused", cls.__name__, type(exc).__name__)
+try:
+    Dashboard("not a store")
+except TypeError as exc:
+    print("typeerror", "ArtifactStore" in str(exc))
+gc.collect()
+print("done")
+"""
+
+
+def test_every_panel_works_with_no_argument_and_never_half_built(tmp_path):
+    env = dict(os.environ, NOTEBOOK_ARTIFACTS_HOME=str(tmp_path / "home"))
+    out = subprocess.run([sys.executable, "-c", NO_ARG], capture_output=True, text=True,
+                         timeout=120, cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.split("\n")
+    assert "default True" in lines and "switched True" in lines, out.stdout
+    assert {"UploadPanel True", "EventFeed True", "DownloadPanel True"} <= set(lines)
+    assert {"refused Dashboard", "refused EventFeed", "refused DownloadPanel"} <= {
+        " ".join(ln.split()[:2]) for ln in lines}
+    assert "typeerror True" in lines and lines[-2] == "done"
+    assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr

@@ -27,6 +27,26 @@ __all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard", "WEBSOCKET_
 WEBSOCKET_LIMIT = 10 * 1024 * 1024
 
 
+def _store_or_current(store: Any) -> Any:
+    """``store``, or the kernel's current store (the one ``%artifact`` uses) when None."""
+    if store is None:
+        from .extension import current_store
+
+        return current_store()
+    if not all(callable(getattr(store, m, None)) for m in ("put", "list", "subscribe")):
+        raise TypeError(
+            f"expected an ArtifactStore, got {type(store).__name__}; pass a store, or nothing "
+            "for the current one (the store %artifact uses)")
+    return store
+
+
+def _unsubscribe(panel: Any) -> None:
+    """Stop a panel's store subscription (safe on a half-built panel)."""
+    unsubscribe = panel.__dict__.pop("_unsubscribe", None)
+    if unsubscribe is not None:
+        unsubscribe()
+
+
 def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
     return {"namespace": namespace or "default", "session_id": session_id or None}
 
@@ -42,14 +62,14 @@ class UploadPanel(w.VBox):
 
     def __init__(
         self,
-        store: Any,
+        store: Any = None,
         *,
         namespace: str | None = None,
         session_id: str | None = None,
         max_bytes: int = WEBSOCKET_LIMIT,
         **kwargs: Any,
     ) -> None:
-        self.store = store
+        self.store = store = _store_or_current(store)
         self.max_bytes = max_bytes
         self.file_upload = w.FileUpload(multiple=True, description="Upload", button_style="primary")
         self.tags = w.Text(description="Tags", placeholder="comma separated, e.g. raw,q3")
@@ -176,7 +196,7 @@ class EventFeed(w.VBox):
 
     def __init__(
         self,
-        store: Any,
+        store: Any = None,
         *,
         namespace: str | None = None,
         session_id: str | None = None,
@@ -184,7 +204,7 @@ class EventFeed(w.VBox):
         backlog: int = 20,
         **kwargs: Any,
     ) -> None:
-        self.store = store
+        self.store = store = _store_or_current(store)
         self.scope_namespace = namespace
         self.scope_session = session_id
         self.max_rows = max_rows
@@ -268,10 +288,7 @@ class EventFeed(w.VBox):
             self.table.value = events_html(shown)
 
     def close(self) -> None:
-        unsubscribe = getattr(self, "_unsubscribe", None)
-        if unsubscribe is not None:
-            unsubscribe()
-            self._unsubscribe = None
+        _unsubscribe(self)
         super().close()
 
 
@@ -286,7 +303,7 @@ class DownloadPanel(w.VBox):
 
     def __init__(
         self,
-        store: Any,
+        store: Any = None,
         *,
         namespace: str | None = None,
         session_id: str | None = None,
@@ -295,7 +312,7 @@ class DownloadPanel(w.VBox):
         server: Any = None,
         **kwargs: Any,
     ) -> None:
-        self.store = store
+        self.store = store = _store_or_current(store)
         self.server = server
         self.namespace = namespace or "default"
         self.session_id = session_id
@@ -324,7 +341,11 @@ class DownloadPanel(w.VBox):
         )
         self.add_class("na-download-panel")
         self._unsubscribe = store.subscribe(self._on_events) if live else None
-        self.refresh()
+        try:
+            self.refresh()
+        except BaseException:
+            self.close()
+            raise
 
     def _scope(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "session_id": self.session_id}
@@ -408,22 +429,28 @@ class DownloadPanel(w.VBox):
         return link
 
     def close(self) -> None:
-        if self._unsubscribe is not None:
-            self._unsubscribe()
-            self._unsubscribe = None
+        _unsubscribe(self)
         super().close()
 
 
 class Dashboard(w.VBox):
-    """Upload, event feed and download panels in tabs, over one store and scope."""
+    """Upload, event feed and download panels in tabs, over one store and scope.
+
+    ``Dashboard()`` uses the kernel's current store (the one ``%artifact`` uses).
+    """
 
     def __init__(
-        self, store: Any, *, namespace: str | None = None, session_id: str | None = None, **kwargs: Any
+        self, store: Any = None, *, namespace: str | None = None, session_id: str | None = None,
+        **kwargs: Any,
     ) -> None:
-        self.store = store
-        self.upload_panel = UploadPanel(store, namespace=namespace, session_id=session_id)
-        self.event_feed = EventFeed(store, namespace=None, session_id=None)
-        self.download_panel = DownloadPanel(store, namespace=namespace, session_id=session_id)
+        self.store = store = _store_or_current(store)
+        try:
+            self.upload_panel = UploadPanel(store, namespace=namespace, session_id=session_id)
+            self.event_feed = EventFeed(store, namespace=None, session_id=None)
+            self.download_panel = DownloadPanel(store, namespace=namespace, session_id=session_id)
+        except BaseException:
+            self._close_panels()  # nothing half-built stays open (or listens to the store)
+            raise
         self.tabs = w.Tab(children=[self.upload_panel, self.event_feed, self.download_panel])
         for i, title in enumerate(("Upload", "Events", "Artifacts")):
             self.tabs.set_title(i, title)
@@ -436,7 +463,12 @@ class Dashboard(w.VBox):
         super().__init__([header, self.tabs], **kwargs)
         self.add_class("na-dashboard")
 
+    def _close_panels(self) -> None:
+        for part in ("upload_panel", "event_feed", "download_panel"):
+            panel = self.__dict__.get(part)
+            if panel is not None:
+                panel.close()
+
     def close(self) -> None:
-        for panel in (self.upload_panel, self.event_feed, self.download_panel):
-            panel.close()
+        self._close_panels()
         super().close()
