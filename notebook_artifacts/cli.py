@@ -224,6 +224,10 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
     if name and len(sources) > 1:
         raise CliError("--name needs exactly one source", 2)
     metadata = _parse_meta(meta_pairs, meta_json)
+    if not text and name is None:
+        from .store import names_for_paths
+
+        names_for_paths(s for s in sources if s != "-")  # the one naming rule; clashes refused
     made = []
     for src in sources:
         if text:

@@ -41,7 +41,7 @@ from .storage.events import EventFilter, EventWatcher, fetch_events, latest_curs
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
-__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
+__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path", "names_for_paths"]
 
 CONTENT_MAX_BYTES = 16 * 1024
 #: a put that would leave less free space than this is refused (deletes need a little room)
@@ -371,7 +371,7 @@ class ArtifactStore:
                 raise NotFoundError(
                     f"no such file: {os.fspath(p)!r} (pass a str instead of a Path to store text)"
                 )
-            return self._blobs.stage_file(p), "file", p.name
+            return self._blobs.stage_file(p), "file", name_for_path(p)
         if isinstance(src, str):
             return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
         if isinstance(src, (bytes, bytearray, memoryview)):
@@ -821,6 +821,33 @@ class ArtifactStore:
         expired = self._catalog.sweep_expired(self._now())
         for ns, sid in {(a.namespace, a.session_id) for a in expired if a.session_id}:
             self._write_manifest(ns, sid)
+
+
+def name_for_path(path: str | os.PathLike[str]) -> str:
+    """The name a file is stored under when no name is given: its base name.
+
+    One rule for one file and for many, wherever files are put by path: ``put``,
+    ``%artifact put``, the upload panel's "Store path" and the CLI's ``put``.
+    """
+    name = Path(path).name
+    if not name:
+        raise InvalidInputError(f"{os.fspath(path)!r} names no file; give a file path")
+    return name
+
+
+def names_for_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """:func:`name_for_path` of each path; refuses two files with one name (they would become
+    versions of one artifact), before anything is stored."""
+    paths = list(paths)
+    names = [name_for_path(p) for p in paths]
+    seen: dict[str, str] = {}
+    for path, name in zip(paths, names):
+        first = seen.setdefault(name, os.fspath(path))
+        if first != os.fspath(path):
+            raise InvalidInputError(
+                f"{first!r} and {os.fspath(path)!r} would both be stored as {name!r}; "
+                "put them one at a time with different names")
+    return names
 
 
 def _looks_like_file(text: str) -> bool:

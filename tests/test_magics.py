@@ -80,8 +80,29 @@ def test_put_glob_stores_every_file_with_progress(ip, store, tmp_path):
     (d / "skip.txt").write_text("x")
     page = art(ip, "put batch/*.csv --tags batch")
     assert isinstance(page, Page) and len(page) == 3
-    assert sorted(a.name for a in page) == ["batch/part0.csv", "batch/part1.csv", "batch/part2.csv"]
+    assert sorted(a.name for a in page) == ["part0.csv", "part1.csv", "part2.csv"]
     assert store.list(tags=["batch"]).total == 3
+
+
+def test_one_naming_rule_for_one_file_and_many(ip, store, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sales.csv").write_text("a\n1\n")
+    (data / "project_notes.md").write_text("# v1")
+    art(ip, "put data/*.csv data/*.md")
+    (data / "project_notes.md").write_text("# v2")
+    again = art(ip, "put data/project_notes.md")  # one file: the same name, the next version
+    assert (again.name, again.version) == ("project_notes.md", 2)
+    direct = store.put(str(data / "project_notes.md"))  # ArtifactStore.put: the same rule
+    assert (direct.name, direct.version) == ("project_notes.md", 3)
+    assert sorted(store.frame()["name"]) == ["project_notes.md", "sales.csv"]
+    # two files that would share a name: refused before anything is stored
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "sales.csv").write_text("b\n2\n")
+    before = store.latest_cursor()
+    with pytest.raises(UsageError, match="both be stored as 'sales.csv'"):
+        art(ip, "put data/sales.csv other/sales.csv")
+    assert store.latest_cursor() == before
 
 
 def test_interpolation_in_line_and_cell_magics(ip, store):

@@ -74,8 +74,16 @@ def test_upload_panel_stores_large_files_by_path(store, tmp_path):
     panel.tags.value = "bulk"
     panel.path.value = "in/*.csv"
     panel.path_button.click()
-    assert sorted(a.name for a in panel.last_stored) == ["in/a.csv", "in/b.csv"]
-    assert store.get("in/b.csv").tags == ["bulk"] and store.read_text("in/a.csv") == "x\n1\n"
+    assert sorted(a.name for a in panel.last_stored) == ["a.csv", "b.csv"]  # as store.put names them
+    assert store.get("b.csv").tags == ["bulk"] and store.read_text("a.csv") == "x\n1\n"
+    panel.path.value = "in/a.csv"
+    assert [(a.name, a.version) for a in panel.store_path()] == [("a.csv", 2)]
+    (tmp_path / "two").mkdir()
+    (tmp_path / "two" / "a.csv").write_text("x\n3\n")
+    clash = store.latest_cursor()
+    assert panel.store_path("*/a.csv") == []
+    assert "both be stored as" in panel.status.children[0].children[1].value
+    assert store.latest_cursor() == clash
     before = store.latest_cursor()
     assert panel.store_path("nothing/*.bin") == []
     assert "no file matches" in panel.status.children[0].children[1].value

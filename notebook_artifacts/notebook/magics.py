@@ -20,7 +20,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
 from ..errors import ArtifactError
-from ._paths import glob_paths, name_for_path
+from ..store import names_for_paths
+from ._paths import glob_paths
 
 __all__ = ["ArtifactMagics", "HELP"]
 
@@ -284,15 +285,16 @@ class ArtifactMagics(Magics):
         )
         if args.no_index:
             common["index"] = False
+        common = {k: v for k, v in common.items() if v is not None}
         if len(files) == 1:
-            return self.store.put(files[0], args.name, **{k: v for k, v in common.items() if v is not None})
+            return self.store.put(files[0], args.name, **common)
+        names = names_for_paths(files)  # the same rule as for one file; clashes refused first
         from tqdm.auto import tqdm
 
         from ..models import Page
 
-        stored = []
-        for path in tqdm(files, desc="uploading", unit="file"):
-            stored.append(self.store.put(path, name_for_path(path), **{k: v for k, v in common.items() if v is not None}))
+        stored = [self.store.put(path, name, **common)
+                  for path, name in zip(tqdm(files, desc="uploading", unit="file"), names)]
         return Page(artifacts=stored, total=len(stored), has_more=False)
 
     def _cmd_ls(self, argv: list[str]) -> Any:

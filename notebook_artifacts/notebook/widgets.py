@@ -18,7 +18,8 @@ import ipywidgets as w
 from ..models import EVENT_TYPES
 from ..reprs import _e, events_html, format_size, listing_html
 from ._links import DATA_URI_LIMIT, artifact_link, zip_link
-from ._paths import glob_paths, name_for_path
+from ..store import names_for_paths
+from ._paths import glob_paths
 
 __all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard", "WEBSOCKET_LIMIT"]
 
@@ -137,9 +138,16 @@ class UploadPanel(w.VBox):
             self.last_stored = []
             return []
         tags, ttl, scope = self._fields()
+        try:
+            names = names_for_paths(paths)  # the naming rule of store.put, for one file or many
+        except ValueError as exc:
+            _, bar, label = self._row(pattern, 0)
+            bar.bar_style = "danger"
+            label.value = f"{_e(pattern)}: nothing stored: {_e(exc)}"
+            self.last_stored = []
+            return []
         stored = []
-        for path in paths:
-            name = name_for_path(path)
+        for path, name in zip(paths, names):
             _, bar, label = self._row(name, os.path.getsize(path))
             art = self._store_one(bar, label, name, lambda: self.store.put(
                 path, name, tags=tags, ttl=ttl, source_tool="upload-panel", **scope))
