@@ -484,6 +484,33 @@ class ArtifactStore:
         a = self._resolve(ref, version, namespace, session_id)
         return self._blobs.open(a.sha256)
 
+    def download(self, ref: Any, dest: str | os.PathLike[str], version: int | None = None, *,
+                 namespace: str = "default", session_id: str | None = None) -> Path:
+        """Write a version's content to ``dest`` (a file, or a folder: then its file name) and
+        return the path. Streamed; written to ``.NAME.part`` then renamed, so ``dest`` is never
+        left half-written."""
+        import shutil
+
+        a = self._resolve(ref, version, namespace, session_id)
+        target = Path(dest).expanduser()
+        if target.is_dir():
+            target = target / (a.file_name or name_for_path(a.name.replace("\\", "/")))
+        tmp = target.with_name(f".{target.name}.part")
+        try:
+            with self._blobs.open(a.sha256) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
+
+    def pending_count(self) -> int:
+        """Versions and sources waiting for the indexer (0 for a store without an index)."""
+        if not self.index:
+            return 0
+        return int(self._index().pending_count())
+
     def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
                    session_id: str | None = None) -> bytes:
         with self.open(ref, version, namespace=namespace, session_id=session_id) as f:

@@ -176,22 +176,23 @@ def test_events_and_download(ip, store):
         assert any(n.endswith("b.bin") for n in z.namelist())
 
 
-def test_large_download_is_written_not_embedded(ip, store, tmp_path, monkeypatch):
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # no Jupyter server
+def test_large_download_leaves_no_copy_in_the_project(ip, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_CACHE", str(tmp_path / "cache"))
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
     data = bytes(range(256)) * 4096  # 1 MiB, over the data-URI limit
     store.put(data, "big.bin")
+    # plain IPython (no kernel, no browser): a copy in the user's cache, outside the project
     link = art(ip, "download big.bin")
     assert link.kind == "path" and link.href is None and "base64" not in link._repr_html_()
     assert Path(link.path).read_bytes() == data
-    assert Path(link.path).is_relative_to(tmp_path / "artifact_downloads")
-    # under a Jupyter server whose root holds the kernel's cwd: the server's /files route
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    (runtime / "jpserver-4242.json").write_text(json.dumps({"root_dir": str(tmp_path), "base_url": "/lab-base/"}))
-    link = art(ip, "download big.bin")
-    rel = Path(link.path).relative_to(tmp_path).as_posix()
-    assert link.kind == "files" and link.href == f"/lab-base/files/{rel}"
-    assert f'href="/lab-base/files/{rel}"' in link._repr_html_() and "base64" not in link._repr_html_()
+    assert Path(link.path).is_relative_to(tmp_path / "cache")
+    zlink = art(ip, "download --all")
+    assert zlink.kind == "data" or Path(zlink.path).is_relative_to(tmp_path / "cache")
+    out = art(ip, f"get big.bin -o {tmp_path / 'out.bin'}")
+    assert Path(out).read_bytes() == data
+    assert list(project.iterdir()) == []  # git status stays clean
 
 
 def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_path, monkeypatch):
@@ -200,6 +201,7 @@ def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_pa
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # not under Jupyter
     data = bytes(range(256)) * 1024  # 256 KiB
     store.put(data, "big.bin")
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_CACHE", str(tmp_path / "cache"))
     assert art(ip, "download big.bin").kind == "path"
     with capture_output():
         art(ip, "serve --token tok456")

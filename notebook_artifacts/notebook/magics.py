@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
@@ -20,6 +19,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
 from ..errors import ArtifactError
+from ..reprs import format_size
 from ..store import names_for_paths
 from ._paths import glob_paths
 
@@ -338,16 +338,8 @@ class ArtifactMagics(Magics):
         art = self.store.get(args.ref, version=args.version, **self._scope(args))
         if not args.output:
             return self.store.load(art.artifact_id)
-        dest = Path(os.path.expanduser(args.output))
-        if dest.is_dir():
-            dest = dest / (art.file_name or Path(art.name).name)
-        tmp = dest.with_name(dest.name + ".part")
-        import shutil
-
-        with self.store.open(art.artifact_id) as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-        os.replace(tmp, dest)
-        print(f"Wrote {art.name} v{art.version} ({art.size_bytes} bytes) to {dest}")
+        dest = self.store.download(art.artifact_id, os.path.expanduser(args.output))
+        print(f"Wrote {art.name} v{art.version} ({format_size(art.size_bytes)}) to {dest}")
         return dest
 
     def _cmd_versions(self, argv: list[str]) -> Any:

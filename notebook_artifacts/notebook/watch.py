@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._links import DOWNLOAD_DIR
-
 __all__ = ["DirectoryWatcher", "WatchReport", "DEFAULT_EXCLUDE"]
 
 #: Glob patterns (matched against each path part and the relative path) never versioned.
-DEFAULT_EXCLUDE = ("*.ipynb", "__pycache__", "*.pyc", "*.part", "*.tmp", "*~", DOWNLOAD_DIR)
+DEFAULT_EXCLUDE = ("*.ipynb", "__pycache__", "*.pyc", "*.part", "*.tmp", "*~", "artifact_downloads")
 
 SOURCE_TOOL = "notebook-cell"
 

@@ -15,17 +15,25 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
+from ..errors import InvalidInputError
 from ..models import EVENT_TYPES
 from ..reprs import _e, events_html, format_size, listing_html
-from ._links import DATA_URI_LIMIT, artifact_link, zip_link
+from ._links import zip_request
 from ..store import names_for_paths
+from ._transfer import CHUNK_BYTES, ChunkedDownload, ChunkedUpload, IncomingFile, OutgoingFile
 from ._paths import glob_paths
 
-__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard", "WEBSOCKET_LIMIT"]
+__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard"]
 
-#: Jupyter server's default ``websocket_max_message_size``: a FileUpload sends a file in one
-#: message, so larger files never reach the kernel.
-WEBSOCKET_LIMIT = 10 * 1024 * 1024
+#: Muted text that keeps its contrast in light and dark JupyterLab themes.
+MUTED_STYLE = "color:var(--jp-ui-font-color2,#57606a);font-size:12px"
+
+
+def _spool_dir() -> Any:
+    """Where browser uploads are assembled: the user's cache, never the project folder."""
+    from ._links import cache_dir
+
+    return cache_dir() / "uploads"
 
 
 def _store_or_current(store: Any) -> Any:
@@ -55,10 +63,11 @@ def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
 class UploadPanel(w.VBox):
     """Upload files from the browser into the store, with tags, TTL and session fields.
 
-    ``file_upload`` is the :class:`ipywidgets.FileUpload`; ``status`` shows one row per file
-    (progress bar and result). Files over the websocket limit cannot be sent by the browser:
-    use ``%artifact upload PATH`` for those, or the panel's Path field (:meth:`store_path`),
-    which stores files on the kernel's machine by path, streamed from disk.
+    ``file_upload`` is a :class:`ChunkedUpload` button: the browser sends each file in 1 MiB
+    pieces, so files of any size arrive (Jupyter drops single messages over 10 MiB, which is
+    why ipywidgets' ``FileUpload`` fails on them). ``status`` shows one row per file (progress
+    bar and result). ``max_bytes`` (default: no limit) refuses larger files with a message.
+    The Path field (:meth:`store_path`) stores files already on the kernel's machine.
     """
 
     def __init__(
@@ -67,21 +76,26 @@ class UploadPanel(w.VBox):
         *,
         namespace: str | None = None,
         session_id: str | None = None,
-        max_bytes: int = WEBSOCKET_LIMIT,
+        max_bytes: int | None = None,
         **kwargs: Any,
     ) -> None:
         self.store = store = _store_or_current(store)
         self.max_bytes = max_bytes
-        self.file_upload = w.FileUpload(multiple=True, description="Upload", button_style="primary")
+        self._rows: dict[str, tuple[w.IntProgress, w.HTML]] = {}
+        self.file_upload = ChunkedUpload(
+            on_begin=self._on_begin, on_progress=self._on_progress, on_file=self._on_file,
+            on_error=self._on_error, spool_dir=_spool_dir(),
+        )
         self.tags = w.Text(description="Tags", placeholder="comma separated, e.g. raw,q3")
         self.ttl = w.Text(description="TTL", placeholder="e.g. 1h, 7d (empty: no expiry)")
         self.session = w.Text(value=session_id or "", description="Session", placeholder="optional session id")
         self.namespace = w.Text(value=namespace or "default", description="Namespace")
+        limit = f" up to {format_size(max_bytes)}" if max_bytes else ""
         self.note = w.HTML(
-            f'<span style="color:#57606a;font-size:12px;line-height:1.4;display:block;max-width:820px">Files go through the notebook\'s '
-            f"websocket, limited to {format_size(max_bytes)} by Jupyter: a larger file never reaches "
-            "the kernel. For those, put the file on the kernel's machine (e.g. with JupyterLab's file "
-            "browser upload) and run <code>%artifact upload PATH</code>, or store it by path below.</span>"
+            f'<span class="na-muted" style="{MUTED_STYLE};line-height:1.4;display:block;'
+            f'max-width:820px">Files{limit} are sent to the kernel in pieces of '
+            f"{format_size(CHUNK_BYTES)}, with a progress bar each. Files already on the kernel's "
+            "machine: type a path or glob below, or run <code>%artifact put PATH</code>.</span>"
         )
         self.path = w.Text(
             description="Path", placeholder="a file or glob on the kernel's machine, e.g. data/*.csv",
@@ -91,7 +105,6 @@ class UploadPanel(w.VBox):
         self.path_button.on_click(lambda _b: self.store_path())
         self.status = w.VBox([])
         self.last_stored: list[Any] = []
-        self.file_upload.observe(self._on_upload, names="value")
         super().__init__(
             [w.HBox([self.file_upload, self.tags]), w.HBox([self.ttl, self.session]),
              self.namespace, self.note, w.HBox([self.path, self.path_button]), self.status],
@@ -99,19 +112,56 @@ class UploadPanel(w.VBox):
         )
         self.add_class("na-upload-panel")
 
+    # -- pieces from the browser (ChunkedUpload callbacks, on the kernel's main thread) -----
+    def _on_begin(self, incoming: IncomingFile) -> str | None:
+        _, bar, label = self._row(incoming.name, incoming.size)
+        if self.max_bytes is not None and incoming.size > self.max_bytes:
+            bar.bar_style = "danger"
+            label.value = (
+                f"{_e(incoming.name)}: not stored: {format_size(incoming.size)} is over this "
+                f"panel's {format_size(self.max_bytes)} limit; put it on the kernel's machine "
+                "and run <code>%artifact put PATH</code> (or use the Path field below)"
+            )
+            return "over the panel's size limit"
+        label.value = f"{_e(incoming.name)} ({format_size(incoming.size)}): receiving\u2026"
+        self._rows[incoming.id] = (bar, label)
+        return None
+
+    def _on_progress(self, incoming: IncomingFile) -> None:
+        bar, label = self._rows.get(incoming.id, (None, None))
+        if bar is not None and incoming.size:
+            bar.value = int(90 * incoming.received / incoming.size)
+            label.value = (f"{_e(incoming.name)}: received {format_size(incoming.received)} of "
+                           f"{format_size(incoming.size)}\u2026")
+
+    def _on_file(self, incoming: IncomingFile) -> None:
+        bar, label = self._rows.pop(incoming.id)
+        tags, ttl, scope = self._fields()
+        label.value = f"{_e(incoming.name)} ({format_size(incoming.size)}): storing\u2026"
+
+        def put() -> Any:
+            with open(incoming.path, "rb") as fh:
+                return self.store.put(
+                    fh, incoming.name, tags=tags, ttl=ttl, file_name=incoming.name,
+                    mime_type=incoming.mime_type or None, source_tool="upload-panel", **scope)
+
+        art = self._store_one(bar, label, incoming.name, put)
+        self.last_stored = [art] if art is not None else []
+
+    def _on_error(self, incoming: IncomingFile, message: str) -> None:
+        bar, label = self._rows.pop(incoming.id, (None, None))
+        if bar is None:
+            _, bar, label = self._row(incoming.name, incoming.size)
+        bar.bar_style = "danger"
+        label.value = (f"{_e(incoming.name)}: not stored: {_e(message)}; try again, or put it "
+                       "on the kernel's machine and run <code>%artifact put PATH</code>")
+
     def _row(self, name: str, size: int) -> tuple[w.HBox, w.IntProgress, w.HTML]:
         bar = w.IntProgress(value=0, min=0, max=100, layout=w.Layout(width="160px"))
         label = w.HTML(f"{_e(name)} ({format_size(size)}): storing\u2026")
         row = w.HBox([bar, label])
         self.status.children = (row,) + tuple(self.status.children)[:19]
         return row, bar, label
-
-    def _on_upload(self, change: dict[str, Any]) -> None:
-        files = change.get("new") or ()
-        if not files:
-            return
-        self.upload(files)
-        self.file_upload.value = ()  # ready for the next upload of the same file
 
     def _fields(self) -> tuple[list[str], str | None, dict[str, Any]]:
         tags = [t.strip() for t in self.tags.value.split(",") if t.strip()]
@@ -174,20 +224,26 @@ class UploadPanel(w.VBox):
         )
         return art
 
+    def close(self) -> None:
+        if "file_upload" in self.__dict__:
+            self.file_upload.close()  # drops any half-received spool file
+        super().close()
+
     def upload(self, files: Any) -> list[Any]:
-        """Store FileUpload entries (dicts with name, type, size, content); returns the records."""
+        """Store in-memory files (dicts with name, type, size, content, as ipywidgets'
+        ``FileUpload.value`` holds them); returns the records."""
         stored = []
         tags, ttl, scope = self._fields()
         for entry in files:
             name = str(entry["name"])
             size = int(entry.get("size") or len(entry["content"]))
             _, bar, label = self._row(name, size)
-            if size > self.max_bytes:
+            if self.max_bytes is not None and size > self.max_bytes:
                 bar.bar_style = "danger"
                 label.value = (
-                    f"{_e(name)}: {format_size(size)} is over the {format_size(self.max_bytes)} "
-                    f"browser upload limit; run <code>%artifact upload PATH</code> instead "
-                    "(or store it by path above)"
+                    f"{_e(name)}: not stored: {format_size(size)} is over this panel's "
+                    f"{format_size(self.max_bytes)} limit; run <code>%artifact put PATH</code> "
+                    "instead (or use the Path field below)"
                 )
                 continue
             art = self._store_one(bar, label, name, lambda: self.store.put(
@@ -290,7 +346,7 @@ class EventFeed(w.VBox):
         with self._lock:
             shown = self.visible_events()
             self.counter.value = (
-                f'<span style="color:#57606a;font-size:12px">{len(self._events)} events received'
+                f'<span style="{MUTED_STYLE}">{len(self._events)} events received'
                 f"{', paused' if self.pause.value else ', live'}</span>"
             )
             self.table.value = events_html(shown)
@@ -303,10 +359,10 @@ class EventFeed(w.VBox):
 class DownloadPanel(w.VBox):
     """The artifacts in a scope with a version picker; download one, or all as a zip.
 
-    Small files become data-URI links; larger ones are written under ``artifact_downloads/``
-    and linked through the Jupyter server's ``/files`` route (outside Jupyter: a signed URL of
-    ``server`` or of a running ``%artifact serve``), so no large base64 is stored in the
-    notebook. The listing refreshes on store events.
+    One click on **Download** streams the selected version to the browser over the widget
+    comm (in pieces, any size), which saves it: no copy on disk, no base64 in the notebook.
+    **Download all (zip)** does the same for a zip of the scope. The listing refreshes on
+    store events.
     """
 
     def __init__(
@@ -315,32 +371,29 @@ class DownloadPanel(w.VBox):
         *,
         namespace: str | None = None,
         session_id: str | None = None,
-        data_uri_limit: int = DATA_URI_LIMIT,
         live: bool = True,
-        server: Any = None,
         **kwargs: Any,
     ) -> None:
         self.store = store = _store_or_current(store)
-        self.server = server
         self.namespace = namespace or "default"
         self.session_id = session_id
-        self.data_uri_limit = data_uri_limit
         self._lock = threading.RLock()
         self.artifacts = w.Dropdown(options=[], description="Artifact", layout=w.Layout(width="380px"))
         self.version = w.Dropdown(options=[], description="Version", layout=w.Layout(width="200px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
-        self.download_button = w.Button(description="Download", icon="download", button_style="primary")
-        self.download_all_button = w.Button(
-            description="Download all (zip)", icon="file-archive-o", layout=w.Layout(width="auto")
-        )
+        self.download_button = ChunkedDownload(
+            self._request_selected, on_progress=self._on_progress, on_done=self._on_done,
+            on_error=self._on_error, description="Download")
+        self.download_all_button = ChunkedDownload(
+            lambda: zip_request(self.store, **self._scope()), on_progress=self._on_progress,
+            on_done=self._on_done, on_error=self._on_error, description="Download all (zip)",
+            primary=False)
         self.link = w.HTML("")
         self.listing = w.HTML("")
         self.download_button.add_class("na-download-button")
         self.download_all_button.add_class("na-download-all-button")
         self.artifacts.observe(self._on_artifact, names="value")
         self.refresh_button.on_click(lambda _b: self.refresh())
-        self.download_button.on_click(lambda _b: self.download())
-        self.download_all_button.on_click(lambda _b: self.download_all())
         super().__init__(
             [w.HBox([self.artifacts, self.version]),
              w.HBox([self.download_button, self.download_all_button, self.refresh_button]),
@@ -357,17 +410,6 @@ class DownloadPanel(w.VBox):
 
     def _scope(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "session_id": self.session_id}
-
-    def _server(self) -> Any:
-        """The given server, else a running ``%artifact serve`` over this same store."""
-        if self.server is not None:
-            return self.server
-        from .extension import current_magics
-
-        magics = current_magics()
-        if magics is not None and magics.server is not None and magics._store is self.store:
-            return magics.server
-        return None
 
     def _on_events(self, events: list[Any]) -> None:
         if any(ev.namespace == self.namespace and ev.session_id == self.session_id for ev in events):
@@ -409,35 +451,39 @@ class DownloadPanel(w.VBox):
         if options:
             self.version.value = options[0][1]
 
-    def download(self) -> Any:
-        """Show a download link for the selected version; returns the :class:`DownloadLink`."""
+    def _request_selected(self) -> OutgoingFile:
         name = self.artifacts.value
         if not name:
-            self.link.value = "<i>No artifact selected.</i>"
-            return None
-        try:
-            link = artifact_link(
-                self.store, name, version=self.version.value, data_uri_limit=self.data_uri_limit,
-                server=self._server(), **self._scope(),
-            )
-        except Exception as exc:
-            self.link.value = f"<b>Cannot download {_e(name)}:</b> {_e(exc)}"
-            return None
-        self.link.value = link.to_html()
-        return link
+            raise InvalidInputError("no artifact selected")
+        art = self.store.get(name, version=self.version.value, **self._scope())
+        file_name = art.file_name or name.replace("\\", "/").rsplit("/", 1)[-1]
+        return OutgoingFile(file_name, art.mime_type or "application/octet-stream",
+                            art.size_bytes, self.store.open(art.artifact_id))
 
-    def download_all(self) -> Any:
-        """Show a link to a zip of every artifact in the scope."""
-        try:
-            link = zip_link(self.store, data_uri_limit=self.data_uri_limit, **self._scope())
-        except Exception as exc:
-            self.link.value = f"<b>Cannot build the zip:</b> {_e(exc)}"
-            return None
-        self.link.value = link.to_html()
-        return link
+    def _on_progress(self, out: OutgoingFile) -> None:
+        self.link.value = (f'<span style="{MUTED_STYLE}">sending {_e(out.name)}: '
+                           f"{format_size(out.acked)} of {format_size(out.size)}\u2026</span>")
+
+    def _on_done(self, out: OutgoingFile) -> None:
+        self.link.value = (f'<span class="na-download-done" style="{MUTED_STYLE}">downloaded '
+                           f"{_e(out.name)} ({format_size(out.size)})</span>")
+
+    def _on_error(self, message: str) -> None:
+        self.link.value = f"<b>Cannot download:</b> {_e(message)}"
+
+    def download(self) -> None:
+        """Download the selected version (what a click on **Download** does)."""
+        self.download_button.click()
+
+    def download_all(self) -> None:
+        """Download a zip of every artifact in the scope (**Download all (zip)**)."""
+        self.download_all_button.click()
 
     def close(self) -> None:
         _unsubscribe(self)
+        for button in ("download_button", "download_all_button"):
+            if button in self.__dict__:
+                self.__dict__[button].close()
         super().close()
 
 
@@ -464,7 +510,7 @@ class Dashboard(w.VBox):
             self.tabs.set_title(i, title)
         root = getattr(store, "root", "")
         header = w.HTML(
-            f'<b>notebook-artifacts</b> <span style="color:#57606a">store {_e(root)} &middot; '
+            f'<b>notebook-artifacts</b> <span style="{MUTED_STYLE}">store {_e(root)} &middot; '
             f"namespace {_e(namespace or 'default')}"
             f"{' &middot; session ' + _e(session_id) if session_id else ''}</span>"
         )
