@@ -118,7 +118,7 @@ class DirectoryWatcher:
             print(f"artifact watch: {type(exc).__name__}: {exc}", file=sys.stderr)
             return
         if report and self.verbose:
-            print(report.summary(), file=sys.stderr)
+            print(report.summary())  # a notice, not an error: normal output
 
     # -- scanning ----------------------------------------------------------------------------
     def _excluded(self, rel_parts: tuple[str, ...], rel: str) -> bool:
@@ -161,8 +161,7 @@ class DirectoryWatcher:
                     if not self._warned_cap:
                         print(
                             f"artifact watch: more than {self.max_files} files under {base}; "
-                            "only the first are watched (watch a smaller folder)",
-                            file=sys.stderr,
+                            "only the first are watched (watch a smaller folder)"
                         )
                         self._warned_cap = True
                     return found
@@ -187,8 +186,7 @@ class DirectoryWatcher:
                     report.skipped.append(rel)
                     print(
                         f"artifact watch: {rel} is {size} bytes, over the {self.max_file_bytes}-byte cap; "
-                        f"store it with %artifact put {rel}",
-                        file=sys.stderr,
+                        f"store it with %artifact put {rel}"
                     )
                 new_state[rel] = sig
                 continue
