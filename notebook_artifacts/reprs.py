@@ -22,6 +22,12 @@ __all__ = [
     "events_html",
     "source_html",
     "highlight",
+    "artifact_text",
+    "listing_text",
+    "events_text",
+    "query_text",
+    "text_table",
+    "cut_at_word",
 ]
 
 _STYLE = (
@@ -336,3 +342,121 @@ def source_html(source: Any) -> str:
         f'&middot; {_e(_get(source, "namespace"))}</div>'
         f'<div class="na-muted">{_e(_get(source, "message"))}</div></div>'
     )
+
+
+# -- text/plain: what a terminal, a saved notebook's plain view and a log show ---------------
+
+def text_table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
+    """Left-aligned columns separated by two spaces, headers first."""
+    head = [str(h) for h in headers]
+    body = [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [len(h) for h in head]
+    for r in body:
+        widths = [max(wd, len(v)) for wd, v in zip(widths, r)]
+    lines = ["  ".join(h.ljust(wd) for h, wd in zip(head, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(wd) for v, wd in zip(r, widths)).rstrip() for r in body]
+    return "\n".join(lines)
+
+
+def _status_text(record: Any) -> str:
+    status = _get(record, "status") or "pending"
+    if status == "indexed":
+        return f"indexed, {_chunks(_get(record, 'chunk_count'))}"
+    return "not indexed" if status == "skipped" else status
+
+
+def _chunks(n: Any) -> str:
+    n = int(n or 0)
+    return f"{n} chunk{'' if n == 1 else 's'}"
+
+
+def _tags_text(tags: Any) -> str:
+    return ", ".join(str(t) for t in (tags or ()))
+
+
+def artifact_text(record: Any, now: datetime | None = None) -> str:
+    """A few readable lines for one artifact version."""
+    name = f"{_get(record, 'name')} v{_get(record, 'version')}"
+    if _get(record, "is_latest", True):
+        name += " (latest)"
+    parts = [_get(record, "mime_type") or "", format_size(_get(record, "size_bytes")),
+             format_ttl(record, now), _status_text(record)]
+    lines = [name, "  " + " | ".join(p for p in parts if p)]
+    if _get(record, "tags"):
+        lines.append(f"  tags: {_tags_text(_get(record, 'tags'))}")
+    if _get(record, "description"):
+        lines.append(f"  {_get(record, 'description')}")
+    scope = _get(record, "namespace") or "default"
+    if _get(record, "session_id"):
+        scope += f" / session {_get(record, 'session_id')}"
+    lines.append(f"  {_get(record, 'artifact_id')} | {scope} | {format_time(_get(record, 'created_at'))}")
+    return "\n".join(lines)
+
+
+def listing_text(artifacts: Iterable[Any], total: int | None = None,
+                 now: datetime | None = None) -> str:
+    """The artifact listing as a text table (the columns of :func:`listing_html`)."""
+    items = list(artifacts)
+    shown = len(items)
+    count = f"{shown} artifact{'s' if shown != 1 else ''}"
+    if total is not None and total != shown:
+        count = f"{shown} of {total} artifacts"
+    if not items:
+        return f"{count}: no artifacts"
+    rows = [[_get(a, "name"), f"v{_get(a, 'version')}", format_size(_get(a, "size_bytes")),
+             _get(a, "mime_type"), _tags_text(_get(a, "tags")), _status_text(a),
+             format_ttl(a, now), format_time(_get(a, "created_at")), _get(a, "artifact_id")]
+            for a in items]
+    headers = ("name", "version", "size", "type", "tags", "index", "TTL", "created (UTC)", "id")
+    return count + "\n" + text_table(rows, headers)
+
+
+def _event_time(ev: Any) -> str:
+    ts = _get(ev, "timestamp")
+    if isinstance(ts, (int, float)):
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
+    return ""
+
+
+def events_text(events: Iterable[Any]) -> str:
+    """Events as a text table, in the order given."""
+    items = list(events)
+    if not items:
+        return "no events yet"
+    rows = [[_get(e, "cursor"), _event_time(e), _get(e, "type"), _get(e, "name"),
+             f"v{_get(e, 'version')}" if _get(e, "version") is not None else "",
+             _get(e, "mime_type"), format_size(_get(e, "size_bytes")),
+             (_get(e, "namespace") or "") + (f"/{_get(e, 'session_id')}" if _get(e, "session_id") else ""),
+             _get(e, "source_tool")]
+            for e in items]
+    return text_table(rows, ("#", "time (UTC)", "event", "name", "version", "type", "size",
+                             "scope", "tool"))
+
+
+def query_text(result: Any) -> str:
+    """Ranked hits with their citations and chunks, then the combined context's size."""
+    hits = list(_get(result, "results") or [])
+    lines = [f'Query: "{_get(result, "query") or ""}" ({len(hits)} of '
+             f'{_get(result, "total_results", len(hits))} results)']
+    for rank, hit in enumerate(hits, 1):
+        score = _get(hit, "score")
+        score_s = f"{float(score):.3f}" if isinstance(score, (int, float)) else str(score)
+        chunk = " ".join(str(_get(hit, "matched_chunk") or "").split())
+        lines.append(f"[{rank}] {_get(hit, 'citation')}  score {score_s}")
+        lines.append(f"    {cut_at_word(chunk, 200)}")
+    if not hits:
+        lines.append("no matches")
+    ctx = _get(result, "combined_context") or ""
+    lines.append(f"combined_context: {len(ctx)} characters")
+    return "\n".join(lines)
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, cut at a word boundary, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "\u2026"

@@ -378,3 +378,27 @@ def test_config_root_and_session_defaults(ip, store, tmp_path):
         magics.root = None
         ip.config.ArtifactMagics.pop("root", None)
         ip.config.ArtifactMagics.pop("session", None)
+
+
+def test_ls_and_versions_render_the_listing_and_stay_dataframes(ip, store):
+    store.put(b"x" * 2048, "blob.bin")
+    store.put({"k": 1}, "conf.json", ttl="2h")
+    store.put({"k": 2}, "conf.json")
+    for line in ("ls", "versions conf.json"):
+        frame = art(ip, line)
+        assert isinstance(frame, pd.DataFrame)
+        data, _ = ip.display_formatter.format(frame)
+        html, text = data["text/html"], data["text/plain"]
+        assert 'class="na-table"' in html and 'class="dataframe"' not in html, line
+        ids = list(frame["artifact_id"])
+        assert all(i in html and i in text for i in ids)  # the id column is never cut
+        assert "NaN" not in html + text and "None" not in html + text
+        assert "T" not in [c for c in text.split() if c[:4].isdigit()]  # no raw ISO times
+        for a in frame.itertuples():
+            assert f"v{a.version}" in text
+    ls_text = ip.display_formatter.format(art(ip, "ls"))[0]["text/plain"]
+    assert "2.0 KiB" in ls_text and "no expiry" in ls_text  # human sizes, the TTL column
+    versions_html = ip.display_formatter.format(art(ip, "versions conf.json"))[0]["text/html"]
+    assert "expires in" in versions_html and "no expiry" in versions_html
+    # derived frames are ordinary DataFrames
+    assert type(art(ip, "ls")[["name"]]) is pd.DataFrame

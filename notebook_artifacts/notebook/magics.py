@@ -101,15 +101,6 @@ def _parse_meta(items: list[str] | None) -> dict[str, Any] | None:
     return meta
 
 
-def _records_frame(records: list[Any]):
-    """A compact DataFrame of artifact records (one row each)."""
-    import pandas as pd
-
-    cols = ["name", "version", "size_bytes", "mime_type", "tags", "status", "expires_at",
-            "is_pinned", "created_at", "artifact_id", "namespace", "session_id", "source_tool"]
-    return pd.DataFrame([{c: getattr(r, c, None) for c in cols} for r in records], columns=cols)
-
-
 @magics_class
 class ArtifactMagics(Magics):
     """``%artifact`` magics. Configure defaults with ``%config ArtifactMagics.namespace = "x"``."""
@@ -313,8 +304,9 @@ class ArtifactMagics(Magics):
             **scope, tags=_split_list(args.tags) or None, types=_split_list(args.types) or None,
             include_expired=args.expired, limit=args.limit,
         )
-        frame = _records_frame(list(page.artifacts))
-        frame.attrs["total"] = page.total
+        from ._frame import records_frame
+
+        frame = records_frame(list(page.artifacts), total=page.total)
         if page.has_more:
             print(f"Showing {len(frame)} of {page.total}; use --limit N for more")
         return frame
@@ -344,7 +336,9 @@ class ArtifactMagics(Magics):
 
     def _cmd_versions(self, argv: list[str]) -> Any:
         args = self._ref_parser("versions").parse_args(argv)
-        return _records_frame(self.store.versions(args.ref, **self._scope(args)))
+        from ._frame import records_frame
+
+        return records_frame(self.store.versions(args.ref, **self._scope(args)))
 
     def _cmd_tag(self, argv: list[str]) -> Any:
         if len(argv) < 2 or argv[0].startswith("-"):
