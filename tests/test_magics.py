@@ -402,3 +402,44 @@ def test_ls_and_versions_render_the_listing_and_stay_dataframes(ip, store):
     assert "expires in" in versions_html and "no expiry" in versions_html
     # derived frames are ordinary DataFrames
     assert type(art(ip, "ls")[["name"]]) is pd.DataFrame
+
+
+def test_help_top_level_and_per_subcommand(ip, store):
+    with capture_output() as top:
+        assert art(ip, "--help") is None
+    assert "upload" in top.stdout and "%%artifact save" in top.stdout
+    with capture_output() as one:
+        art(ip, "help put")
+    with capture_output() as flag:
+        art(ip, "put --help")
+    assert one.stdout == flag.stdout  # the same help both ways
+    text = one.stdout
+    assert text.startswith("usage: %artifact put") and "--ttl" in text
+    assert "time to live" in text and "comma-separated tags" in text and "base name" in text
+    for other in ("query", "serve", "events", "watch"):  # only put's help
+        assert f"%artifact {other}" not in text
+    for sub in ("ls", "tag", "query", "download", "events", "get"):
+        with capture_output() as cap:
+            art(ip, f"{sub} --help")
+        assert cap.stdout.startswith(f"usage: %artifact {sub}"), sub
+    from notebook_artifacts.notebook._commands import SUBCOMMANDS
+
+    for sub, build in SUBCOMMANDS.items():  # every argument of every subcommand is explained
+        undocumented = [a.dest for a in build()._actions if not a.help]
+        assert not undocumented, f"{sub}: {undocumented}"
+    with capture_output() as cap:
+        ip.run_cell_magic("artifact", "save --help", "body")
+    assert "usage: %%artifact save" in cap.stdout
+    with pytest.raises(UsageError, match="no subcommand 'bogus'"):
+        art(ip, "help bogus")
+
+
+def test_tag_takes_scope_options_anywhere(ip, store):
+    store.put("x", "t.txt", namespace="proj", session_id="s1", tags=["old"])
+    a = art(ip, "tag t.txt +a --namespace proj --session s1 -old")
+    assert (a.namespace, a.tags) == ("proj", ["a"])
+    b = art(ip, "tag --namespace proj t.txt b --session=s1")
+    assert b.tags == ["a", "b"]
+    with pytest.raises(UsageError, match="unknown option '--bogus'"):
+        art(ip, "tag t.txt +c --bogus x --namespace proj --session s1")
+    assert store.get("t.txt", namespace="proj", session_id="s1").tags == ["a", "b"]

@@ -8,7 +8,6 @@ mistake raises :class:`IPython.core.error.UsageError` with one line saying what 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shlex
 import sys
@@ -18,88 +17,14 @@ from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
+from ..args import parse_meta, parse_tag_changes, split_list
 from ..errors import ArtifactError
 from ..reprs import format_size
 from ..store import names_for_paths
+from ._commands import HELP, HelpShown, parser, subcommand_help
 from ._paths import glob_paths
 
-__all__ = ["ArtifactMagics", "HELP"]
-
-HELP = """\
-%artifact SUBCOMMAND ...   (versioned artifacts in the current store)
-
-  use PATH [--no-index]            switch to the store at PATH (returns it)
-  upload|put PATH... [--name N] [--tags a,b] [--ttl 1h] [--pin] [--session S]
-                     [--namespace NS] [--meta k=v ...] [--description TEXT]
-  ls [--tags a,b] [--type T] [--all] [--expired] [--limit N]   listing as a DataFrame
-  show REF [--version N]           one version as a record card
-  get REF [--version N] [-o PATH]  load the content (or write it to PATH)
-  versions REF                     every version as a DataFrame
-  tag REF +a -b                    add / remove tags
-  pin REF | unpin REF              pinned artifacts never expire
-  ttl REF 2d                       set a TTL (ttl REF none clears it)
-  rm REF [--version N]             delete an artifact (or one version)
-  query "text" [--k N] [--mode hybrid|dense|keyword] [--tags a,b] [--no-wait]
-  wait [--timeout S]               wait for background indexing (progress bar)
-  events [--after N] [--limit N] [--type T] [--mime P] [--follow]
-  download REF [--version N] | download --all   a browser download link
-  promote REF                      promote to a durable source
-  serve [--port N] [--host H] [--token T] | serve stop   REST + WebSocket server
-  watch [DIR] [--exclude GLOB ...] | unwatch   version files each cell writes
-  gc                               expire and reclaim space
-  help [SUBCOMMAND]
-
-%%artifact save NAME [--tags a,b] [--ttl 1h] [--session S] [--mime M]   store the cell body
-
-Common options: --namespace NS, --session S (defaults: %config ArtifactMagics.namespace / .session).
-REF is an artifact id (art_...), an attachment id (att_...) or a name. {var} is interpolated.
-"""
-
-
-class _HelpShown(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"%artifact {self.prog}: {message} (see %artifact help {self.prog})")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        if message:
-            raise UsageError(message.strip())
-        raise _HelpShown()
-
-
-def _parser(prog: str, scoped: bool = True) -> _Parser:
-    p = _Parser(prog=prog, add_help=True)
-    if scoped:
-        p.add_argument("--namespace", "--ns", default=None)
-        p.add_argument("--session", default=None)
-    return p
-
-
-def _split_list(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _parse_meta(items: list[str] | None) -> dict[str, Any] | None:
-    if not items:
-        return None
-    meta: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"--meta expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            meta[key.strip()] = json.loads(value)
-        except ValueError:
-            meta[key.strip()] = value
-    return meta
-
+__all__ = ["ArtifactMagics", "HELP", "wait_indexed"]
 
 @magics_class
 class ArtifactMagics(Magics):
@@ -186,7 +111,7 @@ class ArtifactMagics(Magics):
             if not argv or argv[0] != "save":
                 raise UsageError("%%artifact: the cell form is `%%artifact save NAME [--tags a,b]`")
             return self._run(self._cmd_save, argv[1:], cell, prefix="%%artifact save: ")
-        if not argv:
+        if not argv or argv[0] in ("--help", "-h"):
             print(HELP)
             return None
         sub, rest = argv[0], argv[1:]
@@ -214,7 +139,7 @@ class ArtifactMagics(Magics):
     def _run(self, handler: Callable[..., Any], *args: Any, prefix: str = "") -> Any:
         try:
             return handler(*args)
-        except _HelpShown:
+        except HelpShown:
             return None
         except UsageError:
             raise
@@ -223,20 +148,12 @@ class ArtifactMagics(Magics):
 
     # -- subcommands -----------------------------------------------------------------------
     def _cmd_help(self, argv: list[str]) -> None:
-        if argv:
-            handler = self._commands().get(argv[0])
-            if handler is None:
-                raise UsageError(f"%artifact help: no subcommand {argv[0]!r}")
-            lines = [ln for ln in HELP.splitlines() if argv[0] in ln.split("  ")[0] or ln.lstrip().startswith(argv[0])]
-            print("\n".join(lines) or HELP)
-            return None
-        print(HELP)
+        args = parser("help").parse_args(argv)
+        print((subcommand_help(args.subcommand) if args.subcommand else HELP).rstrip("\n"))
         return None
 
     def _cmd_use(self, argv: list[str]) -> Any:
-        p = _parser("use", scoped=False)
-        p.add_argument("path")
-        p.add_argument("--no-index", action="store_true", help="no semantic index (no model)")
+        p = parser("use")
         args = p.parse_args(argv)
         from ..store import ArtifactStore
 
@@ -246,16 +163,7 @@ class ArtifactMagics(Magics):
         return store
 
     def _cmd_put(self, argv: list[str]) -> Any:
-        p = _parser("put")
-        p.add_argument("paths", nargs="+")
-        p.add_argument("--name")
-        p.add_argument("--tags")
-        p.add_argument("--ttl")
-        p.add_argument("--pin", action="store_true")
-        p.add_argument("--meta", action="append")
-        p.add_argument("--description")
-        p.add_argument("--type", dest="artifact_type")
-        p.add_argument("--no-index", action="store_true")
+        p = parser("put")
         args = p.parse_args(argv)
         files: list[str] = []
         for pattern in args.paths:
@@ -269,7 +177,7 @@ class ArtifactMagics(Magics):
         if args.name and len(files) > 1:
             raise UsageError(f"%artifact put: --name needs exactly one file, got {len(files)}")
         common = dict(
-            tags=_split_list(args.tags), metadata=_parse_meta(args.meta),
+            tags=split_list(args.tags), metadata=parse_meta(args.meta),
             description=args.description, ttl=args.ttl, pinned=args.pin,
             artifact_type=args.artifact_type, source_tool="notebook-magic",
             **self._scope(args),
@@ -289,19 +197,14 @@ class ArtifactMagics(Magics):
         return Page(artifacts=stored, total=len(stored), has_more=False)
 
     def _cmd_ls(self, argv: list[str]) -> Any:
-        p = _parser("ls")
-        p.add_argument("--tags")
-        p.add_argument("--type", dest="types")
-        p.add_argument("--all", action="store_true", help="every namespace and session")
-        p.add_argument("--expired", action="store_true", help="include expired versions")
-        p.add_argument("--limit", type=int, default=200)
+        p = parser("ls")
         args = p.parse_args(argv)
         if args.all:
             scope: dict[str, Any] = {"namespace": None, "session_id": None}
         else:
             scope = self._scope(args)
         page = self.store.list(
-            **scope, tags=_split_list(args.tags) or None, types=_split_list(args.types) or None,
+            **scope, tags=split_list(args.tags) or None, types=split_list(args.types) or None,
             include_expired=args.expired, limit=args.limit,
         )
         from ._frame import records_frame
@@ -311,21 +214,13 @@ class ArtifactMagics(Magics):
             print(f"Showing {len(frame)} of {page.total}; use --limit N for more")
         return frame
 
-    def _ref_parser(self, prog: str) -> _Parser:
-        p = _parser(prog)
-        p.add_argument("ref")
-        return p
-
     def _cmd_show(self, argv: list[str]) -> Any:
-        p = self._ref_parser("show")
-        p.add_argument("--version", type=int)
+        p = parser("show")
         args = p.parse_args(argv)
         return self.store.get(args.ref, version=args.version, **self._scope(args))
 
     def _cmd_get(self, argv: list[str]) -> Any:
-        p = self._ref_parser("get")
-        p.add_argument("--version", type=int)
-        p.add_argument("-o", "--output")
+        p = parser("get")
         args = p.parse_args(argv)
         art = self.store.get(args.ref, version=args.version, **self._scope(args))
         if not args.output:
@@ -335,45 +230,50 @@ class ArtifactMagics(Magics):
         return dest
 
     def _cmd_versions(self, argv: list[str]) -> Any:
-        args = self._ref_parser("versions").parse_args(argv)
+        args = parser("versions").parse_args(argv)
         from ._frame import records_frame
 
         return records_frame(self.store.versions(args.ref, **self._scope(args)))
 
+    _TAG_OPTIONS = ("--namespace", "--ns", "--session", "--version")
+
     def _cmd_tag(self, argv: list[str]) -> Any:
-        if len(argv) < 2 or argv[0].startswith("-"):
+        if "--help" in argv or argv[:1] == ["-h"]:
+            print(subcommand_help("tag").rstrip("\n"))
+            return None
+        i = 0  # options may come first: the ref is the first token that is not one
+        while i < len(argv) and argv[i].partition("=")[0] in self._TAG_OPTIONS:
+            i += 1 if "=" in argv[i] else 2
+        if i >= len(argv) or argv[i].startswith(("-", "+")):
             raise UsageError("%artifact tag REF +a -b: give a ref then tags to add (+a or a) or remove (-b)")
-        p = _parser("tag")
-        scope_args, rest = p.parse_known_args([a for a in argv if a.startswith("--")])
-        if rest:
-            raise UsageError(f"%artifact tag: unknown option {rest[0]!r}")
-        plain = [a for a in argv if not a.startswith("--")]
-        # drop the values of --namespace/--session
-        values = {scope_args.namespace, scope_args.session}
-        ref, tags = plain[0], [t for t in plain[1:] if t not in values]
-        add = [t[1:] if t.startswith("+") else t for t in tags if not t.startswith("-")]
-        remove = [t[1:] for t in tags if t.startswith("-")]
-        if not add and not remove:
+        ref, rest = argv[i], argv[:i] + argv[i + 1:]
+        changes = parse_tag_changes(rest, value_options=self._TAG_OPTIONS)
+        if not changes.add and not changes.remove:
             raise UsageError("%artifact tag REF +a -b: no tags given")
-        return self.store.update(ref, add_tags=add, remove_tags=remove, **self._scope(scope_args))
+        opts = changes.options
+        args = argparse.Namespace(namespace=opts.get("--namespace", opts.get("--ns")),
+                                  session=opts.get("--session"))
+        version = opts.get("--version")
+        if version is not None and not str(version).isdigit():
+            raise UsageError(f"%artifact tag: --version {version!r}: give a version number")
+        return self.store.update(ref, version=int(version) if version else None,
+                                 add_tags=changes.add, remove_tags=changes.remove, **self._scope(args))
 
     def _cmd_pin(self, argv: list[str], pinned: bool = True) -> Any:
-        args = self._ref_parser("pin" if pinned else "unpin").parse_args(argv)
+        args = parser("pin" if pinned else "unpin").parse_args(argv)
         return self.store.update(args.ref, pinned=pinned, **self._scope(args))
 
     def _cmd_unpin(self, argv: list[str]) -> Any:
         return self._cmd_pin(argv, pinned=False)
 
     def _cmd_ttl(self, argv: list[str]) -> Any:
-        p = self._ref_parser("ttl")
-        p.add_argument("ttl", help="e.g. 30m, 2h, 7d, or none")
+        p = parser("ttl")
         args = p.parse_args(argv)
         ttl = None if args.ttl.lower() in ("none", "never", "off") else args.ttl
         return self.store.update(args.ref, ttl=ttl, **self._scope(args))
 
     def _cmd_rm(self, argv: list[str]) -> Any:
-        p = self._ref_parser("rm")
-        p.add_argument("--version", type=int)
+        p = parser("rm")
         args = p.parse_args(argv)
         result = self.store.delete(args.ref, version=args.version, **self._scope(args))
         what = f"{args.ref} v{args.version}" if args.version else args.ref
@@ -381,36 +281,23 @@ class ArtifactMagics(Magics):
         return result
 
     def _cmd_query(self, argv: list[str]) -> Any:
-        p = _parser("query")
-        p.add_argument("text", nargs="+")
-        p.add_argument("--k", "-k", type=int, default=5)
-        p.add_argument("--mode", choices=("hybrid", "dense", "semantic", "keyword"), default="hybrid")
-        p.add_argument("--tags")
-        p.add_argument("--all", action="store_true", help="every namespace and session")
-        p.add_argument("--no-wait", action="store_true", help="do not wait for pending indexing")
+        p = parser("query")
         args = p.parse_args(argv)
         query = _index_method(self.store, "query")
         if not args.no_wait:
             wait_indexed(self.store)
         scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
         return query(
-            " ".join(args.text), k=args.k, mode="dense" if args.mode == "semantic" else args.mode, tags=_split_list(args.tags) or None, **scope
+            " ".join(args.text), k=args.k, mode="dense" if args.mode == "semantic" else args.mode, tags=split_list(args.tags) or None, **scope
         )
 
     def _cmd_wait(self, argv: list[str]) -> Any:
-        p = _parser("wait", scoped=False)
-        p.add_argument("--timeout", type=float, default=None)
+        p = parser("wait")
         args = p.parse_args(argv)
         return wait_indexed(self.store, timeout=args.timeout)
 
     def _cmd_events(self, argv: list[str]) -> Any:
-        p = _parser("events")
-        p.add_argument("--after", type=int, default=None)
-        p.add_argument("--limit", type=int, default=25)
-        p.add_argument("--type", dest="types")
-        p.add_argument("--mime")
-        p.add_argument("--follow", action="store_true", help="show a live event feed")
-        p.add_argument("--all", action="store_true", help="every namespace and session")
+        p = parser("events")
         args = p.parse_args(argv)
         scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
         if args.follow:
@@ -422,14 +309,11 @@ class ArtifactMagics(Magics):
             after = max(0, self.store.latest_cursor() - args.limit)
         return self.store.events(
             after=after, limit=args.limit, include_mime=args.mime,
-            types=_split_list(args.types) or None, **scope,
+            types=split_list(args.types) or None, **scope,
         )
 
     def _cmd_download(self, argv: list[str]) -> Any:
-        p = _parser("download")
-        p.add_argument("ref", nargs="?")
-        p.add_argument("--version", type=int)
-        p.add_argument("--all", action="store_true", help="a zip of every artifact in the scope")
+        p = parser("download")
         args = p.parse_args(argv)
         from ._links import artifact_link, zip_link
 
@@ -442,15 +326,11 @@ class ArtifactMagics(Magics):
         return artifact_link(self.store, args.ref, version=args.version, server=self._server, **self._scope(args))
 
     def _cmd_promote(self, argv: list[str]) -> Any:
-        args = self._ref_parser("promote").parse_args(argv)
+        args = parser("promote").parse_args(argv)
         return _index_method(self.store, "promote")(args.ref, **self._scope(args))
 
     def _cmd_serve(self, argv: list[str]) -> Any:
-        p = _parser("serve", scoped=False)
-        p.add_argument("action", nargs="?", choices=("start", "stop", "status"), default="start")
-        p.add_argument("--port", type=int, default=0)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--token", default=None)
+        p = parser("serve")
         args = p.parse_args(argv)
         if args.action == "stop":
             if self._server is None:
@@ -478,9 +358,7 @@ class ArtifactMagics(Magics):
         return self._server
 
     def _cmd_watch(self, argv: list[str]) -> Any:
-        p = _parser("watch")
-        p.add_argument("dir", nargs="?", default=".")
-        p.add_argument("--exclude", action="append", default=[])
+        p = parser("watch")
         args = p.parse_args(argv)
         from .watch import DirectoryWatcher
 
@@ -499,7 +377,7 @@ class ArtifactMagics(Magics):
         return None
 
     def _cmd_unwatch(self, argv: list[str]) -> Any:
-        _parser("unwatch", scoped=False).parse_args(argv)
+        parser("unwatch").parse_args(argv)
         if self._watcher is None:
             print("Not watching any folder")
             return None
@@ -509,24 +387,16 @@ class ArtifactMagics(Magics):
         return None
 
     def _cmd_gc(self, argv: list[str]) -> Any:
-        _parser("gc", scoped=False).parse_args(argv)
+        parser("gc").parse_args(argv)
         return self.store.gc()
 
     def _cmd_save(self, argv: list[str], cell: str) -> Any:
-        p = _parser("save")
-        p.add_argument("name")
-        p.add_argument("--tags")
-        p.add_argument("--ttl")
-        p.add_argument("--pin", action="store_true")
-        p.add_argument("--mime")
-        p.add_argument("--type", dest="artifact_type")
-        p.add_argument("--description")
-        p.add_argument("--meta", action="append")
+        p = parser("save")
         args = p.parse_args(argv)
         kw: dict[str, Any] = dict(
-            tags=_split_list(args.tags), ttl=args.ttl, pinned=args.pin, mime_type=args.mime,
+            tags=split_list(args.tags), ttl=args.ttl, pinned=args.pin, mime_type=args.mime,
             artifact_type=args.artifact_type, description=args.description,
-            metadata=_parse_meta(args.meta), source_tool="notebook-cell",
+            metadata=parse_meta(args.meta), source_tool="notebook-cell",
             source_step_id=_execution_count(self.shell), **self._scope(args),
         )
         # bytes, so a body that happens to name an existing file is still stored as text
