@@ -330,3 +330,23 @@ def test_every_panel_works_with_no_argument_and_never_half_built(tmp_path):
         " ".join(ln.split()[:2]) for ln in lines}
     assert "typeerror True" in lines and lines[-2] == "done"
     assert "Exception ignored" not in out.stderr and "Traceback" not in out.stderr, out.stderr
+
+
+def test_panels_have_a_static_snapshot_for_saved_notebooks(store):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    fmt = InteractiveShell.instance().display_formatter
+    store.put("a,b\n1,2\n", "table.csv", tags=["raw"])
+    dash = Dashboard(store)
+    try:
+        for widget in (dash, dash.upload_panel, dash.event_feed, dash.download_panel):
+            data, _ = fmt.format(widget)
+            assert "application/vnd.jupyter.widget-view+json" in data  # still live in Jupyter
+            text, html = data["text/plain"], data["text/html"]
+            assert "children=" not in text and "HBox(" not in text, text
+            assert str(store.root) in text
+        html = fmt.format(dash)[0]["text/html"]
+        assert "table.csv" in html and "na-table" in html and "<script" not in html
+        assert "created" in fmt.format(dash.event_feed)[0]["text/plain"]
+    finally:
+        dash.close()

@@ -17,7 +17,7 @@ import ipywidgets as w
 
 from ..errors import InvalidInputError
 from ..models import EVENT_TYPES
-from ..reprs import _e, events_html, format_size, listing_html
+from ..reprs import CARD, _e, events_html, events_text, format_size, listing_html, listing_text
 from ._links import zip_request
 from ..store import names_for_paths
 from ._transfer import CHUNK_BYTES, ChunkedDownload, ChunkedUpload, IncomingFile, OutgoingFile
@@ -49,6 +49,31 @@ def _store_or_current(store: Any) -> Any:
     return store
 
 
+class _Snapshot:
+    """Saved notebooks and viewers without the widget's JavaScript (GitHub, nbviewer, untrusted
+    outputs) show a static snapshot of the panel instead of ``Panel(children=(HBox(...``."""
+
+    def _snapshot_text(self) -> str:
+        raise NotImplementedError
+
+    def _snapshot_html(self) -> str:
+        raise NotImplementedError
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
+        data = super()._repr_mimebundle_(**kwargs) or {}  # type: ignore[misc]
+        data["text/plain"] = self._snapshot_text()
+        data["text/html"] = self._snapshot_html()
+        return data
+
+    def _store_line(self) -> str:
+        return f"store {getattr(self.store, 'root', self.store)}"  # type: ignore[attr-defined]
+
+
+def _snapshot_card(title: str, body: str) -> str:
+    return (f'<div class="na-card" style="{CARD}"><h4 style="margin:0 0 4px 0">{_e(title)}</h4>'
+            f'{body}</div>')
+
+
 def _unsubscribe(panel: Any) -> None:
     """Stop a panel's store subscription (safe on a half-built panel)."""
     unsubscribe = panel.__dict__.pop("_unsubscribe", None)
@@ -60,7 +85,7 @@ def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
     return {"namespace": namespace or "default", "session_id": session_id or None}
 
 
-class UploadPanel(w.VBox):
+class UploadPanel(_Snapshot, w.VBox):
     """Upload files from the browser into the store, with tags, TTL and session fields.
 
     ``file_upload`` is a :class:`ChunkedUpload` button: the browser sends each file in 1 MiB
@@ -224,6 +249,16 @@ class UploadPanel(w.VBox):
         )
         return art
 
+    def _snapshot_text(self) -> str:
+        done = "; ".join(f"{a.name} v{a.version}" for a in self.last_stored)
+        return (f"Upload panel ({self._store_line()}, namespace {self.namespace.value}): "
+                f"run the notebook to upload{'; last stored: ' + done if done else ''}")
+
+    def _snapshot_html(self) -> str:
+        rows = "".join(f"<li>{row.children[1].value}</li>" for row in self.status.children)
+        return _snapshot_card("Upload panel", f"<div>{_e(self._snapshot_text())}</div>"
+                              + (f"<ul>{rows}</ul>" if rows else ""))
+
     def close(self) -> None:
         if "file_upload" in self.__dict__:
             self.file_upload.close()  # drops any half-received spool file
@@ -255,7 +290,7 @@ class UploadPanel(w.VBox):
         return stored
 
 
-class EventFeed(w.VBox):
+class EventFeed(_Snapshot, w.VBox):
     """Live event feed, newest first, from any process; filter by type and MIME; pause."""
 
     def __init__(
@@ -351,12 +386,18 @@ class EventFeed(w.VBox):
             )
             self.table.value = events_html(shown)
 
+    def _snapshot_text(self) -> str:
+        return f"Event feed ({self._store_line()}), newest first:\n" + events_text(self.visible_events())
+
+    def _snapshot_html(self) -> str:
+        return _snapshot_card("Event feed, newest first", events_html(self.visible_events()))
+
     def close(self) -> None:
         _unsubscribe(self)
         super().close()
 
 
-class DownloadPanel(w.VBox):
+class DownloadPanel(_Snapshot, w.VBox):
     """The artifacts in a scope with a version picker; download one, or all as a zip.
 
     One click on **Download** streams the selected version to the browser over the widget
@@ -378,6 +419,7 @@ class DownloadPanel(w.VBox):
         self.namespace = namespace or "default"
         self.session_id = session_id
         self._lock = threading.RLock()
+        self._listed: list[Any] = []
         self.artifacts = w.Dropdown(options=[], description="Artifact", layout=w.Layout(width="380px"))
         self.version = w.Dropdown(options=[], description="Version", layout=w.Layout(width="200px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
@@ -420,6 +462,7 @@ class DownloadPanel(w.VBox):
         with self._lock:
             page = self.store.list(**self._scope(), limit=200)
             arts = list(page.artifacts)
+            self._listed = arts
             self.listing.value = listing_html(arts, total=page.total)
             options = [(f"{a.name} (v{a.version}, {format_size(a.size_bytes)})", a.name) for a in arts]
             current = self.artifacts.value
@@ -471,6 +514,12 @@ class DownloadPanel(w.VBox):
     def _on_error(self, message: str) -> None:
         self.link.value = f"<b>Cannot download:</b> {_e(message)}"
 
+    def _snapshot_text(self) -> str:
+        return f"Artifacts ({self._store_line()}):\n" + listing_text(self._listed)
+
+    def _snapshot_html(self) -> str:
+        return listing_html(self._listed)
+
     def download(self) -> None:
         """Download the selected version (what a click on **Download** does)."""
         self.download_button.click()
@@ -487,7 +536,7 @@ class DownloadPanel(w.VBox):
         super().close()
 
 
-class Dashboard(w.VBox):
+class Dashboard(_Snapshot, w.VBox):
     """Upload, event feed and download panels in tabs, over one store and scope.
 
     ``Dashboard()`` uses the kernel's current store (the one ``%artifact`` uses).
@@ -516,6 +565,13 @@ class Dashboard(w.VBox):
         )
         super().__init__([header, self.tabs], **kwargs)
         self.add_class("na-dashboard")
+
+    def _snapshot_text(self) -> str:
+        return f"notebook-artifacts dashboard ({self._store_line()})\n" + self.download_panel._snapshot_text()
+
+    def _snapshot_html(self) -> str:
+        return _snapshot_card(f"notebook-artifacts dashboard: {self._store_line()}",
+                              self.download_panel._snapshot_html())
 
     def _close_panels(self) -> None:
         for part in ("upload_panel", "event_feed", "download_panel"):
