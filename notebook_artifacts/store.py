@@ -191,10 +191,22 @@ class ArtifactStore:
             where=where, mode=mode, versions=versions, scope=scope,
             context_budget=context_budget)
 
-    def wait_indexed(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first."""
+    def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
+        """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first.
+
+        ``progress``: show a progress bar (tqdm.auto) with the model load and the chunks
+        embedded; default: where a person watches (a notebook, IPython, a terminal).
+        """
         if not self.index:
             return True
+        if progress is None:
+            from ._progress import interactive
+
+            progress = interactive()
+        if progress and self.pending_count():
+            from ._progress import wait_with_progress
+
+            return wait_with_progress(self, self._index().wait_indexed, timeout)
         return self._index().wait_indexed(timeout)
 
     def reindex(self, ref: Any = None, *, namespace: str = "default",

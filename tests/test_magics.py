@@ -345,20 +345,31 @@ def test_query_and_promote_with_the_real_index(ip, tmp_path):
 
 
 @pytest.mark.model
-def test_waiting_on_indexing_shows_a_progress_bar(tmp_path):
+def test_waiting_on_indexing_shows_a_progress_bar(ip, tmp_path):
     pytest.importorskip("sentence_transformers", reason="needs the index extra")
     from notebook_artifacts import ArtifactStore
-    from notebook_artifacts.notebook.magics import wait_indexed
+    from notebook_artifacts.notebook.extension import current_magics
 
     # background_index=False: the work stays pending until wait_indexed drains it
     with ArtifactStore(tmp_path / "pending", background_index=False) as s:
         s.put("Contract type and tenure matter most.", "a.md")
         s.put("Scale out when p99 latency is high.", "b.md")
         assert [a.status for a in s.list().artifacts] == ["pending", "pending"]
+        assert s.pending_count() == 2
+        with capture_output() as cap:  # from Python: the bar, the model load, the chunks
+            assert s.wait_indexed(timeout=300, progress=True) is True
+        assert "loading the embedding model" in cap.stderr and "2/2" in cap.stderr
+        assert "2 chunks" in cap.stderr
+        assert {a.status for a in s.list().artifacts} == {"indexed"} and s.pending_count() == 0
+    s2 = art(ip, f"use {tmp_path / 'magic'}")
+    try:
+        s2.put("Buoy 4 reported a low battery.", "field.txt")
         with capture_output() as cap:
-            assert wait_indexed(s, timeout=300) is True
-        assert "indexing" in cap.stderr and "2/2" in cap.stderr
-        assert {a.status for a in s.list().artifacts} == {"indexed"}
+            result = ip.run_cell("%artifact wait --timeout 300")
+        assert result.result is None and "Out[" not in cap.stdout and "True" not in cap.stdout
+        assert s2.pending_count() == 0
+    finally:
+        current_magics().close()
 
 
 def test_config_root_and_session_defaults(ip, store, tmp_path):

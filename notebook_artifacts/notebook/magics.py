@@ -294,7 +294,11 @@ class ArtifactMagics(Magics):
     def _cmd_wait(self, argv: list[str]) -> Any:
         p = parser("wait")
         args = p.parse_args(argv)
-        return wait_indexed(self.store, timeout=args.timeout)
+        if not wait_indexed(self.store, timeout=args.timeout):
+            left = self.store.pending_count()
+            print(f"Still indexing after {args.timeout:g} s: {left} pending; "
+                  "run %artifact wait again (queries see what is indexed so far)")
+        return None  # nothing to echo: the bar said it
 
     def _cmd_events(self, argv: list[str]) -> Any:
         p = parser("events")
@@ -432,42 +436,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def wait_indexed(store: Any, timeout: float | None = None) -> Any:
-    """``store.wait_indexed`` with a tqdm progress bar over the pending versions."""
+def wait_indexed(store: Any, timeout: float | None = None) -> bool:
+    """``store.wait_indexed`` with its progress bar (the model load, artifacts, chunks)."""
     wait = getattr(store, "wait_indexed", None)
     if wait is None:
-        return None
-    pending = _pending_count(store)
-    if not pending:
-        return wait(timeout=timeout)
-    import time
-
-    from tqdm.auto import tqdm
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    bar = tqdm(total=pending, desc="indexing", unit="artifact", file=sys.stderr)
-    try:
-        while True:
-            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
-            result = wait(timeout=step)
-            left = _pending_count(store)
-            bar.n = max(0, pending - (left or 0))
-            bar.refresh()
-            if not left:
-                return True  # the last wait may have timed out just before the work finished
-            if deadline is not None and time.monotonic() >= deadline:
-                return result
-    finally:
-        bar.close()
-
-
-def _pending_count(store: Any, pages: int = 5) -> int:
-    """Latest versions still waiting for the indexer (first ``pages`` pages of the listing)."""
-    count, cursor = 0, None
-    for _ in range(pages):
-        page = store.list(namespace=None, session_id=None, limit=200, cursor=cursor)
-        count += sum(1 for a in page.artifacts if a.status == "pending")
-        if not page.has_more:
-            break
-        cursor = page.next_cursor
-    return count
+        return True
+    return bool(wait(timeout=timeout, progress=True))
