@@ -210,7 +210,8 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None,
 @click.option("--ttl", default=None, help='Time to live: seconds or "30m", "1h", "7d".')
 @click.option("--pin", is_flag=True, help="Never expire.")
 @click.option("--text", is_flag=True, help="Store each SOURCE as text instead of a file path.")
-@click.option("--source-tool", default=None)
+@click.option("--source-tool", default=None,
+              help='Tool recorded on the version and its events (default "cli").')
 @click.option("--no-index", is_flag=True, help="Do not queue for semantic indexing.")
 @json_option
 @pass_store
@@ -243,7 +244,7 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
         made.append(store.put(
             obj, name, namespace=namespace, session_id=session_id, tags=_split(tags),
             metadata=metadata, description=description, ttl=ttl, pinned=pin,
-            source="cli", source_tool=source_tool, index=not no_index,
+            source="cli", source_tool=source_tool or "cli", index=not no_index,
         ))
     emit(made, as_json, lambda: print_table(_artifact_rows(made), _ART_HEADERS))
 
@@ -415,7 +416,7 @@ def _event_line(e: Any) -> str:
     when = dt.datetime.fromtimestamp(e.timestamp, tz=dt.timezone.utc).strftime("%H:%M:%S")
     scope = e.namespace + (f"/{e.session_id}" if e.session_id else "")
     return (f"{e.cursor:>6}  {when}  {e.type:<15} {e.name} v{e.version}  [{scope}]  "
-            f"{e.mime_type or ''} {human_size(e.size_bytes)}")
+            f"{e.mime_type or ''} {human_size(e.size_bytes)}  tool={e.source_tool or '-'}")
 
 
 @cli.command()

@@ -95,6 +95,8 @@ def test_events_and_follow(root):
     run("put", "--text", "a", "--name", "a.txt", "--no-index", root=root)
     lines = run("events", "--json", root=root).stdout.decode().splitlines()
     assert [json.loads(x)["type"] for x in lines] == ["created"]
+    assert json.loads(lines[0])["source_tool"] == "cli"  # the tool column is filled
+    assert "tool=cli" in run("events", root=root).stdout.decode()
     follower = subprocess.Popen(CMD + ["--root", str(root), "events", "--follow", "--json",
                                        "--after", "1"], stdout=subprocess.PIPE, text=True)
     try:

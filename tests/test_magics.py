@@ -163,10 +163,11 @@ def test_events_and_download(ip, store):
     store.put(b"\x00\x01binary", "b.bin", session_id="s1")
     store.put("elsewhere", "c.txt", namespace="other")
     page = art(ip, "events --all")
-    assert isinstance(page, EventPage) and [e.name for e in page.events] == ["a.txt", "b.bin", "c.txt"]
-    assert [e.name for e in art(ip, "events").events] == ["a.txt", "b.bin"]  # namespace default
+    # newest first, like the live feed
+    assert isinstance(page, EventPage) and [e.name for e in page.events] == ["c.txt", "b.bin", "a.txt"]
+    assert [e.name for e in art(ip, "events").events] == ["b.bin", "a.txt"]  # namespace default
     assert [e.name for e in art(ip, "events --session s1").events] == ["b.bin"]
-    assert [e.name for e in art(ip, "events --all --mime text/").events] == ["a.txt", "c.txt"]
+    assert [e.name for e in art(ip, "events --all --mime text/").events] == ["c.txt", "a.txt"]
     link = art(ip, "download b.bin --session s1")
     assert link.kind == "data" and link.file_name == "b.bin"
     assert base64.b64decode(link.href.split(",", 1)[1]) == b"\x00\x01binary"
@@ -221,7 +222,7 @@ def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_pa
 BAD_LINES = [
     ("bogus", "unknown subcommand 'bogus'"),
     ("show", "required: ref"),
-    ("show missing.txt", "missing.txt"),
+    ("show missing.txt", "see what exists with %artifact ls"),
     ("put /no/such/file.txt", "no file matches"),
     ("put {missing_var_xyz}", "no file matches"),
     ("ttl t.txt 3q", "ttl"),
@@ -245,6 +246,7 @@ def test_mistakes_raise_one_line_usage_error_and_write_nothing(ip, store, tmp_pa
         art(ip, line)
     message = str(info.value)
     assert "\n" not in message.strip() and expected.lower() in message.lower(), message
+    assert "list()" not in message  # the magic's own way, not the Python API
     assert store.latest_cursor() == before  # nothing was written
 
 

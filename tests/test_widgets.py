@@ -109,6 +109,7 @@ def test_upload_panel_receives_big_files_in_pieces(store, tmp_path, monkeypatch)
     label = panel.status.children[0].children[1].value
     assert "stored as <b>huge.bin</b> v1" in label and "12.0 MiB" in label
     assert panel.status.children[0].children[0].value == 100
+    assert panel.file_upload.description == "Upload"  # no "Upload (0)" after a success
     assert list((tmp_path / "cache" / "uploads").iterdir()) == []  # spool file removed
     # a piece out of order: refused with a message, nothing stored
     before = store.latest_cursor()

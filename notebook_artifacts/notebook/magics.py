@@ -8,6 +8,7 @@ mistake raises :class:`IPython.core.error.UsageError` with one line saying what 
 from __future__ import annotations
 
 import argparse
+import re
 import os
 import shlex
 import sys
@@ -18,7 +19,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
 from ..args import parse_meta, parse_tag_changes, split_list
-from ..errors import ArtifactError
+from ..errors import ArtifactError, NotFoundError
 from ..reprs import format_size
 from ..store import names_for_paths
 from ._commands import HELP, HelpShown, parser, subcommand_help
@@ -143,6 +144,11 @@ class ArtifactMagics(Magics):
             return None
         except UsageError:
             raise
+        except NotFoundError as exc:
+            # the store's hint names the Python API and the CLI; here the magic is the way
+            text = re.sub(r";\s*list what exists.*$", "", _one_line(exc))
+            raise UsageError(f"{prefix}{text}; see what exists with %artifact ls "
+                             "(--all for every namespace and session)") from None
         except (ArtifactError, OSError, ValueError, TypeError, LookupError) as exc:
             raise UsageError(prefix + _one_line(exc)) from None
 
@@ -311,10 +317,12 @@ class ArtifactMagics(Magics):
         after = args.after
         if after is None:
             after = max(0, self.store.latest_cursor() - args.limit)
-        return self.store.events(
+        page = self.store.events(
             after=after, limit=args.limit, include_mime=args.mime,
             types=split_list(args.types) or None, **scope,
         )
+        page.events.reverse()  # newest first, like the live feed
+        return page
 
     def _cmd_download(self, argv: list[str]) -> Any:
         p = parser("download")
