@@ -25,7 +25,9 @@ from typing import Any
 
 import click
 
+from .args import parse_meta, parse_tag_changes, split_list
 from .errors import ArtifactError, InvalidInputError
+from .reprs import format_size, text_table
 
 __all__ = ["cli", "main", "pass_store", "json_option", "scope_options", "emit", "print_table",
            "human_size", "CliError"]
@@ -137,27 +139,13 @@ def emit(obj: Any, as_json: bool, table: Callable[[], None] | None = None) -> No
         table()
 
 
-def human_size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
+#: The one size formatter (KiB, MiB: powers of 1024), shared with the notebook.
+human_size = format_size
 
 
 def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
-    """Left-aligned columns separated by two spaces."""
-    rows = [["" if v is None else str(v) for v in r] for r in rows]
-    widths = [len(h) for h in headers]
-    for r in rows:
-        widths = [max(w, len(v)) for w, v in zip(widths, r)]
-    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip()
-    click.echo(line)
-    for r in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    """Left-aligned columns separated by two spaces (the notebook's text tables)."""
+    click.echo(text_table(rows, [h.upper() for h in headers]))
 
 
 def _artifact_rows(arts: Iterable[Any]) -> list[list[Any]]:
@@ -170,13 +158,9 @@ def _artifact_rows(arts: Iterable[Any]) -> list[list[Any]]:
 _ART_HEADERS = ["name", "ver", "session", "size", "mime", "tags", "created", "expires", "id"]
 
 
-def _split(values: Iterable[str]) -> list[str]:
-    """Repeated options that may each hold comma-separated values -> one flat list."""
-    return [p.strip() for v in values for p in v.split(",") if p.strip()]
-
-
 def _parse_meta(pairs: Iterable[str], meta_json: str | None,
                 option: str = "--meta") -> dict[str, Any] | None:
+    """``--metadata JSON`` then ``--meta KEY=VALUE`` entries (the shared grammar)."""
     if meta_json is None and not pairs:
         return None
     meta: dict[str, Any] = {}
@@ -187,14 +171,10 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None,
             raise CliError(f"--metadata is not JSON: {exc}", 2) from None
         if not isinstance(meta, dict):
             raise CliError("--metadata must be a JSON object", 2)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CliError(f"{option} {pair!r}: use KEY=VALUE", 2)
-        try:
-            meta[key] = json.loads(value)
-        except ValueError:
-            meta[key] = value
+    try:
+        meta.update(parse_meta(pairs, option) or {})
+    except InvalidInputError as exc:
+        raise CliError(str(exc), 2) from None
     return meta
 
 
@@ -242,7 +222,7 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
             if not obj.is_file():
                 raise CliError(f"no such file: {src} (use --text to store the argument as text)", 1)
         made.append(store.put(
-            obj, name, namespace=namespace, session_id=session_id, tags=_split(tags),
+            obj, name, namespace=namespace, session_id=session_id, tags=split_list(tags),
             metadata=metadata, description=description, ttl=ttl, pinned=pin,
             source="cli", source_tool=source_tool or "cli", index=not no_index,
         ))
@@ -263,7 +243,7 @@ def ls_cmd(store: Any, namespace: str | None, session_id: str | None, tags: tupl
            types: tuple[str, ...], include_expired: bool, limit: int, cursor: str | None,
            as_json: bool) -> None:
     """List the latest version of each artifact, newest first."""
-    page = store.list(namespace=namespace, session_id=session_id, tags=_split(tags) or None,
+    page = store.list(namespace=namespace, session_id=session_id, tags=split_list(tags) or None,
                       types=list(types) or None, include_expired=include_expired, limit=limit,
                       cursor=cursor)
 
@@ -288,25 +268,18 @@ def get(store: Any, ref: str, output: str, version: int | None, namespace: str,
         session_id: str | None, info: bool, as_json: bool) -> None:
     """Write an artifact's content to a file or stdout (or show its record with --info)."""
     import shutil
-    from pathlib import Path
 
     a = store.get(ref, version, namespace=namespace, session_id=session_id)
     if info:
         emit(a, True)
         return
-    with store.open(a.artifact_id) as src:
-        if output == "-":
+    if output == "-":
+        with store.open(a.artifact_id) as src:
             out = click.get_binary_stream("stdout")
             shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
-            return
-        dest = Path(output)
-        if dest.is_dir():
-            dest = dest / (a.file_name or a.name.replace("\\", "/").rsplit("/", 1)[-1])
-        tmp = dest.with_name(f".{dest.name}.part")
-        with open(tmp, "wb") as f:
-            shutil.copyfileobj(src, f, 1 << 20)
-        os.replace(tmp, dest)
+        return
+    dest = store.download(a.artifact_id, output)
     if as_json:
         emit({"artifact_id": a.artifact_id, "version": a.version, "path": str(dest)}, True)
     else:
@@ -343,29 +316,20 @@ def tag(store: Any, ref: str, changes: tuple[str, ...], version: int | None, nam
 
     Options may also follow the tags: --json, --version N, -n NS, -s SESSION.
     """
-    adds: list[str] = []
-    removes: list[str] = []
-    items = list(changes)
-    while items:
-        item = items.pop(0)
-        if item == "--json":
-            as_json = True
-        elif item in ("--version", "-n", "--namespace", "-s", "--session"):
-            if not items:
-                raise CliError(f"{item} needs a value", 2)
-            value = items.pop(0)
-            if item == "--version":
-                if not value.isdigit():
-                    raise CliError(f"--version {value!r}: give a version number", 2)
-                version = int(value)
-            elif item in ("-n", "--namespace"):
-                namespace = value
-            else:
-                session_id = value
-        elif item.startswith("-"):
-            removes.append(item[1:])
-        else:
-            adds.append(item[1:] if item.startswith("+") else item)
+    try:
+        parsed = parse_tag_changes(
+            changes, value_options=("--version", "-n", "--namespace", "-s", "--session"),
+            flags=("--json",))
+    except InvalidInputError as exc:
+        raise CliError(str(exc), 2) from None
+    adds, removes, opts = parsed.add, parsed.remove, parsed.options
+    as_json = as_json or bool(opts.get("--json"))
+    if "--version" in opts:
+        if not str(opts["--version"]).isdigit():
+            raise CliError(f"--version {opts['--version']!r}: give a version number", 2)
+        version = int(opts["--version"])
+    namespace = opts.get("--namespace", opts.get("-n", namespace))
+    session_id = opts.get("--session", opts.get("-s", session_id))
     if not adds and not removes:
         raise CliError("give tags to change: +add -remove", 2)
     a = store.update(ref, version=version, namespace=namespace, session_id=session_id,

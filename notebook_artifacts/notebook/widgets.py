@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 import ipywidgets as w
 
+from ..args import split_list
 from ..errors import InvalidInputError
 from ..models import EVENT_TYPES
 from ..reprs import CARD, _e, events_html, events_text, format_size, listing_html, listing_text
@@ -189,7 +190,7 @@ class UploadPanel(_Snapshot, w.VBox):
         return row, bar, label
 
     def _fields(self) -> tuple[list[str], str | None, dict[str, Any]]:
-        tags = [t.strip() for t in self.tags.value.split(",") if t.strip()]
+        tags = split_list(self.tags.value)
         ttl = self.ttl.value.strip() or None
         return tags, ttl, _scope_kw(self.namespace.value.strip(), self.session.value.strip())
 
