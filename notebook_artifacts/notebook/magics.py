@@ -223,7 +223,9 @@ class ArtifactMagics(Magics):
     def _cmd_show(self, argv: list[str]) -> Any:
         p = parser("show")
         args = p.parse_args(argv)
-        return self.store.get(args.ref, version=args.version, **self._scope(args))
+        from .previews import ArtifactView
+
+        return ArtifactView(self.store, self.store.get(args.ref, version=args.version, **self._scope(args)))
 
     def _cmd_get(self, argv: list[str]) -> Any:
         p = parser("get")

@@ -23,11 +23,22 @@ from ._links import zip_request
 from ..store import names_for_paths
 from ._transfer import CHUNK_BYTES, ChunkedDownload, ChunkedUpload, IncomingFile, OutgoingFile
 from ._paths import glob_paths
+from .previews import ArtifactView
 
 __all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard"]
 
 #: Muted text that keeps its contrast in light and dark JupyterLab themes.
 MUTED_STYLE = "color:var(--jp-ui-font-color2,#57606a);font-size:12px"
+
+
+#: Sort orders of the artifact listing: (key, descending).
+SORTS: dict[str, tuple[Callable[[Any], Any], bool]] = {
+    "newest": (lambda a: a.created_at or "", True),
+    "oldest": (lambda a: a.created_at or "", False),
+    "name": (lambda a: a.name.lower(), False),
+    "largest": (lambda a: a.size_bytes or 0, True),
+    "most versions": (lambda a: a.version, True),
+}
 
 
 def _spool_dir() -> Any:
@@ -399,7 +410,8 @@ class EventFeed(_Snapshot, w.VBox):
 
 
 class DownloadPanel(_Snapshot, w.VBox):
-    """The artifacts in a scope with a version picker; download one, or all as a zip.
+    """The artifacts in a scope: a listing to filter and sort, a version picker, the selected
+    version's card (inline preview and lineage: source tool, run and step), and downloads.
 
     One click on **Download** streams the selected version to the browser over the widget
     comm (in pieces, any size), which saves it: no copy on disk, no base64 in the notebook.
@@ -421,6 +433,8 @@ class DownloadPanel(_Snapshot, w.VBox):
         self.session_id = session_id
         self._lock = threading.RLock()
         self._listed: list[Any] = []
+        self._all: list[Any] = []
+        self._total = 0
         self.artifacts = w.Dropdown(options=[], description="Artifact", layout=w.Layout(width="380px"))
         self.version = w.Dropdown(options=[], description="Version", layout=w.Layout(width="200px"))
         self.refresh_button = w.Button(description="Refresh", icon="refresh")
@@ -433,14 +447,23 @@ class DownloadPanel(_Snapshot, w.VBox):
             primary=False)
         self.link = w.HTML("")
         self.listing = w.HTML("")
+        self.detail = w.HTML("")
+        self.filter = w.Text(description="Filter", placeholder="name, tag, type or tool",
+                             continuous_update=True, layout=w.Layout(width="300px"))
+        self.sort = w.Dropdown(options=list(SORTS), value="newest", description="Sort",
+                               layout=w.Layout(width="220px"))
+        self.filter.observe(lambda _c: self._render(), names="value")
+        self.sort.observe(lambda _c: self._render(), names="value")
+        self.version.observe(lambda _c: self._show_detail(), names="value")
         self.download_button.add_class("na-download-button")
         self.download_all_button.add_class("na-download-all-button")
         self.artifacts.observe(self._on_artifact, names="value")
         self.refresh_button.on_click(lambda _b: self.refresh())
         super().__init__(
-            [w.HBox([self.artifacts, self.version]),
+            [w.HBox([self.filter, self.sort]), self.listing,
+             w.HBox([self.artifacts, self.version]),
              w.HBox([self.download_button, self.download_all_button, self.refresh_button]),
-             self.link, self.listing],
+             self.link, self.detail],
             **kwargs,
         )
         self.add_class("na-download-panel")
@@ -459,12 +482,29 @@ class DownloadPanel(_Snapshot, w.VBox):
             self.refresh()
 
     def refresh(self) -> None:
-        """Reload the listing and the artifact picker."""
+        """Reload the listing from the store (then filter, sort and fill the picker)."""
         with self._lock:
             page = self.store.list(**self._scope(), limit=200)
-            arts = list(page.artifacts)
+            self._all = list(page.artifacts)
+            self._total = page.total
+            self._render()
+
+    def shown(self) -> list[Any]:
+        """The listed artifacts after the filter and the sort order."""
+        needle = self.filter.value.strip().lower()
+        arts = [a for a in self._all
+                if not needle or needle in a.name.lower()
+                or any(needle in t.lower() for t in a.tags)
+                or needle in (a.source_tool or "").lower() or needle in (a.mime_type or "").lower()]
+        key, reverse = SORTS[self.sort.value]
+        return sorted(arts, key=key, reverse=reverse)
+
+    def _render(self) -> None:
+        with self._lock:
+            arts = self.shown()
             self._listed = arts
-            self.listing.value = listing_html(arts, total=page.total)
+            total = self._total if len(arts) == len(self._all) else len(self._all)
+            self.listing.value = listing_html(arts, total=total)
             options = [(f"{a.name} (v{a.version}, {format_size(a.size_bytes)})", a.name) for a in arts]
             current = self.artifacts.value
             self.artifacts.options = options
@@ -476,6 +516,7 @@ class DownloadPanel(_Snapshot, w.VBox):
                 self.artifacts.value = names[0]
             else:
                 self.version.options = []
+                self.detail.value = ""
 
     def _on_artifact(self, change: dict[str, Any]) -> None:
         name = change.get("new")
@@ -494,6 +535,20 @@ class DownloadPanel(_Snapshot, w.VBox):
         self.version.options = options
         if options:
             self.version.value = options[0][1]
+            self._show_detail()
+
+    def _show_detail(self) -> None:
+        """The selected version's card: preview, tags, TTL and lineage (source tool, run, step)."""
+        name, version = self.artifacts.value, self.version.value
+        if not name or version is None:
+            self.detail.value = ""
+            return
+        try:
+            art = self.store.get(name, version=version, **self._scope())
+        except Exception as exc:
+            self.detail.value = f"<b>Cannot show {_e(name)}:</b> {_e(exc)}"
+            return
+        self.detail.value = ArtifactView(self.store, art)._repr_html_()
 
     def _request_selected(self) -> OutgoingFile:
         name = self.artifacts.value
