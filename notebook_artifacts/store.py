@@ -517,6 +517,20 @@ class ArtifactStore:
             raise
         return target
 
+    def diff(self, ref: Any, a: int, b: int | None = None, *, namespace: str = "default",
+             session_id: str | None = None) -> Any:
+        """What changed from version ``a`` to version ``b`` (default: the latest) of ``ref``:
+        a unified diff for text, rows and columns added/removed/changed for tables, sizes and
+        hashes otherwise (a :class:`notebook_artifacts.diff.Diff`)."""
+        from .diff import compute_diff
+
+        old = self._resolve(ref, a, namespace, session_id)
+        if b is None:
+            new = self.versions(old.artifact_id, namespace=namespace, session_id=session_id)[-1]
+        else:
+            new = self._resolve(old.artifact_id, b, namespace, session_id)
+        return compute_diff(self, old, new)
+
     def pending_count(self) -> int:
         """Versions and sources waiting for the indexer (0 for a store without an index)."""
         if not self.index:

@@ -129,7 +129,7 @@ class ArtifactMagics(Magics):
         return {
             "use": self._cmd_use, "upload": self._cmd_put, "put": self._cmd_put,
             "ls": self._cmd_ls, "list": self._cmd_ls, "show": self._cmd_show, "get": self._cmd_get,
-            "versions": self._cmd_versions, "tag": self._cmd_tag, "pin": self._cmd_pin,
+            "versions": self._cmd_versions, "diff": self._cmd_diff, "tag": self._cmd_tag, "pin": self._cmd_pin,
             "unpin": self._cmd_unpin, "ttl": self._cmd_ttl, "rm": self._cmd_rm,
             "query": self._cmd_query, "wait": self._cmd_wait, "events": self._cmd_events,
             "download": self._cmd_download, "promote": self._cmd_promote,
@@ -244,6 +244,10 @@ class ArtifactMagics(Magics):
         return records_frame(self.store.versions(args.ref, **self._scope(args)))
 
     _TAG_OPTIONS = ("--namespace", "--ns", "--session", "--version")
+
+    def _cmd_diff(self, argv: list[str]) -> Any:
+        args = parser("diff").parse_args(argv)
+        return self.store.diff(args.ref, args.a, args.b, **self._scope(args))
 
     def _cmd_tag(self, argv: list[str]) -> Any:
         if "--help" in argv or argv[:1] == ["-h"]:
