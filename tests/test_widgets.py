@@ -224,9 +224,9 @@ def test_download_panel_one_click_streams_any_size_and_copies_nothing(store, tmp
     panel.close()
 
 
-def test_dashboard_has_three_tabs(store):
+def test_dashboard_has_four_tabs(store):
     dash = Dashboard(store, session_id="s9")
-    assert [dash.tabs.get_title(i) for i in range(3)] == ["Upload", "Events", "Artifacts"]
+    assert [dash.tabs.get_title(i) for i in range(4)] == ["Upload", "Events", "Artifacts", "Search"]
     assert dash.upload_panel.session.value == "s9"
     _Browser(dash.upload_panel.file_upload).upload("t.txt", b"tabs")
     assert store.read_bytes("t.txt", session_id="s9") == b"tabs"
@@ -351,3 +351,36 @@ def test_panels_have_a_static_snapshot_for_saved_notebooks(store):
         assert "created" in fmt.format(dash.event_feed)[0]["text/plain"]
     finally:
         dash.close()
+
+
+def test_search_panel_without_an_index_says_so(store):
+    from notebook_artifacts.widgets import SearchPanel
+
+    panel = SearchPanel(store)
+    assert panel.search("anything") is None and "no semantic index" in panel.status.value
+    assert panel.search("") is None and "type a question" in panel.status.value
+    panel.close()
+
+
+@pytest.mark.model
+def test_search_tab_answers_with_cards_filters_and_context(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="needs the index extra")
+    with ArtifactStore(tmp_path / "indexed") as s:
+        s.put("The churn model reaches a validation AUC of 0.87.", "notes.md", tags=["ml"])
+        s.put("Buoy 4 reported a low battery during the survey.", "field.txt", namespace="ops")
+        s.wait_indexed(timeout=300)
+        dash = Dashboard(s)
+        try:
+            panel = dash.search_panel
+            panel.query.value = "how good is the churn model"  # typing + Enter searches
+            assert panel.result is not None and panel.result.results[0].artifact.name == "notes.md"
+            assert "<mark>churn</mark>" in panel.results.value and "[1] notes.md v1" in panel.results.value
+            assert panel.copy_button.text == panel.result.combined_context != ""
+            panel.namespace.value = "ops"
+            hits = panel.search("battery")
+            assert [h.artifact.name for h in hits.results] == ["field.txt"]
+            panel.namespace.value = ""
+            panel.tags.value = "ml"
+            assert {h.artifact.name for h in panel.search("battery survey churn").results} == {"notes.md"}
+        finally:
+            dash.close()

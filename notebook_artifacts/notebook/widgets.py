@@ -13,19 +13,22 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
+import anywidget
 import ipywidgets as w
+import traitlets
 
 from ..args import split_list
 from ..errors import InvalidInputError
 from ..models import EVENT_TYPES
-from ..reprs import CARD, _e, events_html, events_text, format_size, listing_html, listing_text
+from ..reprs import (CARD, _e, events_html, events_text, format_size, listing_html, listing_text,
+                     query_html, query_text)
 from ._links import zip_request
 from ..store import names_for_paths
 from ._transfer import CHUNK_BYTES, ChunkedDownload, ChunkedUpload, IncomingFile, OutgoingFile
 from ._paths import glob_paths
 from .previews import ArtifactView
 
-__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard"]
+__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "SearchPanel", "Dashboard", "CopyButton"]
 
 #: Muted text that keeps its contrast in light and dark JupyterLab themes.
 MUTED_STYLE = "color:var(--jp-ui-font-color2,#57606a);font-size:12px"
@@ -592,8 +595,111 @@ class DownloadPanel(_Snapshot, w.VBox):
         super().close()
 
 
+class CopyButton(anywidget.AnyWidget):
+    """A button that copies ``text`` to the browser's clipboard."""
+
+    _esm = r"""
+    function render({ model, el }) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "jupyter-button widget-button na-copy-button";
+      const label = () => { b.textContent = model.get("description"); b.disabled = !model.get("text"); };
+      label();
+      model.on("change:description", label);
+      model.on("change:text", label);
+      b.addEventListener("click", async () => {
+        const text = model.get("text");
+        try { await navigator.clipboard.writeText(text); }
+        catch (err) {  // no clipboard permission: select the text for Ctrl+C instead
+          const area = document.createElement("textarea");
+          area.value = text; el.append(area); area.select(); document.execCommand("copy"); area.remove();
+        }
+        b.textContent = "Copied";
+        setTimeout(label, 1500);
+      });
+      el.append(b);
+    }
+    export default { render };
+    """
+    description = traitlets.Unicode("Copy combined context").tag(sync=True)
+    text = traitlets.Unicode("").tag(sync=True)
+
+
+class SearchPanel(_Snapshot, w.VBox):
+    """A query box over the store's semantic index: ranked result cards with citations, filters
+    by tag and namespace, and a button copying the combined context (for an LLM prompt)."""
+
+    def __init__(
+        self, store: Any = None, *, namespace: str | None = None, session_id: str | None = None,
+        k: int = 5, **kwargs: Any,
+    ) -> None:
+        self.store = store = _store_or_current(store)
+        self.session_id = session_id
+        self.query = w.Text(description="Query", placeholder="ask a question, e.g. how is drift handled?",
+                            continuous_update=False, layout=w.Layout(width="520px"))
+        self.k = w.BoundedIntText(value=k, min=1, max=50, description="Hits", layout=w.Layout(width="140px"))
+        self.mode = w.Dropdown(options=["hybrid", "dense", "keyword"], value="hybrid", description="Mode",
+                               layout=w.Layout(width="200px"))
+        self.tags = w.Text(description="Tags", placeholder="all of these, comma separated")
+        self.namespace = w.Text(value=namespace or "", description="Namespace", placeholder="empty: every namespace")
+        self.search_button = w.Button(description="Search", icon="search", button_style="primary")
+        self.copy_button = CopyButton()
+        self.status = w.HTML("")
+        self.results = w.HTML("")
+        self.result: Any = None
+        self.search_button.on_click(lambda _b: self.search())
+        self.query.observe(lambda c: self.search() if c["new"].strip() else None, names="value")
+        super().__init__(
+            [w.HBox([self.query, self.search_button]), w.HBox([self.k, self.mode]),
+             w.HBox([self.tags, self.namespace]), w.HBox([self.copy_button, self.status]), self.results],
+            **kwargs,
+        )
+        self.add_class("na-search-panel")
+
+    def search(self, text: str | None = None) -> Any:
+        """Run the query (default: the Query field); returns the QueryResult, or None."""
+        text = (self.query.value if text is None else text).strip()
+        if not text:
+            self.status.value = f'<span style="{MUTED_STYLE}">type a question first</span>'
+            return None
+        query = getattr(self.store, "query", None)
+        if query is None or getattr(self.store, "index", True) is False:
+            self.status.value = ("<b>This store has no semantic index</b> (opened with index=False): "
+                                 "open it with ArtifactStore(root) to search")
+            return None
+        self.status.value = f'<span style="{MUTED_STYLE}">searching\u2026</span>'
+        try:
+            result = query(text, k=self.k.value, mode=self.mode.value,
+                           tags=split_list(self.tags.value) or None,
+                           namespace=self.namespace.value.strip() or None, session_id=self.session_id)
+        except Exception as exc:
+            self.status.value = f"<b>Cannot search:</b> {_e(exc)}"
+            return None
+        self.result = result
+        self.results.value = query_html(result)
+        self.copy_button.text = result.combined_context or ""
+        self.status.value = (f'<span style="{MUTED_STYLE}">{len(result.results)} of '
+                             f"{result.total_results} results</span>")
+        return result
+
+    def _snapshot_text(self) -> str:
+        if self.result is None:
+            return f"Search panel ({self._store_line()}): run the notebook to search"
+        return query_text(self.result)
+
+    def _snapshot_html(self) -> str:
+        if self.result is None:
+            return _snapshot_card("Search", _e(self._snapshot_text()))
+        return query_html(self.result)
+
+    def close(self) -> None:
+        self.copy_button.close()
+        super().close()
+
+
 class Dashboard(_Snapshot, w.VBox):
-    """Upload, event feed and download panels in tabs, over one store and scope.
+    """Upload, live events, the artifact listing (filter, sort, preview, lineage, downloads)
+    and search, in tabs over one store and scope.
 
     ``Dashboard()`` uses the kernel's current store (the one ``%artifact`` uses).
     """
@@ -607,11 +713,13 @@ class Dashboard(_Snapshot, w.VBox):
             self.upload_panel = UploadPanel(store, namespace=namespace, session_id=session_id)
             self.event_feed = EventFeed(store, namespace=None, session_id=None)
             self.download_panel = DownloadPanel(store, namespace=namespace, session_id=session_id)
+            self.search_panel = SearchPanel(store, namespace=namespace, session_id=session_id)
         except BaseException:
             self._close_panels()  # nothing half-built stays open (or listens to the store)
             raise
-        self.tabs = w.Tab(children=[self.upload_panel, self.event_feed, self.download_panel])
-        for i, title in enumerate(("Upload", "Events", "Artifacts")):
+        self.tabs = w.Tab(children=[self.upload_panel, self.event_feed, self.download_panel,
+                                    self.search_panel])
+        for i, title in enumerate(("Upload", "Events", "Artifacts", "Search")):
             self.tabs.set_title(i, title)
         root = getattr(store, "root", "")
         header = w.HTML(
@@ -630,7 +738,7 @@ class Dashboard(_Snapshot, w.VBox):
                               self.download_panel._snapshot_html())
 
     def _close_panels(self) -> None:
-        for part in ("upload_panel", "event_feed", "download_panel"):
+        for part in ("upload_panel", "event_feed", "download_panel", "search_panel"):
             panel = self.__dict__.get(part)
             if panel is not None:
                 panel.close()
