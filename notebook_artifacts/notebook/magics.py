@@ -105,7 +105,7 @@ class ArtifactMagics(Magics):
     def artifact(self, line: str, cell: str | None = None) -> Any:
         """Versioned artifacts: ``%artifact help`` lists the subcommands."""
         try:
-            argv = shlex.split(line)
+            argv = shlex.split(line, comments=True)  # a trailing "# note" is a comment
         except ValueError as exc:
             raise UsageError(f"%artifact: cannot parse the line ({exc}); check the quotes") from None
         if cell is not None:

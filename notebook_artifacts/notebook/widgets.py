@@ -603,6 +603,7 @@ class CopyButton(anywidget.AnyWidget):
       const b = document.createElement("button");
       b.type = "button";
       b.className = "jupyter-button widget-button na-copy-button";
+      b.style.width = "auto";
       const label = () => { b.textContent = model.get("description"); b.disabled = !model.get("text"); };
       label();
       model.on("change:description", label);
