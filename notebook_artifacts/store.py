@@ -505,8 +505,9 @@ class ArtifactStore:
 
         a = self._resolve(ref, version, namespace, session_id)
         target = Path(dest).expanduser()
-        if target.is_dir():
-            target = target / (a.file_name or name_for_path(a.name.replace("\\", "/")))
+        if target.is_dir():  # a base name only: a stored file name never escapes the folder
+            base = Path((a.file_name or a.name).replace("\\", "/")).name
+            target = target / (base if base not in ("", ".", "..") else a.artifact_id)
         tmp = target.with_name(f".{target.name}.part")
         try:
             with self._blobs.open(a.sha256) as src, open(tmp, "wb") as out:

@@ -49,6 +49,35 @@ def _wait_idle(page, timeout: float = 180_000) -> None:
     )
 
 
+CONTRAST_JS = """
+root => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = c => { c /= 255; return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4); };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = el => {
+    for (; el; el = el.parentElement) {
+      const c = rgb(getComputedStyle(el).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] > 0.5)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  let worst = 99, what = "";
+  const items = root.querySelectorAll(".na-muted, .na-table td, .na-table th, .na-fields th, .na-fields td, .na-card h4, .na-hit pre");
+  for (const el of items) {
+    if (!el.offsetParent || !el.textContent.trim()) continue;
+    const bg = background(el), fg = rgb(getComputedStyle(el).color);
+    const alpha = fg.length === 4 ? fg[3] : 1;  // translucent text: blend it over its background
+    const a = lum(fg.slice(0, 3).map((c, i) => alpha * c + (1 - alpha) * bg[i])), b = lum(bg);
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    if (ratio < worst) { worst = ratio; what = el.className + " " + el.textContent.slice(0, 30); }
+  }
+  return [worst, what, items.length];
+}
+"""
+
+
 def _option_index(panel, name: str) -> int:
     """The index of artifact ``name`` in the panel's picker."""
     select = panel.locator("select").nth(1)  # after the Sort dropdown
@@ -150,6 +179,19 @@ def _run(browser, lab, small: Path, big: Path, shots: Path) -> None:
     search.locator(".na-hit").first.wait_for(timeout=120_000)
     assert "hello.txt" in search.locator(".na-hit").first.inner_text()
     dashboard.screenshot(path=str(shots / "dashboard-search.png"))
+
+    # Dark theme: JupyterLab's colours, and every text keeps a readable contrast (WCAG AA)
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Dark'})")
+    page.wait_for_function("document.body.dataset.jpThemeLight === 'false'", timeout=30_000)
+    page.wait_for_timeout(1000)
+    for tab in ("Search", "Artifacts"):
+        dashboard.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(500)
+        worst, what, count = dashboard.evaluate(CONTRAST_JS)
+        assert count > 0 and worst >= 4.5, f"{tab}: contrast {worst:.2f} for {what!r}"
+    dashboard.screenshot(path=str(shots / "dashboard-dark.png"))
+    page.evaluate("window.jupyterapp.commands.execute('apputils:change-theme', {theme: 'JupyterLab Light'})")
+    page.wait_for_function("document.body.dataset.jpThemeLight === 'true'", timeout=30_000)
 
     dashboard.get_by_role("tab", name="Artifacts").click()
     dpanel = dashboard.locator(".na-download-panel").first

@@ -456,3 +456,14 @@ def test_tag_takes_scope_options_anywhere(ip, store):
     with pytest.raises(UsageError, match="unknown option '--bogus'"):
         art(ip, "tag t.txt +c --bogus x --namespace proj --session s1")
     assert store.get("t.txt", namespace="proj", session_id="s1").tags == ["a", "b"]
+
+
+def test_get_into_a_folder_never_escapes_it(ip, store, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    a = store.put(b"payload", "evil.bin", file_name="../../escaped.bin")
+    dest = art(ip, f"get {a.artifact_id} -o {out}")
+    assert Path(dest).parent == out and Path(dest).read_bytes() == b"payload"
+    assert not (tmp_path / "escaped.bin").exists()
+    b = store.put(b"dots", "dots.bin", file_name="..")
+    assert Path(store.download(b.artifact_id, out)).parent == out
