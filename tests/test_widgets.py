@@ -384,3 +384,36 @@ def test_search_tab_answers_with_cards_filters_and_context(tmp_path):
             assert {h.artifact.name for h in panel.search("battery survey churn").results} == {"notes.md"}
         finally:
             dash.close()
+
+
+DOWNLOAD_SETUP = """
+import os
+%load_ext notebook_artifacts
+store = %artifact use {root} --no-index
+store.put(os.urandom(300 * 1024), "big.bin")
+store.put(b"small", "small.txt")
+"""
+
+
+def test_download_magic_in_a_kernel_is_a_one_click_button(tmp_path):
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        reply = kc.execute_interactive(DOWNLOAD_SETUP.format(root=str(tmp_path / "kstore")), timeout=120)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        outputs = []
+        reply = kc.execute_interactive("%artifact download big.bin", timeout=60,
+                                       output_hook=outputs.append)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        data = next(m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result")
+        assert "application/vnd.jupyter.widget-view+json" in data  # a button, streamed on click
+        assert "Download big.bin (300.0 KiB)" in data["text/plain"]
+        outputs.clear()
+        kc.execute_interactive("%artifact download small.txt", timeout=60, output_hook=outputs.append)
+        data = next(m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result")
+        assert 'href="data:' in data["text/html"]  # small: a link that works in a saved notebook
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["kstore"]  # no copies in the project
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)

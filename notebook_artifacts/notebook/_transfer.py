@@ -302,10 +302,12 @@ class ChunkedDownload(anywidget.AnyWidget):
         self._count = 0
         self.on_msg(self._on_message)
 
-    def _repr_mimebundle_(self, **kwargs: Any) -> dict[str, Any]:
-        data = super()._repr_mimebundle_(**kwargs) or {}
-        data["text/plain"] = f"{self.description}: a button; run the cell in a live kernel to download"
-        return data
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = super()._repr_mimebundle_(**kwargs)  # anywidget: (data, metadata)
+        data, meta = bundle if isinstance(bundle, tuple) else (bundle or {}, {})
+        data = {**data, "text/plain": f"{self.description}: a button; run the cell in a live "
+                                      "kernel to download"}
+        return data, meta
 
     def click(self) -> None:
         """What a click in the browser does: start sending the requested file."""
