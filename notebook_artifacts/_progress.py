@@ -46,7 +46,8 @@ def wait_with_progress(store: Any, wait_step: Callable[[float], bool],
                 return ids
 
     chunks, counted = 0, 0
-    deadline = None if timeout is None else time.monotonic() + timeout
+    started = time.monotonic()
+    deadline = None if timeout is None else started + timeout
     bar = tqdm(total=total, desc="indexing (loading the embedding model)", unit="artifact")
     try:
         while True:
@@ -68,6 +69,10 @@ def wait_with_progress(store: Any, wait_step: Callable[[float], bool],
             bar.set_postfix_str(f"{chunks} chunk{'' if chunks == 1 else 's'}", refresh=False)
             bar.refresh()
             if finished or not left:
+                # a line that stays readable where the bar does not (a saved notebook, a log)
+                done = int(bar.total or total)
+                print(f"Indexed {done} artifact{'' if done == 1 else 's'} ({chunks} chunk"
+                      f"{'' if chunks == 1 else 's'}) in {time.monotonic() - started:.0f} s")
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False

@@ -361,7 +361,7 @@ def test_waiting_on_indexing_shows_a_progress_bar(ip, tmp_path):
         with capture_output() as cap:  # from Python: the bar, the model load, the chunks
             assert s.wait_indexed(timeout=300, progress=True) is True
         assert "loading the embedding model" in cap.stderr and "2/2" in cap.stderr
-        assert "2 chunks" in cap.stderr
+        assert "2 chunks" in cap.stderr and "Indexed 2 artifacts (2 chunks) in" in cap.stdout
         assert {a.status for a in s.list().artifacts} == {"indexed"} and s.pending_count() == 0
     s2 = art(ip, f"use {tmp_path / 'magic'}")
     try:
