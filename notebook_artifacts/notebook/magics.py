@@ -21,7 +21,6 @@ from traitlets import Unicode, observe
 from ..args import parse_meta, parse_tag_changes, split_list
 from ..errors import ArtifactError, NotFoundError
 from ..reprs import format_size
-from ..store import names_for_paths
 from ._commands import HELP, HelpShown, parser, subcommand_help
 from ._paths import glob_paths
 
@@ -193,6 +192,8 @@ class ArtifactMagics(Magics):
         common = {k: v for k, v in common.items() if v is not None}
         if len(files) == 1:
             return self.store.put(files[0], args.name, **common)
+        from ..store import names_for_paths
+
         names = names_for_paths(files)  # the same rule as for one file; clashes refused first
         from tqdm.auto import tqdm
 
