@@ -11,7 +11,7 @@ import sys
 import time
 from typing import Any, Callable
 
-__all__ = ["wait_with_progress", "interactive"]
+__all__ = ["wait_with_progress", "interactive", "while_running"]
 
 
 def interactive() -> bool:
@@ -78,3 +78,34 @@ def wait_with_progress(store: Any, wait_step: Callable[[float], bool],
                 return False
     finally:
         bar.close()
+
+
+def while_running(fn: Callable[[], Any], desc: str, after: float = 0.5) -> Any:
+    """Run ``fn`` and return its result; when it takes longer than ``after`` seconds (the
+    first query loads the embedding model), show a bar with the time spent meanwhile."""
+    import threading
+
+    from tqdm.auto import tqdm
+
+    box: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            box["result"] = fn()
+        except BaseException as exc:  # re-raised on the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=run, name="notebook-artifacts-query", daemon=True)
+    worker.start()
+    worker.join(after)
+    if worker.is_alive():
+        bar = tqdm(total=None, desc=desc, bar_format="{desc}: {elapsed}")
+        try:
+            while worker.is_alive():
+                worker.join(0.25)
+                bar.refresh()
+        finally:
+            bar.close()
+    if "error" in box:
+        raise box["error"]
+    return box["result"]

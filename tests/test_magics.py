@@ -467,3 +467,30 @@ def test_get_into_a_folder_never_escapes_it(ip, store, tmp_path):
     assert not (tmp_path / "escaped.bin").exists()
     b = store.put(b"dots", "dots.bin", file_name="..")
     assert Path(store.download(b.artifact_id, out)).parent == out
+
+
+FIRST_QUERY = """
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "notebook_artifacts")
+ip.run_line_magic("artifact", "use {root}")
+with capture_output() as cap:
+    result = ip.run_line_magic("artifact", 'query "churn model" --no-wait')
+print(result.results[0].artifact.name)
+print("BAR" if "querying (the first query loads the embedding model)" in cap.stderr else "NOBAR")
+"""
+
+
+@pytest.mark.model
+def test_first_query_shows_the_model_load(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="needs the index extra")
+    from notebook_artifacts import ArtifactStore
+
+    with ArtifactStore(tmp_path / "s") as s:  # indexed here; queried by a fresh process
+        s.put("The churn model reaches a validation AUC of 0.87.", "notes.md")
+        assert s.wait_indexed(timeout=300)
+    out = subprocess.run([sys.executable, "-c", FIRST_QUERY.format(root=tmp_path / "s")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["notes.md", "BAR"]
