@@ -8,7 +8,7 @@ import re
 import pandas as pd
 import pytest
 
-from notebook_artifacts import ArtifactStore
+from notebook_artifacts import Artifact, ArtifactStore
 from notebook_artifacts.notebook.previews import ArtifactView, preview_html
 
 EVIL = '<script>alert(1)</script><img src=x onerror=alert(2)>'
@@ -116,6 +116,11 @@ def test_show_magic_returns_the_card_with_its_preview(store, tmp_path, monkeypat
         s.put(_png(40, 30), "tiny.png", tags=["fig"])
         view = ip.run_line_magic("artifact", "show tiny.png")
         assert view.name == "tiny.png" and view.version == 1 and view.tags == ["fig"]
+        assert isinstance(view, Artifact) and view.to_dict() == s.get("tiny.png").to_dict()
+        (tmp_path / "chart.png").write_bytes(_png(50, 20))
+        put = ip.run_line_magic("artifact", "put chart.png")  # a put shows its preview too
+        assert isinstance(put, Artifact) and put.name == "chart.png"
+        assert '<img src="data:image/png;base64,' in ip.display_formatter.format(put)[0]["text/html"]
         data, _ = ip.display_formatter.format(view)
         assert "<img src=\"data:image/png;base64," in data["text/html"] and "tiny.png" in data["text/html"]
         assert data["text/plain"].startswith("tiny.png v1")

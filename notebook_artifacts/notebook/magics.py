@@ -191,7 +191,9 @@ class ArtifactMagics(Magics):
             common["index"] = False
         common = {k: v for k, v in common.items() if v is not None}
         if len(files) == 1:
-            return self.store.put(files[0], args.name, **common)
+            from .previews import ArtifactView
+
+            return ArtifactView(self.store, self.store.put(files[0], args.name, **common))
         from ..store import names_for_paths
 
         names = names_for_paths(files)  # the same rule as for one file; clashes refused first

@@ -18,10 +18,12 @@ what the dashboard shows for the selected artifact.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import io
 import json
 from typing import Any
 
+from ..models import Artifact
 from ..reprs import PRE, _e, artifact_html, artifact_text, cut_at_word, format_size
 
 __all__ = ["preview_html", "ArtifactView", "THUMBNAIL_PX"]
@@ -195,29 +197,25 @@ def preview_html(store: Any, art: Any) -> str:
     return out or ""
 
 
-class ArtifactView:
-    """A record card with its inline preview (``%artifact show``, the dashboard).
-
-    ``record`` is the :class:`~notebook_artifacts.Artifact`; the view renders as HTML (card +
-    preview) and as readable text.
-    """
+class ArtifactView(Artifact):
+    """An :class:`~notebook_artifacts.Artifact` record (it is one: same fields, ``to_dict``,
+    ``isinstance``) that shows its card with an inline preview: what ``%artifact show`` and
+    ``%artifact put`` return, and what the dashboard shows for the selected artifact."""
 
     def __init__(self, store: Any, record: Any) -> None:
-        self.store, self.record = store, record
+        super().__init__(**{f.name: getattr(record, f.name) for f in dataclasses.fields(Artifact)})
+        self._store = store
 
-    def __getattr__(self, name: str) -> Any:  # reads like the record: view.version, view.tags
-        if name in ("store", "record"):
-            raise AttributeError(name)
-        return getattr(self.record, name)
+    @property
+    def record(self) -> Artifact:
+        """The plain record."""
+        return Artifact(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Artifact)})
 
     def preview_html(self) -> str:
-        return preview_html(self.store, self.record)
+        return preview_html(self._store, self)
 
     def _repr_html_(self) -> str:
-        return artifact_html(self.record, preview_html=self.preview_html())
+        return artifact_html(self, preview_html=self.preview_html())
 
     def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        p.text(artifact_text(self.record))
-
-    def __repr__(self) -> str:
-        return artifact_text(self.record)
+        p.text(artifact_text(self))
