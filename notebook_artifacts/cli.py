@@ -25,8 +25,10 @@ from typing import Any
 
 import click
 
+from .args import parse_meta, parse_tag_changes, split_list
 from .errors import ArtifactError, InvalidInputError
 from .protocol import Store
+from .reprs import format_size, text_table
 
 __all__ = ["cli", "main", "pass_store", "json_option", "scope_options", "emit", "print_table",
            "human_size", "CliError"]
@@ -194,27 +196,13 @@ def emit(obj: Any, as_json: bool, table: Callable[[], None] | None = None) -> No
         table()
 
 
-def human_size(n: int | None) -> str:
-    if n is None:
-        return ""
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if size < 1024 or unit == "TB":
-            return f"{int(size)} {unit}" if unit == "B" else f"{size:.1f} {unit}"
-        size /= 1024
-    return str(n)
+#: The one size formatter (KiB, MiB: powers of 1024), shared with the notebook.
+human_size = format_size
 
 
 def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
-    """Left-aligned columns separated by two spaces."""
-    rows = [["" if v is None else str(v) for v in r] for r in rows]
-    widths = [len(h) for h in headers]
-    for r in rows:
-        widths = [max(w, len(v)) for w, v in zip(widths, r)]
-    line = "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip()
-    click.echo(line)
-    for r in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
+    """Left-aligned columns separated by two spaces (the notebook's text tables)."""
+    click.echo(text_table(rows, [h.upper() for h in headers]))
 
 
 def _artifact_rows(arts: Iterable[Any]) -> list[list[Any]]:
@@ -227,13 +215,9 @@ def _artifact_rows(arts: Iterable[Any]) -> list[list[Any]]:
 _ART_HEADERS = ["name", "ver", "session", "size", "mime", "tags", "created", "expires", "id"]
 
 
-def _split(values: Iterable[str]) -> list[str]:
-    """Repeated options that may each hold comma-separated values -> one flat list."""
-    return [p.strip() for v in values for p in v.split(",") if p.strip()]
-
-
 def _parse_meta(pairs: Iterable[str], meta_json: str | None,
                 option: str = "--meta") -> dict[str, Any] | None:
+    """``--metadata JSON`` then ``--meta KEY=VALUE`` entries (the shared grammar)."""
     if meta_json is None and not pairs:
         return None
     meta: dict[str, Any] = {}
@@ -244,14 +228,10 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None,
             raise CliError(f"--metadata is not JSON: {exc}", 2) from None
         if not isinstance(meta, dict):
             raise CliError("--metadata must be a JSON object", 2)
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise CliError(f"{option} {pair!r}: use KEY=VALUE", 2)
-        try:
-            meta[key] = json.loads(value)
-        except ValueError:
-            meta[key] = value
+    try:
+        meta.update(parse_meta(pairs, option) or {})
+    except InvalidInputError as exc:
+        raise CliError(str(exc), 2) from None
     return meta
 
 
@@ -267,7 +247,8 @@ def _parse_meta(pairs: Iterable[str], meta_json: str | None,
 @click.option("--ttl", default=None, help='Time to live: seconds or "30m", "1h", "7d".')
 @click.option("--pin", is_flag=True, help="Never expire.")
 @click.option("--text", is_flag=True, help="Store each SOURCE as text instead of a file path.")
-@click.option("--source-tool", default=None)
+@click.option("--source-tool", default=None,
+              help='Tool recorded on the version and its events (default "cli").')
 @click.option("--no-index", is_flag=True, help="Do not queue for semantic indexing.")
 @json_option
 @pass_store
@@ -281,6 +262,10 @@ def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str
     if name and len(sources) > 1:
         raise CliError("--name needs exactly one source", 2)
     metadata = _parse_meta(meta_pairs, meta_json)
+    if not text and name is None:
+        from .store import names_for_paths
+
+        names_for_paths(s for s in sources if s != "-")  # the one naming rule; clashes refused
     made = []
     for src in sources:
         if text:
@@ -294,9 +279,9 @@ def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str
             if not obj.is_file():
                 raise CliError(f"no such file: {src} (use --text to store the argument as text)", 1)
         made.append(store.put(
-            obj, name, namespace=namespace, session_id=session_id, tags=_split(tags),
+            obj, name, namespace=namespace, session_id=session_id, tags=split_list(tags),
             metadata=metadata, description=description, ttl=ttl, pinned=pin,
-            source="cli", source_tool=source_tool, index=not no_index,
+            source="cli", source_tool=source_tool or "cli", index=not no_index,
         ))
     emit(made, as_json, lambda: print_table(_artifact_rows(made), _ART_HEADERS))
 
@@ -315,7 +300,7 @@ def ls_cmd(store: Store, namespace: str | None, session_id: str | None, tags: tu
            types: tuple[str, ...], include_expired: bool, limit: int, cursor: str | None,
            as_json: bool) -> None:
     """List the latest version of each artifact, newest first."""
-    page = store.list(namespace=namespace, session_id=session_id, tags=_split(tags) or None,
+    page = store.list(namespace=namespace, session_id=session_id, tags=split_list(tags) or None,
                       types=list(types) or None, include_expired=include_expired, limit=limit,
                       cursor=cursor)
 
@@ -340,25 +325,18 @@ def get(store: Store, ref: str, output: str, version: int | None, namespace: str
         session_id: str | None, info: bool, as_json: bool) -> None:
     """Write an artifact's content to a file or stdout (or show its record with --info)."""
     import shutil
-    from pathlib import Path
 
     a = store.get(ref, version, namespace=namespace, session_id=session_id)
     if info:
         emit(a, True)
         return
-    with store.open(a.artifact_id) as src:
-        if output == "-":
+    if output == "-":
+        with store.open(a.artifact_id) as src:
             out = click.get_binary_stream("stdout")
             shutil.copyfileobj(src, out, 1 << 20)
             out.flush()
-            return
-        dest = Path(output)
-        if dest.is_dir():
-            dest = dest / (a.file_name or a.name.replace("\\", "/").rsplit("/", 1)[-1])
-        tmp = dest.with_name(f".{dest.name}.part")
-        with open(tmp, "wb") as f:
-            shutil.copyfileobj(src, f, 1 << 20)
-        os.replace(tmp, dest)
+        return
+    dest = store.download(a.artifact_id, output)
     if as_json:
         emit({"artifact_id": a.artifact_id, "version": a.version, "path": str(dest)}, True)
     else:
@@ -395,29 +373,20 @@ def tag(store: Store, ref: str, changes: tuple[str, ...], version: int | None, n
 
     Options may also follow the tags: --json, --version N, -n NS, -s SESSION.
     """
-    adds: list[str] = []
-    removes: list[str] = []
-    items = list(changes)
-    while items:
-        item = items.pop(0)
-        if item == "--json":
-            as_json = True
-        elif item in ("--version", "-n", "--namespace", "-s", "--session"):
-            if not items:
-                raise CliError(f"{item} needs a value", 2)
-            value = items.pop(0)
-            if item == "--version":
-                if not value.isdigit():
-                    raise CliError(f"--version {value!r}: give a version number", 2)
-                version = int(value)
-            elif item in ("-n", "--namespace"):
-                namespace = value
-            else:
-                session_id = value
-        elif item.startswith("-"):
-            removes.append(item[1:])
-        else:
-            adds.append(item[1:] if item.startswith("+") else item)
+    try:
+        parsed = parse_tag_changes(
+            changes, value_options=("--version", "-n", "--namespace", "-s", "--session"),
+            flags=("--json",))
+    except InvalidInputError as exc:
+        raise CliError(str(exc), 2) from None
+    adds, removes, opts = parsed.add, parsed.remove, parsed.options
+    as_json = as_json or bool(opts.get("--json"))
+    if "--version" in opts:
+        if not str(opts["--version"]).isdigit():
+            raise CliError(f"--version {opts['--version']!r}: give a version number", 2)
+        version = int(opts["--version"])
+    namespace = opts.get("--namespace", opts.get("-n", namespace))
+    session_id = opts.get("--session", opts.get("-s", session_id))
     if not adds and not removes:
         raise CliError("give tags to change: +add -remove", 2)
     a = store.update(ref, version=version, namespace=namespace, session_id=session_id,
@@ -468,7 +437,7 @@ def _event_line(e: Any) -> str:
     when = dt.datetime.fromtimestamp(e.timestamp, tz=dt.timezone.utc).strftime("%H:%M:%S")
     scope = e.namespace + (f"/{e.session_id}" if e.session_id else "")
     return (f"{e.cursor:>6}  {when}  {e.type:<15} {e.name} v{e.version}  [{scope}]  "
-            f"{e.mime_type or ''} {human_size(e.size_bytes)}")
+            f"{e.mime_type or ''} {human_size(e.size_bytes)}  tool={e.source_tool or '-'}")
 
 
 @cli.command()

@@ -110,6 +110,11 @@ class Artifact(_Record):
 
         return artifact_html(self)
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:  # IPython's text/plain
+        from .reprs import artifact_text
+
+        p.text(artifact_text(self))
+
 
 #: Every field of an artifact record, in seed-003 order, then the three additions.
 ARTIFACT_FIELDS: tuple[str, ...] = (
@@ -153,6 +158,11 @@ class Page(_Record):
         from .reprs import listing_html
 
         return listing_html(self.artifacts, total=self.total)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .reprs import listing_text
+
+        p.text(listing_text(self.artifacts, total=self.total))
 
 
 @dataclass
@@ -210,6 +220,11 @@ class EventPage(_Record):
 
         return events_html(self.events)
 
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .reprs import events_text
+
+        p.text(events_text(self.events))
+
 
 @dataclass
 class QueryHit(_Record):
@@ -241,6 +256,11 @@ class QueryResult(_Record):
         from .reprs import query_html
 
         return query_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .reprs import query_text
+
+        p.text(query_text(self))
 
     def to_frame(self):
         """The ranked hits as a pandas DataFrame (rank, score, citation, name, version, ...)."""
@@ -283,6 +303,10 @@ class Source(_Record):
         from .reprs import source_html
 
         return source_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        p.text(f"Source {self.source_name} ({self.source_id}) from {self.artifact_id} "
+               f"v{self.version} in {self.namespace}")
 
 
 @dataclass

@@ -22,29 +22,52 @@ __all__ = [
     "events_html",
     "source_html",
     "highlight",
+    "artifact_text",
+    "listing_text",
+    "events_text",
+    "query_text",
+    "text_table",
+    "cut_at_word",
 ]
+
+# Colours come from JupyterLab's theme variables (light and dark themes keep their contrast),
+# with GitHub-like fallbacks elsewhere. The essentials are inline too, so a card still reads
+# as a card where <style> is stripped (untrusted notebooks); without any CSS (GitHub's viewer)
+# the structure is plain tables, headings and preformatted text.
+FG2 = "var(--jp-ui-font-color2,#57606a)"
+BORDER = "var(--jp-border-color2,#d0d7de)"
+MUTED = f"color:{FG2};font-size:12px"
+CARD = (f"border:1px solid {BORDER};border-radius:6px;padding:8px 12px;margin:4px 0;"
+        "max-width:900px;overflow-x:auto;box-sizing:border-box;word-break:normal;"
+        "overflow-wrap:break-word;font-size:13px")
+PRE = ("white-space:pre-wrap;word-break:normal;overflow-wrap:break-word;"
+       "background:var(--jp-layout-color2,#f6f8fa);color:var(--jp-content-font-color1,#24292f);"
+       "border-radius:4px;padding:6px;margin:4px 0;max-height:220px;overflow:auto;font-size:12px")
+CELL = f"border-bottom:1px solid {BORDER};padding:2px 8px;text-align:left;vertical-align:top"
 
 _STYLE = (
     "<style>"
-    ".na-card{border:1px solid #d0d7de;border-radius:6px;padding:8px 12px;margin:4px 0;"
-    "font-family:var(--jp-ui-font-family,system-ui,sans-serif);font-size:13px;max-width:900px;"
-    "overflow-x:auto;box-sizing:border-box}"
+    ".na-card{font-family:var(--jp-ui-font-family,system-ui,sans-serif);"
+    "color:var(--jp-ui-font-color1,#24292f)}"
     ".na-card.na-wide{max-width:none;width:fit-content}"
     ".na-card h4{margin:0 0 4px 0;font-size:14px}"
-    ".na-muted{color:#57606a;font-size:12px}"
-    ".na-tag{display:inline-block;background:#ddf4ff;color:#0969da;border-radius:10px;"
-    "padding:0 7px;margin:0 3px 0 0;font-size:11px}"
+    ".na-card pre,.na-pre{word-break:normal!important;overflow-wrap:break-word!important}"
+    f".na-muted{{{MUTED}}}"
+    ".na-tag{display:inline-block;background:var(--jp-brand-color3,#ddf4ff);"
+    "color:var(--jp-brand-color0,#0550ae);border-radius:10px;padding:0 7px;margin:0 3px 0 0;"
+    "font-size:11px}"
     ".na-badge{display:inline-block;border-radius:4px;padding:0 6px;font-size:11px;color:#fff}"
     ".na-st-indexed{background:#1a7f37}.na-st-pending{background:#9a6700}"
-    ".na-st-failed{background:#cf222e}.na-st-skipped{background:#6e7781}"
-    ".na-pre{white-space:pre-wrap;background:#f6f8fa;color:#24292f;border-radius:4px;"
-    "padding:6px;margin:4px 0;max-height:220px;overflow:auto;font-size:12px}"
-    ".na-hit{border-left:3px solid #0969da;padding-left:8px;margin:8px 0}"
-    ".na-hit mark{background:#fff8c5;padding:0}"
-    "table.na-table{border-collapse:collapse;font-size:12px}"
-    "table.na-table th,table.na-table td{border-bottom:1px solid #d0d7de;padding:2px 8px;"
-    "text-align:left;vertical-align:top;white-space:nowrap}"
-    "a.na-download{color:#0969da;text-decoration:underline;font-weight:600}"
+    ".na-st-failed{background:#cf222e}.na-st-skipped{background:#57606a}"
+    ".na-hit{border-left:3px solid var(--jp-brand-color1,#0969da);padding-left:8px;margin:8px 0}"
+    ".na-hit mark{background:var(--jp-warn-color3,#fff8c5);color:inherit;padding:0}"
+    "table.na-table,table.na-fields{border-collapse:collapse;font-size:12px}"
+    "table.na-table th,table.na-table td{white-space:nowrap}"
+    "table.na-fields th{color:var(--jp-ui-font-color2,#57606a);font-weight:normal;"
+    "text-align:left;padding:1px 10px 1px 0;vertical-align:top;white-space:nowrap}"
+    "table.na-fields td{padding:1px 0;vertical-align:top}"
+    "a.na-download{color:var(--jp-content-link-color,#0969da);text-decoration:underline;"
+    "font-weight:600}"
     "</style>"
 )
 
@@ -129,7 +152,9 @@ def format_time(value: Any) -> str:
 
 def _tags(tags: Iterable[str] | None) -> str:
     # spaces between the pills keep tags apart where styles are stripped (GitHub, untrusted)
-    return " ".join(f'<span class="na-tag">{_e(t)}</span>' for t in (tags or ()))
+    return " ".join(
+        f'<span class="na-tag" style="display:inline-block;border-radius:10px;padding:0 7px;'
+        f'border:1px solid {BORDER};font-size:11px">{_e(t)}</span>' for t in (tags or ()))
 
 
 def _status(record: Any) -> str:
@@ -137,12 +162,17 @@ def _status(record: Any) -> str:
     label = status
     title = _get(record, "index_error") or ""
     if status == "indexed":
-        label = f"indexed, {_get(record, 'chunk_count') or 0} chunks"
+        label = f"indexed, {_chunks(_get(record, 'chunk_count'))}"
     elif status == "skipped":
         label, title = "not indexed", title or "stored only: no text to index, or the store has no index"
+    colour = _BADGE.get(status, "#57606a")
     return (
-        f'<span class="na-badge na-st-{_e(status)}" title="{_e(title)}">{_e(label)}</span>'
+        f'<span class="na-badge na-st-{_e(status)}" title="{_e(title)}" style="display:inline-block;'
+        f'border-radius:4px;padding:0 6px;font-size:11px;color:#fff;background:{colour}">{_e(label)}</span>'
     )
+
+
+_BADGE = {"indexed": "#1a7f37", "pending": "#9a6700", "failed": "#cf222e", "skipped": "#57606a"}
 
 
 def _scope(record: Any) -> str:
@@ -151,43 +181,85 @@ def _scope(record: Any) -> str:
     return _e(ns) + (f" / session {_e(sid)}" if sid else "")
 
 
-def artifact_html(record: Any, now: datetime | None = None, preview: bool = True) -> str:
-    """A card for one artifact version: name, version, tags, size, TTL, index status, preview."""
+def _field(label: str, value_html: str) -> str:
+    return f"<tr><th>{_e(label)}</th><td>{value_html}</td></tr>"
+
+
+def artifact_html(record: Any, now: datetime | None = None, preview: bool = True,
+                  preview_html: str | None = None) -> str:
+    """A card for one artifact version: name, version, tags, size, TTL, index status, lineage,
+    and a preview (``preview_html`` when given, else the text preview, cut at a word)."""
     ttl = format_ttl(record, now)
     rows = [
-        f'<h4>{_e(_get(record, "name"))} <span class="na-muted">v{_e(_get(record, "version"))}'
-        f'{" (latest)" if _get(record, "is_latest", True) else ""}</span></h4>',
-        '<div>'
-        f'{_e(_get(record, "mime_type"))} &middot; {format_size(_get(record, "size_bytes"))} &middot; '
-        f'<span title="expires_at {_e(_get(record, "expires_at") or "never")}" '
-        f'data-expires-at="{_e(_get(record, "expires_at") or "")}">{_e(ttl)}</span> &middot; '
-        f'{_status(record)}</div>',
+        _field("type", f'{_e(_get(record, "mime_type"))} &middot; {format_size(_get(record, "size_bytes"))}'
+                       f' &middot; <span title="expires_at {_e(_get(record, "expires_at") or "never")}" '
+                       f'data-expires-at="{_e(_get(record, "expires_at") or "")}">{_e(ttl)}</span>'
+                       f' &middot; {_status(record)}'),
     ]
-    tags = _get(record, "tags")
-    if tags:
-        rows.append(f"<div>{_tags(tags)}</div>")
+    if _get(record, "tags"):
+        rows.append(_field("tags", _tags(_get(record, "tags"))))
     if _get(record, "description"):
-        rows.append(f'<div>{_e(_get(record, "description"))}</div>')
+        rows.append(_field("description", _e(_get(record, "description"))))
     meta = _get(record, "metadata")
     if meta:
-        items = ", ".join(f"{_e(k)}={_e(v)}" for k, v in list(meta.items())[:12])
-        rows.append(f'<div class="na-muted">metadata: {items}</div>')
-    src = [
-        f"{k}={_e(_get(record, k))}"
-        for k in ("source_tool", "source_execution_id", "source_step_id")
-        if _get(record, k)
-    ]
-    rows.append(
-        f'<div class="na-muted">{_e(_get(record, "artifact_id"))} &middot; {_scope(record)} &middot; '
-        f'{_e(_get(record, "created_at"))}{" &middot; " + ", ".join(src) if src else ""}</div>'
+        rows.append(_field("metadata", ", ".join(f"{_e(k)}={_e(v)}" for k, v in list(meta.items())[:12])))
+    rows.append(_field("id", f'<code>{_e(_get(record, "artifact_id"))}</code> &middot; {_scope(record)}'
+                             f' &middot; {_e(format_time(_get(record, "created_at")))} UTC'))
+    src = [f"{k}={_e(_get(record, k))}" for k in ("source_tool", "source_execution_id", "source_step_id")
+           if _get(record, k)]
+    if src:
+        rows.append(_field("lineage", ", ".join(src)))
+    body = ""
+    if preview_html is not None:
+        body = preview_html
+    elif preview and _get(record, "content_preview"):
+        body = f'<pre class="na-pre" style="{PRE}">{_e(_preview_text(record))}</pre>'
+    latest = " (latest)" if _get(record, "is_latest", True) else ""
+    return (
+        _STYLE + f'<div class="na-card" style="{CARD}">'
+        f'<h4 style="margin:0 0 4px 0">{_e(_get(record, "name"))} '
+        f'<span class="na-muted" style="{MUTED}">v{_e(_get(record, "version"))}{latest}</span></h4>'
+        f'<table class="na-fields"><tbody>{"".join(rows)}</tbody></table>{body}</div>'
     )
-    text = _get(record, "content_preview")
-    if preview and text:
-        text = str(text)
-        if len(text) > _PREVIEW_CHARS:
-            text = text[:_PREVIEW_CHARS] + "\u2026"
-        rows.append(f'<pre class="na-pre">{_e(text)}</pre>')
-    return _STYLE + '<div class="na-card">' + "".join(rows) + "</div>"
+
+
+def _preview_text(record: Any) -> str:
+    """The start of the text, cut at a word with an ellipsis when the content goes on."""
+    text = str(_get(record, "content") or _get(record, "content_preview") or "")
+    size = _get(record, "size_bytes")
+    truncated = isinstance(size, int) and size > len(text.encode("utf-8"))
+    if len(text) > _PREVIEW_CHARS or truncated:
+        return cut_at_word(text, min(_PREVIEW_CHARS, len(text) - 1 if truncated else _PREVIEW_CHARS))
+    return text
+
+
+def _table(headers: Iterable[str], rows: list[list[str]], empty: str) -> str:
+    """An HTML table (cells already escaped) with the essential styles inline."""
+    head = "".join(f'<th style="{CELL}">{_e(h)}</th>' for h in headers)
+    width = len(list(headers)) if not isinstance(headers, (list, tuple)) else len(headers)
+    body = "".join("<tr>" + "".join(f'<td style="{CELL}">{c}</td>' for c in r) + "</tr>" for r in rows)
+    if not rows:
+        body = f'<tr><td colspan="{width}" class="na-muted" style="{CELL};{MUTED}">{_e(empty)}</td></tr>'
+    return (f'<table class="na-table" style="border-collapse:collapse;font-size:12px">'
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
+
+
+LISTING_HEADERS = ("name", "version", "size", "type", "tags", "index", "TTL", "created (UTC)", "id")
+
+
+def _listing_row(a: Any, now: datetime | None) -> list[str]:
+    return [
+        _e(_get(a, "name")), f"v{_e(_get(a, 'version'))}", format_size(_get(a, "size_bytes")),
+        _e(_get(a, "mime_type")), _tags(_get(a, "tags")), _status(a), _e(format_ttl(a, now)),
+        f'<span title="{_e(_get(a, "created_at"))}">{_e(format_time(_get(a, "created_at")))}</span>',
+        f'<code class="na-muted">{_e(_get(a, "artifact_id"))}</code>',
+    ]
+
+
+def _count(shown: int, total: int | None) -> str:
+    if total is not None and total != shown:
+        return f"{shown} of {total} artifacts"
+    return f"{shown} artifact{'s' if shown != 1 else ''}"
 
 
 def listing_html(
@@ -195,32 +267,9 @@ def listing_html(
 ) -> str:
     """A table of artifact versions (one row each)."""
     items = list(artifacts)
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("name", "version", "size", "type", "tags", "index", "TTL", "created (UTC)", "id")
-    )
-    body = "".join(
-        "<tr>"
-        f"<td>{_e(_get(a, 'name'))}</td><td>v{_e(_get(a, 'version'))}</td>"
-        f"<td>{format_size(_get(a, 'size_bytes'))}</td><td>{_e(_get(a, 'mime_type'))}</td>"
-        f"<td>{_tags(_get(a, 'tags'))}</td><td>{_status(a)}</td>"
-        f"<td>{_e(format_ttl(a, now))}</td>"
-        f"<td title=\"{_e(_get(a, 'created_at'))}\">{_e(format_time(_get(a, 'created_at')))}</td>"
-        f"<td class='na-muted'>{_e(_get(a, 'artifact_id'))}</td>"
-        "</tr>"
-        for a in items
-    )
-    shown = len(items)
-    count = f"{shown} artifact{'s' if shown != 1 else ''}"
-    if total is not None and total != shown:
-        count = f"{shown} of {total} artifacts"
-    if not items:
-        body = '<tr><td colspan="9" class="na-muted">no artifacts</td></tr>'
-    return (
-        _STYLE
-        + f'<div class="na-card na-wide"><div class="na-muted">{count}</div>'
-        + f'<table class="na-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
-    )
+    table = _table(LISTING_HEADERS, [_listing_row(a, now) for a in items], "no artifacts")
+    return (_STYLE + f'<div class="na-card na-wide" style="{CARD};max-width:none">'
+            f'<div class="na-muted" style="{MUTED}">{_count(len(items), total)}</div>{table}</div>')
 
 
 def _terms(query: str) -> list[str]:
@@ -267,7 +316,7 @@ def query_html(result: Any) -> str:
     query = _get(result, "query") or ""
     hits = list(_get(result, "results") or [])
     parts = [
-        f'<h4>Query: &ldquo;{_e(query)}&rdquo; <span class="na-muted">'
+        f'<h4 style="margin:0 0 4px 0">Query: &ldquo;{_e(query)}&rdquo; <span class="na-muted" style="{MUTED}">'
         f'{len(hits)} of {_e(_get(result, "total_results", len(hits)))} results</span></h4>'
     ]
     for rank, hit in enumerate(hits, 1):
@@ -279,21 +328,25 @@ def query_html(result: Any) -> str:
         score_s = f"{float(score):.3f}" if isinstance(score, (int, float)) else _e(score)
         loc = _location(_get(hit, "location") or {}, str(citation))
         parts.append(
-            '<div class="na-hit">'
-            f'<div><b>[{rank}] {_e(citation)}</b> <span class="na-muted">score {score_s}'
+            '<div class="na-hit" style="border-left:3px solid var(--jp-brand-color1,#0969da);'
+            'padding-left:8px;margin:8px 0">'
+            f'<div><b>[{rank}] {_e(citation)}</b> <span class="na-muted" style="{MUTED}">score {score_s}'
             f'{" &middot; " + loc if loc else ""}'
             f'{" &middot; " + _e(_get(art, "artifact_id")) if art is not None else ""}</span></div>'
-            f'<pre class="na-pre">{highlight(str(_get(hit, "matched_chunk") or ""), query)}</pre>'
+            f'<pre class="na-pre" style="{PRE}">{highlight(str(_get(hit, "matched_chunk") or ""), query)}</pre>'
             "</div>"
         )
     if not hits:
-        parts.append('<div class="na-muted">no matches</div>')
+        parts.append(f'<div class="na-muted" style="{MUTED}">no matches</div>')
     ctx = _get(result, "combined_context") or ""
     parts.append(
         f"<details><summary>Combined context ({len(ctx)} characters)</summary>"
-        f'<pre class="na-pre">{_e(ctx)}</pre></details>'
+        f'<pre class="na-pre" style="{PRE}">{_e(ctx)}</pre></details>'
     )
-    return _STYLE + '<div class="na-card">' + "".join(parts) + "</div>"
+    return _STYLE + f'<div class="na-card" style="{CARD}">' + "".join(parts) + "</div>"
+
+
+EVENT_HEADERS = ("#", "time (UTC)", "event", "name", "version", "type", "size", "scope", "tool")
 
 
 def events_html(events: Iterable[Any], limit: int | None = None) -> str:
@@ -302,38 +355,141 @@ def events_html(events: Iterable[Any], limit: int | None = None) -> str:
     for i, ev in enumerate(events):
         if limit is not None and i >= limit:
             break
-        ts = _get(ev, "timestamp")
-        when = ""
-        if isinstance(ts, (int, float)):
-            when = datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
         ver = _get(ev, "version")
-        rows.append(
-            "<tr>"
-            f"<td>{_e(_get(ev, 'cursor'))}</td><td>{_e(when)}</td><td>{_e(_get(ev, 'type'))}</td>"
-            f"<td>{_e(_get(ev, 'name'))}</td><td>{'v' + _e(ver) if ver is not None else ''}</td>"
-            f"<td>{_e(_get(ev, 'mime_type'))}</td><td>{format_size(_get(ev, 'size_bytes'))}</td>"
-            f"<td>{_scope(ev)}</td><td>{_e(_get(ev, 'source_tool'))}</td>"
-            "</tr>"
-        )
-    head = "".join(
-        f"<th>{h}</th>"
-        for h in ("#", "time (UTC)", "event", "name", "version", "type", "size", "scope", "tool")
-    )
-    body = "".join(rows) or '<tr><td colspan="9" class="na-muted">no events yet</td></tr>'
-    return (
-        _STYLE
-        + f'<table class="na-table"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-    )
+        rows.append([
+            _e(_get(ev, "cursor")), _e(_event_time(ev)), _e(_get(ev, "type")), _e(_get(ev, "name")),
+            "v" + _e(ver) if ver is not None else "", _e(_get(ev, "mime_type")),
+            format_size(_get(ev, "size_bytes")), _scope(ev), _e(_get(ev, "source_tool")),
+        ])
+    return _STYLE + _table(EVENT_HEADERS, rows, "no events yet")
 
 
 def source_html(source: Any) -> str:
     """A card for a promoted source."""
     return (
         _STYLE
-        + '<div class="na-card">'
-        f'<h4>Source {_e(_get(source, "source_name"))} <span class="na-muted">'
+        + f'<div class="na-card" style="{CARD}">'
+        f'<h4 style="margin:0 0 4px 0">Source {_e(_get(source, "source_name"))} <span class="na-muted" style="{MUTED}">'
         f'{_e(_get(source, "source_id"))}</span></h4>'
         f'<div>from {_e(_get(source, "artifact_id"))} v{_e(_get(source, "version"))} '
         f'&middot; {_e(_get(source, "namespace"))}</div>'
-        f'<div class="na-muted">{_e(_get(source, "message"))}</div></div>'
+        f'<div class="na-muted" style="{MUTED}">{_e(_get(source, "message"))}</div></div>'
     )
+
+
+# -- text/plain: what a terminal, a saved notebook's plain view and a log show ---------------
+
+def text_table(rows: Iterable[Iterable[Any]], headers: Iterable[str]) -> str:
+    """Left-aligned columns separated by two spaces, headers first."""
+    head = [str(h) for h in headers]
+    body = [["" if v is None else str(v) for v in r] for r in rows]
+    widths = [len(h) for h in head]
+    for r in body:
+        widths = [max(wd, len(v)) for wd, v in zip(widths, r)]
+    lines = ["  ".join(h.ljust(wd) for h, wd in zip(head, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(wd) for v, wd in zip(r, widths)).rstrip() for r in body]
+    return "\n".join(lines)
+
+
+def _status_text(record: Any) -> str:
+    status = _get(record, "status") or "pending"
+    if status == "indexed":
+        return f"indexed, {_chunks(_get(record, 'chunk_count'))}"
+    return "not indexed" if status == "skipped" else status
+
+
+def _chunks(n: Any) -> str:
+    n = int(n or 0)
+    return f"{n} chunk{'' if n == 1 else 's'}"
+
+
+def _tags_text(tags: Any) -> str:
+    return ", ".join(str(t) for t in (tags or ()))
+
+
+def artifact_text(record: Any, now: datetime | None = None) -> str:
+    """A few readable lines for one artifact version."""
+    name = f"{_get(record, 'name')} v{_get(record, 'version')}"
+    if _get(record, "is_latest", True):
+        name += " (latest)"
+    parts = [_get(record, "mime_type") or "", format_size(_get(record, "size_bytes")),
+             format_ttl(record, now), _status_text(record)]
+    lines = [name, "  " + " | ".join(p for p in parts if p)]
+    if _get(record, "tags"):
+        lines.append(f"  tags: {_tags_text(_get(record, 'tags'))}")
+    if _get(record, "description"):
+        lines.append(f"  {_get(record, 'description')}")
+    scope = _get(record, "namespace") or "default"
+    if _get(record, "session_id"):
+        scope += f" / session {_get(record, 'session_id')}"
+    lines.append(f"  {_get(record, 'artifact_id')} | {scope} | {format_time(_get(record, 'created_at'))}")
+    return "\n".join(lines)
+
+
+def listing_text(artifacts: Iterable[Any], total: int | None = None,
+                 now: datetime | None = None) -> str:
+    """The artifact listing as a text table (the columns of :func:`listing_html`)."""
+    items = list(artifacts)
+    shown = len(items)
+    count = f"{shown} artifact{'s' if shown != 1 else ''}"
+    if total is not None and total != shown:
+        count = f"{shown} of {total} artifacts"
+    if not items:
+        return f"{count}: no artifacts"
+    rows = [[_get(a, "name"), f"v{_get(a, 'version')}", format_size(_get(a, "size_bytes")),
+             _get(a, "mime_type"), _tags_text(_get(a, "tags")), _status_text(a),
+             format_ttl(a, now), format_time(_get(a, "created_at")), _get(a, "artifact_id")]
+            for a in items]
+    headers = ("name", "version", "size", "type", "tags", "index", "TTL", "created (UTC)", "id")
+    return count + "\n" + text_table(rows, headers)
+
+
+def _event_time(ev: Any) -> str:
+    ts = _get(ev, "timestamp")
+    if isinstance(ts, (int, float)):
+        return datetime.fromtimestamp(ts, timezone.utc).strftime("%H:%M:%S")
+    return ""
+
+
+def events_text(events: Iterable[Any]) -> str:
+    """Events as a text table, in the order given."""
+    items = list(events)
+    if not items:
+        return "no events yet"
+    rows = [[_get(e, "cursor"), _event_time(e), _get(e, "type"), _get(e, "name"),
+             f"v{_get(e, 'version')}" if _get(e, "version") is not None else "",
+             _get(e, "mime_type"), format_size(_get(e, "size_bytes")),
+             (_get(e, "namespace") or "") + (f"/{_get(e, 'session_id')}" if _get(e, "session_id") else ""),
+             _get(e, "source_tool")]
+            for e in items]
+    return text_table(rows, ("#", "time (UTC)", "event", "name", "version", "type", "size",
+                             "scope", "tool"))
+
+
+def query_text(result: Any) -> str:
+    """Ranked hits with their citations and chunks, then the combined context's size."""
+    hits = list(_get(result, "results") or [])
+    lines = [f'Query: "{_get(result, "query") or ""}" ({len(hits)} of '
+             f'{_get(result, "total_results", len(hits))} results)']
+    for rank, hit in enumerate(hits, 1):
+        score = _get(hit, "score")
+        score_s = f"{float(score):.3f}" if isinstance(score, (int, float)) else str(score)
+        chunk = " ".join(str(_get(hit, "matched_chunk") or "").split())
+        lines.append(f"[{rank}] {_get(hit, 'citation')}  score {score_s}")
+        lines.append(f"    {cut_at_word(chunk, 200)}")
+    if not hits:
+        lines.append("no matches")
+    ctx = _get(result, "combined_context") or ""
+    lines.append(f"combined_context: {len(ctx)} characters")
+    return "\n".join(lines)
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """``text`` up to ``limit`` characters, cut at a word boundary, with an ellipsis if cut."""
+    if len(text) <= limit:
+        return text
+    cut = text[:limit]
+    space = cut.rfind(" ")
+    if space > limit * 0.6:
+        cut = cut[:space]
+    return cut.rstrip(" ,;:.-") + "\u2026"

@@ -42,7 +42,7 @@ from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mi
 from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
-__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
+__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path", "names_for_paths"]
 
 CONTENT_MAX_BYTES = 16 * 1024
 #: a put that would leave less free space than this is refused (deletes need a little room)
@@ -219,10 +219,22 @@ class ArtifactStore:
             where=where, mode=mode, versions=versions, scope=scope,
             context_budget=context_budget)
 
-    def wait_indexed(self, timeout: float | None = None) -> bool:
-        """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first."""
+    def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
+        """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first.
+
+        ``progress``: show a progress bar (tqdm.auto) with the model load and the chunks
+        embedded; default: where a person watches (a notebook, IPython, a terminal).
+        """
         if not self.index:
             return True
+        if progress is None:
+            from ._progress import interactive
+
+            progress = interactive()
+        if progress and self.pending_count():
+            from ._progress import wait_with_progress
+
+            return wait_with_progress(self, self._index().wait_indexed, timeout)
         return self._index().wait_indexed(timeout)
 
     def reindex(self, ref: Any = None, *, namespace: str = "default",
@@ -402,7 +414,7 @@ class ArtifactStore:
                 raise NotFoundError(
                     f"no such file: {os.fspath(p)!r} (pass a str instead of a Path to store text)"
                 )
-            return self._blobs.stage_file(p), "file", p.name
+            return self._blobs.stage_file(p), "file", name_for_path(p)
         if isinstance(src, str):
             return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
         if isinstance(src, (bytes, bytearray, memoryview)):
@@ -525,6 +537,48 @@ class ArtifactStore:
         return self._blobs.presigned_url(a.sha256, int(expires_in),
                                          filename=a.file_name or a.name.rsplit("/", 1)[-1],
                                          mime_type=a.mime_type)
+
+    def download(self, ref: Any, dest: str | os.PathLike[str], version: int | None = None, *,
+                 namespace: str = "default", session_id: str | None = None) -> Path:
+        """Write a version's content to ``dest`` (a file, or a folder: then its file name) and
+        return the path. Streamed; written to ``.NAME.part`` then renamed, so ``dest`` is never
+        left half-written."""
+        import shutil
+
+        a = self._resolve(ref, version, namespace, session_id)
+        target = Path(dest).expanduser()
+        if target.is_dir():  # a base name only: a stored file name never escapes the folder
+            base = Path((a.file_name or a.name).replace("\\", "/")).name
+            target = target / (base if base not in ("", ".", "..") else a.artifact_id)
+        tmp = target.with_name(f".{target.name}.part")
+        try:
+            with self._blobs.open(a.sha256) as src, open(tmp, "wb") as out:
+                shutil.copyfileobj(src, out, 1 << 20)
+            os.replace(tmp, target)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return target
+
+    def diff(self, ref: Any, a: int, b: int | None = None, *, namespace: str = "default",
+             session_id: str | None = None) -> Any:
+        """What changed from version ``a`` to version ``b`` (default: the latest) of ``ref``:
+        a unified diff for text, rows and columns added/removed/changed for tables, sizes and
+        hashes otherwise (a :class:`notebook_artifacts.diff.Diff`)."""
+        from .diff import compute_diff
+
+        old = self._resolve(ref, a, namespace, session_id)
+        if b is None:
+            new = self.versions(old.artifact_id, namespace=namespace, session_id=session_id)[-1]
+        else:
+            new = self._resolve(old.artifact_id, b, namespace, session_id)
+        return compute_diff(self, old, new)
+
+    def pending_count(self) -> int:
+        """Versions and sources waiting for the indexer (0 for a store without an index)."""
+        if not self.index:
+            return 0
+        return int(self._index().pending_count())
 
     def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
                    session_id: str | None = None) -> bytes:
@@ -835,6 +889,33 @@ class ArtifactStore:
         expired = self._catalog.sweep_expired(self._now())
         for ns, sid in {(a.namespace, a.session_id) for a in expired if a.session_id}:
             self._write_manifest(ns, sid)
+
+
+def name_for_path(path: str | os.PathLike[str]) -> str:
+    """The name a file is stored under when no name is given: its base name.
+
+    One rule for one file and for many, wherever files are put by path: ``put``,
+    ``%artifact put``, the upload panel's "Store path" and the CLI's ``put``.
+    """
+    name = Path(path).name
+    if not name:
+        raise InvalidInputError(f"{os.fspath(path)!r} names no file; give a file path")
+    return name
+
+
+def names_for_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
+    """:func:`name_for_path` of each path; refuses two files with one name (they would become
+    versions of one artifact), before anything is stored."""
+    paths = list(paths)
+    names = [name_for_path(p) for p in paths]
+    seen: dict[str, str] = {}
+    for path, name in zip(paths, names):
+        first = seen.setdefault(name, os.fspath(path))
+        if first != os.fspath(path):
+            raise InvalidInputError(
+                f"{first!r} and {os.fspath(path)!r} would both be stored as {name!r}; "
+                "put them one at a time with different names")
+    return names
 
 
 def _looks_like_file(text: str) -> bool:

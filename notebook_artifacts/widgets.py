@@ -1,13 +1,13 @@
 """Jupyter widget panels over an :class:`~notebook_artifacts.ArtifactStore`.
 
     from notebook_artifacts.widgets import Dashboard
-    Dashboard(store)
+    Dashboard()        # the kernel's current store; or Dashboard(store)
 
 Needs the ``notebook`` extra (ipywidgets).
 """
 
 from __future__ import annotations
 
-from .notebook.widgets import Dashboard, DownloadPanel, EventFeed, UploadPanel
+from .notebook.widgets import Dashboard, DownloadPanel, EventFeed, SearchPanel, UploadPanel
 
-__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "Dashboard"]
+__all__ = ["UploadPanel", "EventFeed", "DownloadPanel", "SearchPanel", "Dashboard"]

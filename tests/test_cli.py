@@ -95,6 +95,8 @@ def test_events_and_follow(root):
     run("put", "--text", "a", "--name", "a.txt", "--no-index", root=root)
     lines = run("events", "--json", root=root).stdout.decode().splitlines()
     assert [json.loads(x)["type"] for x in lines] == ["created"]
+    assert json.loads(lines[0])["source_tool"] == "cli"  # the tool column is filled
+    assert "tool=cli" in run("events", root=root).stdout.decode()
     follower = subprocess.Popen(CMD + ["--root", str(root), "events", "--follow", "--json",
                                        "--after", "1"], stdout=subprocess.PIPE, text=True)
     try:
@@ -132,3 +134,19 @@ def test_help_lists_commands():
     for cmd in ("put", "ls", "get", "versions", "tag", "rm", "events", "gc", "fsck", "sessions",
                 "export"):
         assert cmd in out
+
+
+def test_put_names_files_by_the_one_rule_and_refuses_clashes(root, tmp_path):
+    (tmp_path / "d1").mkdir()
+    (tmp_path / "d2").mkdir()
+    (tmp_path / "d1" / "notes.md").write_text("one")
+    (tmp_path / "d2" / "notes.md").write_text("two")
+    (tmp_path / "d1" / "x.csv").write_text("a\n1\n")
+    out = run("put", str(tmp_path / "d1" / "notes.md"), str(tmp_path / "d1" / "x.csv"),
+              "--no-index", "--json", root=root)
+    assert sorted(a["name"] for a in json.loads(out.stdout)) == ["notes.md", "x.csv"]
+    p = run("put", str(tmp_path / "d1" / "notes.md"), str(tmp_path / "d2" / "notes.md"),
+            "--no-index", root=root, check=False)
+    assert p.returncode != 0 and b"both be stored as 'notes.md'" in p.stderr
+    listed = json.loads(run("ls", "--json", root=root).stdout)
+    assert [a["version"] for a in listed["artifacts"] if a["name"] == "notes.md"] == [1]

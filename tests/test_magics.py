@@ -80,8 +80,29 @@ def test_put_glob_stores_every_file_with_progress(ip, store, tmp_path):
     (d / "skip.txt").write_text("x")
     page = art(ip, "put batch/*.csv --tags batch")
     assert isinstance(page, Page) and len(page) == 3
-    assert sorted(a.name for a in page) == ["batch/part0.csv", "batch/part1.csv", "batch/part2.csv"]
+    assert sorted(a.name for a in page) == ["part0.csv", "part1.csv", "part2.csv"]
     assert store.list(tags=["batch"]).total == 3
+
+
+def test_one_naming_rule_for_one_file_and_many(ip, store, tmp_path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "sales.csv").write_text("a\n1\n")
+    (data / "project_notes.md").write_text("# v1")
+    art(ip, "put data/*.csv data/*.md")
+    (data / "project_notes.md").write_text("# v2")
+    again = art(ip, "put data/project_notes.md")  # one file: the same name, the next version
+    assert (again.name, again.version) == ("project_notes.md", 2)
+    direct = store.put(str(data / "project_notes.md"))  # ArtifactStore.put: the same rule
+    assert (direct.name, direct.version) == ("project_notes.md", 3)
+    assert sorted(store.frame()["name"]) == ["project_notes.md", "sales.csv"]
+    # two files that would share a name: refused before anything is stored
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "sales.csv").write_text("b\n2\n")
+    before = store.latest_cursor()
+    with pytest.raises(UsageError, match="both be stored as 'sales.csv'"):
+        art(ip, "put data/sales.csv other/sales.csv")
+    assert store.latest_cursor() == before
 
 
 def test_interpolation_in_line_and_cell_magics(ip, store):
@@ -142,10 +163,11 @@ def test_events_and_download(ip, store):
     store.put(b"\x00\x01binary", "b.bin", session_id="s1")
     store.put("elsewhere", "c.txt", namespace="other")
     page = art(ip, "events --all")
-    assert isinstance(page, EventPage) and [e.name for e in page.events] == ["a.txt", "b.bin", "c.txt"]
-    assert [e.name for e in art(ip, "events").events] == ["a.txt", "b.bin"]  # namespace default
+    # newest first, like the live feed
+    assert isinstance(page, EventPage) and [e.name for e in page.events] == ["c.txt", "b.bin", "a.txt"]
+    assert [e.name for e in art(ip, "events").events] == ["b.bin", "a.txt"]  # namespace default
     assert [e.name for e in art(ip, "events --session s1").events] == ["b.bin"]
-    assert [e.name for e in art(ip, "events --all --mime text/").events] == ["a.txt", "c.txt"]
+    assert [e.name for e in art(ip, "events --all --mime text/").events] == ["c.txt", "a.txt"]
     link = art(ip, "download b.bin --session s1")
     assert link.kind == "data" and link.file_name == "b.bin"
     assert base64.b64decode(link.href.split(",", 1)[1]) == b"\x00\x01binary"
@@ -155,22 +177,23 @@ def test_events_and_download(ip, store):
         assert any(n.endswith("b.bin") for n in z.namelist())
 
 
-def test_large_download_is_written_not_embedded(ip, store, tmp_path, monkeypatch):
-    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # no Jupyter server
+def test_large_download_leaves_no_copy_in_the_project(ip, store, tmp_path, monkeypatch):
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_CACHE", str(tmp_path / "cache"))
+    project = tmp_path / "project"
+    project.mkdir()
+    monkeypatch.chdir(project)
     data = bytes(range(256)) * 4096  # 1 MiB, over the data-URI limit
     store.put(data, "big.bin")
+    # plain IPython (no kernel, no browser): a copy in the user's cache, outside the project
     link = art(ip, "download big.bin")
     assert link.kind == "path" and link.href is None and "base64" not in link._repr_html_()
     assert Path(link.path).read_bytes() == data
-    assert Path(link.path).is_relative_to(tmp_path / "artifact_downloads")
-    # under a Jupyter server whose root holds the kernel's cwd: the server's /files route
-    runtime = tmp_path / "runtime"
-    runtime.mkdir()
-    (runtime / "jpserver-4242.json").write_text(json.dumps({"root_dir": str(tmp_path), "base_url": "/lab-base/"}))
-    link = art(ip, "download big.bin")
-    rel = Path(link.path).relative_to(tmp_path).as_posix()
-    assert link.kind == "files" and link.href == f"/lab-base/files/{rel}"
-    assert f'href="/lab-base/files/{rel}"' in link._repr_html_() and "base64" not in link._repr_html_()
+    assert Path(link.path).is_relative_to(tmp_path / "cache")
+    zlink = art(ip, "download --all")
+    assert zlink.kind == "data" or Path(zlink.path).is_relative_to(tmp_path / "cache")
+    out = art(ip, f"get big.bin -o {tmp_path / 'out.bin'}")
+    assert Path(out).read_bytes() == data
+    assert list(project.iterdir()) == []  # git status stays clean
 
 
 def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_path, monkeypatch):
@@ -179,6 +202,7 @@ def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_pa
     monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))  # not under Jupyter
     data = bytes(range(256)) * 1024  # 256 KiB
     store.put(data, "big.bin")
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_CACHE", str(tmp_path / "cache"))
     assert art(ip, "download big.bin").kind == "path"
     with capture_output():
         art(ip, "serve --token tok456")
@@ -198,7 +222,7 @@ def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_pa
 BAD_LINES = [
     ("bogus", "unknown subcommand 'bogus'"),
     ("show", "required: ref"),
-    ("show missing.txt", "missing.txt"),
+    ("show missing.txt", "see what exists with %artifact ls"),
     ("put /no/such/file.txt", "no file matches"),
     ("put {missing_var_xyz}", "no file matches"),
     ("ttl t.txt 3q", "ttl"),
@@ -222,6 +246,7 @@ def test_mistakes_raise_one_line_usage_error_and_write_nothing(ip, store, tmp_pa
         art(ip, line)
     message = str(info.value)
     assert "\n" not in message.strip() and expected.lower() in message.lower(), message
+    assert "list()" not in message  # the magic's own way, not the Python API
     assert store.latest_cursor() == before  # nothing was written
 
 
@@ -322,20 +347,31 @@ def test_query_and_promote_with_the_real_index(ip, tmp_path):
 
 
 @pytest.mark.model
-def test_waiting_on_indexing_shows_a_progress_bar(tmp_path):
+def test_waiting_on_indexing_shows_a_progress_bar(ip, tmp_path):
     pytest.importorskip("sentence_transformers", reason="needs the index extra")
     from notebook_artifacts import ArtifactStore
-    from notebook_artifacts.notebook.magics import wait_indexed
+    from notebook_artifacts.notebook.extension import current_magics
 
     # background_index=False: the work stays pending until wait_indexed drains it
     with ArtifactStore(tmp_path / "pending", background_index=False) as s:
         s.put("Contract type and tenure matter most.", "a.md")
         s.put("Scale out when p99 latency is high.", "b.md")
         assert [a.status for a in s.list().artifacts] == ["pending", "pending"]
+        assert s.pending_count() == 2
+        with capture_output() as cap:  # from Python: the bar, the model load, the chunks
+            assert s.wait_indexed(timeout=300, progress=True) is True
+        assert "loading the embedding model" in cap.stderr and "2/2" in cap.stderr
+        assert "2 chunks" in cap.stderr and "Indexed 2 artifacts (2 chunks) in" in cap.stdout
+        assert {a.status for a in s.list().artifacts} == {"indexed"} and s.pending_count() == 0
+    s2 = art(ip, f"use {tmp_path / 'magic'}")
+    try:
+        s2.put("Buoy 4 reported a low battery.", "field.txt")
         with capture_output() as cap:
-            assert wait_indexed(s, timeout=300) is True
-        assert "indexing" in cap.stderr and "2/2" in cap.stderr
-        assert {a.status for a in s.list().artifacts} == {"indexed"}
+            result = ip.run_cell("%artifact wait --timeout 300")
+        assert result.result is None and "Out[" not in cap.stdout and "True" not in cap.stdout
+        assert s2.pending_count() == 0
+    finally:
+        current_magics().close()
 
 
 def test_config_root_and_session_defaults(ip, store, tmp_path):
@@ -355,3 +391,106 @@ def test_config_root_and_session_defaults(ip, store, tmp_path):
         magics.root = None
         ip.config.ArtifactMagics.pop("root", None)
         ip.config.ArtifactMagics.pop("session", None)
+
+
+def test_ls_and_versions_render_the_listing_and_stay_dataframes(ip, store):
+    store.put(b"x" * 2048, "blob.bin")
+    store.put({"k": 1}, "conf.json", ttl="2h")
+    store.put({"k": 2}, "conf.json")
+    for line in ("ls", "versions conf.json"):
+        frame = art(ip, line)
+        assert isinstance(frame, pd.DataFrame)
+        data, _ = ip.display_formatter.format(frame)
+        html, text = data["text/html"], data["text/plain"]
+        assert 'class="na-table"' in html and 'class="dataframe"' not in html, line
+        ids = list(frame["artifact_id"])
+        assert all(i in html and i in text for i in ids)  # the id column is never cut
+        assert "NaN" not in html + text and "None" not in html + text
+        assert "T" not in [c for c in text.split() if c[:4].isdigit()]  # no raw ISO times
+        for a in frame.itertuples():
+            assert f"v{a.version}" in text
+    ls_text = ip.display_formatter.format(art(ip, "ls"))[0]["text/plain"]
+    assert "2.0 KiB" in ls_text and "no expiry" in ls_text  # human sizes, the TTL column
+    versions_html = ip.display_formatter.format(art(ip, "versions conf.json"))[0]["text/html"]
+    assert "expires in" in versions_html and "no expiry" in versions_html
+    # derived frames are ordinary DataFrames
+    assert type(art(ip, "ls")[["name"]]) is pd.DataFrame
+
+
+def test_help_top_level_and_per_subcommand(ip, store):
+    with capture_output() as top:
+        assert art(ip, "--help") is None
+    assert "upload" in top.stdout and "%%artifact save" in top.stdout
+    with capture_output() as one:
+        art(ip, "help put")
+    with capture_output() as flag:
+        art(ip, "put --help")
+    assert one.stdout == flag.stdout  # the same help both ways
+    text = one.stdout
+    assert text.startswith("usage: %artifact put") and "--ttl" in text
+    assert "time to live" in text and "comma-separated tags" in text and "base name" in text
+    for other in ("query", "serve", "events", "watch"):  # only put's help
+        assert f"%artifact {other}" not in text
+    for sub in ("ls", "tag", "query", "download", "events", "get"):
+        with capture_output() as cap:
+            art(ip, f"{sub} --help")
+        assert cap.stdout.startswith(f"usage: %artifact {sub}"), sub
+    from notebook_artifacts.notebook._commands import SUBCOMMANDS
+
+    for sub, build in SUBCOMMANDS.items():  # every argument of every subcommand is explained
+        undocumented = [a.dest for a in build()._actions if not a.help]
+        assert not undocumented, f"{sub}: {undocumented}"
+    with capture_output() as cap:
+        ip.run_cell_magic("artifact", "save --help", "body")
+    assert "usage: %%artifact save" in cap.stdout
+    with pytest.raises(UsageError, match="no subcommand 'bogus'"):
+        art(ip, "help bogus")
+
+
+def test_tag_takes_scope_options_anywhere(ip, store):
+    store.put("x", "t.txt", namespace="proj", session_id="s1", tags=["old"])
+    a = art(ip, "tag t.txt +a --namespace proj --session s1 -old")
+    assert (a.namespace, a.tags) == ("proj", ["a"])
+    b = art(ip, "tag --namespace proj t.txt b --session=s1")
+    assert b.tags == ["a", "b"]
+    with pytest.raises(UsageError, match="unknown option '--bogus'"):
+        art(ip, "tag t.txt +c --bogus x --namespace proj --session s1")
+    assert store.get("t.txt", namespace="proj", session_id="s1").tags == ["a", "b"]
+
+
+def test_get_into_a_folder_never_escapes_it(ip, store, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    a = store.put(b"payload", "evil.bin", file_name="../../escaped.bin")
+    dest = art(ip, f"get {a.artifact_id} -o {out}")
+    assert Path(dest).parent == out and Path(dest).read_bytes() == b"payload"
+    assert not (tmp_path / "escaped.bin").exists()
+    b = store.put(b"dots", "dots.bin", file_name="..")
+    assert Path(store.download(b.artifact_id, out)).parent == out
+
+
+FIRST_QUERY = """
+from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
+ip = InteractiveShell.instance()
+ip.run_line_magic("load_ext", "notebook_artifacts")
+ip.run_line_magic("artifact", "use {root}")
+with capture_output() as cap:
+    result = ip.run_line_magic("artifact", 'query "churn model" --no-wait')
+print(result.results[0].artifact.name)
+print("BAR" if "querying (the first query loads the embedding model)" in cap.stderr else "NOBAR")
+"""
+
+
+@pytest.mark.model
+def test_first_query_shows_the_model_load(tmp_path):
+    pytest.importorskip("sentence_transformers", reason="needs the index extra")
+    from notebook_artifacts import ArtifactStore
+
+    with ArtifactStore(tmp_path / "s") as s:  # indexed here; queried by a fresh process
+        s.put("The churn model reaches a validation AUC of 0.87.", "notes.md")
+        assert s.wait_indexed(timeout=300)
+    out = subprocess.run([sys.executable, "-c", FIRST_QUERY.format(root=tmp_path / "s")],
+                         capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.split() == ["notes.md", "BAR"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
@@ -71,3 +72,27 @@ def test_connect_tour_runs_and_prints_what_it_says(workdir):
                        timeout=120)
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stdout.splitlines() == ["{'lr': 0.01} [1, 2]"]
+
+
+JUPYTER_TOUR = """
+import json, sys
+from IPython.core.interactiveshell import InteractiveShell
+ip = InteractiveShell.instance()
+for line in json.loads(sys.argv[1]):
+    result = ip.run_cell(line, store_history=True)
+    if not result.success:
+        raise SystemExit(f"failed: {line}: {result.error_in_exec or result.error_before_exec!r}")
+print("ok", type(ip.user_ns["hits"]).__name__)
+"""
+
+
+@pytest.mark.model
+def test_jupyterlab_tour_runs_in_ipython(workdir):
+    pytest.importorskip("sentence_transformers", reason="needs the index extra (model)")
+    lines = [ln for ln in _block("In JupyterLab", "python").splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith("%artifact watch")]  # needs cells after it
+    p = subprocess.run([sys.executable, "-c", JUPYTER_TOUR, json.dumps(lines)], cwd=workdir,
+                       capture_output=True, text=True, timeout=400,
+                       env=dict(os.environ, HF_HUB_OFFLINE="1", NOTEBOOK_ARTIFACTS_HOME=str(workdir / "store")))
+    assert p.returncode == 0, (p.stdout + p.stderr)[-3000:]
+    assert p.stdout.strip().endswith("ok QueryResult")

@@ -115,3 +115,48 @@ def test_hit_location_shows_only_what_the_citation_does_not_say():
     assert _location({"section": "Q3", "sheet": "Q3", "rows": [40, 80]},
                      'b.xlsx v2, sheet "Q3", rows 40-80') == ""
     assert _location({"rows": [40, 80]}, "b.xlsx v2") == "rows 40-80"
+
+def test_text_plain_is_readable_for_records_listings_events_and_results(store):
+    from IPython.core.interactiveshell import InteractiveShell
+
+    fmt = InteractiveShell.instance().display_formatter
+    a = store.put("hello", "notes.md", tags=["draft", "q3"], ttl="2h")
+    texts = {
+        "record": fmt.format(a)[0]["text/plain"],
+        "listing": fmt.format(store.list())[0]["text/plain"],
+        "events": fmt.format(store.events())[0]["text/plain"],
+        "result": fmt.format(QueryResult(
+            results=[QueryHit(artifact=a, score=0.5, matched_chunk="hello " * 80, citation="notes.md v1")],
+            combined_context="[1] notes.md v1\nhello", total_results=1, query="hello"))[0]["text/plain"],
+    }
+    for what, text in texts.items():
+        assert "Artifact(" not in text and "artifact_id=" not in text, what
+        assert "notes.md" in text, what
+    assert texts["record"].splitlines()[0] == "notes.md v1 (latest)"
+    assert "draft, q3" in texts["record"] and "expires in" in texts["record"]
+    assert "1 artifact" in texts["listing"] and a.artifact_id in texts["listing"]
+    assert "created" in texts["events"]
+    assert "[1] notes.md v1" in texts["result"] and texts["result"].count("\u2026") == 1
+
+
+def test_html_reads_without_stylesheets_and_wraps_at_words(store):
+    import re
+
+    a = store.put("word " * 400, "long.txt", tags=["x"], metadata={"k": 1})
+    html = re.sub(r"<style>.*?</style>", "", a._repr_html_(), flags=re.S)
+    # structure without CSS: a heading, a table of fields, preformatted preview
+    assert "<h4" in html and "<th>tags</th>" in html and "<th>metadata</th>" in html
+    assert 'style="border:1px solid' in html  # the card's frame survives a stripped <style>
+    assert "word-break:normal" in html  # never "feature sto|re"
+    assert "var(--jp-ui-font-color2" in html  # theme colours: contrast in dark themes too
+    preview = re.search(r"<pre[^>]*>(.*?)</pre>", html, re.S).group(1)
+    assert preview.endswith("word\u2026") and "wor\u2026" not in preview  # cut at a word
+    listing = re.sub(r"<style>.*?</style>", "", store.list()._repr_html_(), flags=re.S)
+    assert re.search(r'<td style="[^"]*border-bottom', listing)
+
+
+def test_chunk_count_is_singular_for_one():
+    from notebook_artifacts.reprs import _status
+
+    assert ">indexed, 1 chunk<" in _status({"status": "indexed", "chunk_count": 1})
+    assert ">indexed, 3 chunks<" in _status({"status": "indexed", "chunk_count": 3})

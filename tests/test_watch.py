@@ -6,6 +6,7 @@ import os
 
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
+from IPython.utils.capture import capture_output
 
 from notebook_artifacts import ArtifactStore, NotFoundError
 from notebook_artifacts.notebook.watch import DirectoryWatcher
@@ -72,8 +73,10 @@ def test_skips_hidden_store_notebooks_and_caps(store, work):
     (work / "artifact_downloads" / "d.bin").write_bytes(b"x")
     (work / "big.bin").write_bytes(b"x" * 2000)
     (work / "ok.txt").write_text("fine")
-    report = watcher.check(step_id="1")
+    with capture_output() as cap:
+        report = watcher.check(step_id="1")
     assert report.created == ["ok.txt"] and report.skipped == ["big.bin"]
+    assert "big.bin" in cap.stdout and cap.stderr == ""
     assert store.names() == ["ok.txt"]  # the store root (under the watched folder) is skipped
 
     for i in range(10):
@@ -91,7 +94,10 @@ def test_watch_magic_versions_what_each_cell_writes(tmp_path, monkeypatch):
     store = ip.run_line_magic("artifact", f"use {tmp_path / '.artifacts'} --no-index")
     try:
         ip.run_line_magic("artifact", "watch")
-        result = ip.run_cell("open('metrics.json', 'w').write('{\"auc\": 0.87}')", store_history=True)
+        with capture_output() as cap:
+            result = ip.run_cell("open('metrics.json', 'w').write('{\"auc\": 0.87}')", store_history=True)
+        # a notice in the normal output, not an error box (stderr)
+        assert "artifact watch: new metrics.json" in cap.stdout and cap.stderr == ""
         a = store.get("metrics.json")
         assert a.source_step_id == str(result.execution_count) and a.source_tool == "notebook-cell"
         result = ip.run_cell("open('metrics.json', 'w').write('{\"auc\": 0.91}')", store_history=True)

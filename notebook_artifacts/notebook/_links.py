@@ -1,39 +1,47 @@
-"""Browser download links for artifacts, without large base64 in the notebook.
+"""Browser downloads of artifacts, with nothing copied into the user's project.
 
-Small files (up to :data:`DATA_URI_LIMIT`) become ``data:`` URIs. Larger ones are written
-under the kernel's working directory (``artifact_downloads/``) and linked through the Jupyter
-server's ``/files`` route, found from the server's runtime file; outside a Jupyter server,
-when ``%artifact serve`` runs, they get a signed download URL of that server (nothing copied).
-Either way no large base64 lands in the notebook's outputs.
+* Small files (up to :data:`DATA_URI_LIMIT`) are ``data:`` links: one click, and they still
+  work in a saved notebook.
+* Larger ones, in a Jupyter kernel: a download button (:func:`download_button`) that streams
+  the file over the widget comm in pieces; one click saves it, nothing is written on disk.
+* With ``%artifact serve`` running: a signed download URL of that server.
+* Elsewhere (plain IPython): a copy in the user's cache folder (:func:`cache_dir`), never in
+  the working directory.
 """
 
 from __future__ import annotations
 
 import base64
-import glob
 import html
-import json
 import os
-import shutil
-import urllib.parse
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DATA_URI_LIMIT", "DOWNLOAD_DIR", "DownloadLink", "artifact_link", "zip_link"]
+__all__ = ["DATA_URI_LIMIT", "DownloadLink", "artifact_link", "zip_link", "cache_dir",
+           "download_button", "zip_button", "in_kernel"]
 
 #: Files up to this size are embedded as data URIs; larger ones go through a URL. Kept small:
 #: a data URI is stored in the .ipynb with the cell output (about 4/3 of the file's size).
 DATA_URI_LIMIT = 64 * 1024
 #: Lifetime of a signed download URL from ``%artifact serve``.
 SIGNED_URL_SECONDS = 3600
-#: Folder (under the kernel's cwd) where larger downloads are written for ``/files``.
-DOWNLOAD_DIR = "artifact_downloads"
+
+
+def cache_dir() -> Path:
+    """``$NOTEBOOK_ARTIFACTS_CACHE``, else ``$XDG_CACHE_HOME/notebook-artifacts``, else
+    ``~/.cache/notebook-artifacts``: outside the user's project, so ``git status`` stays clean."""
+    env = os.environ.get("NOTEBOOK_ARTIFACTS_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "notebook-artifacts"
 
 
 @dataclass
 class DownloadLink:
-    """An HTML anchor for one download; ``kind`` is ``data``, ``files``, ``signed`` or ``path``."""
+    """An HTML anchor for one download; ``kind`` is ``data``, ``signed`` or ``path``."""
 
     file_name: str
     href: str | None
@@ -52,60 +60,27 @@ class DownloadLink:
         href = html.escape(self.href, quote=True)
         return (
             f'<a class="na-download" href="{href}" download="{name}" target="_blank" '
-            f'style="color:#0969da;text-decoration:underline;font-weight:600" '
             f'data-kind="{self.kind}">Download {name}</a> ({size})'
         )
 
     def _repr_html_(self) -> str:
         return self.to_html()
 
+    def __repr__(self) -> str:
+        from ..reprs import format_size
 
-def _jupyter_server_info() -> dict[str, Any] | None:
-    """The runtime info (root_dir, base_url) of the Jupyter server that started this kernel."""
+        where = self.path if self.href is None else f"{self.kind} link"
+        return f"Download {self.file_name} ({format_size(self.size_bytes)}): {where}"
+
+
+def in_kernel() -> bool:
+    """True in a Jupyter kernel (widgets can talk to a browser), False in plain IPython."""
     try:
-        from jupyter_core.paths import jupyter_runtime_dir
+        from IPython import get_ipython
     except ImportError:  # pragma: no cover
-        return None
-    runtime = Path(jupyter_runtime_dir())
-    candidates = [runtime / f"jpserver-{os.getppid()}.json"]
-    candidates += [Path(p) for p in sorted(glob.glob(str(runtime / "jpserver-*.json")))]
-    cwd = Path.cwd().resolve()
-    for path in candidates:
-        try:
-            info = json.loads(path.read_text())
-        except (OSError, ValueError):
-            continue
-        root = info.get("root_dir")
-        if not root:
-            continue
-        try:
-            cwd.relative_to(Path(root).resolve())
-        except ValueError:
-            continue
-        return info
-    return None
-
-
-def _files_url(path: Path) -> str | None:
-    info = _jupyter_server_info()
-    if info is None:
-        return None
-    rel = path.resolve().relative_to(Path(info["root_dir"]).resolve())
-    base = info.get("base_url") or "/"
-    return base.rstrip("/") + "/files/" + urllib.parse.quote(rel.as_posix())
-
-
-def _unique_dest(directory: Path, file_name: str) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    safe = Path(file_name).name or "artifact"
-    return directory / safe
-
-
-def _link_for_file(path: Path, file_name: str, size: int) -> DownloadLink:
-    url = _files_url(path)
-    if url is not None:
-        return DownloadLink(file_name, url, "files", size, str(path))
-    return DownloadLink(file_name, None, "path", size, str(path))
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 def _signed_url(server: Any, artifact_id: str, expires_in: int = SIGNED_URL_SECONDS) -> str | None:
@@ -120,6 +95,17 @@ def _signed_url(server: Any, artifact_id: str, expires_in: int = SIGNED_URL_SECO
     return str(server.url).rstrip("/") + path
 
 
+def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
+    kw: dict[str, Any] = {"session_id": session_id}
+    if namespace is not None:
+        kw["namespace"] = namespace
+    return kw
+
+
+def _file_name(art: Any) -> str:
+    return art.file_name or Path(art.name.replace("\\", "/")).name or art.artifact_id
+
+
 def artifact_link(
     store: Any,
     ref: str,
@@ -128,36 +114,73 @@ def artifact_link(
     namespace: str | None = None,
     session_id: str | None = None,
     data_uri_limit: int = DATA_URI_LIMIT,
-    directory: str | os.PathLike[str] | None = None,
     server: Any = None,
-) -> DownloadLink:
-    """A download link for one artifact version.
-
-    A data URI up to ``data_uri_limit`` bytes; above it the Jupyter server's ``/files`` route
-    when this kernel runs under one, else a signed URL of ``server`` (a running
-    ``%artifact serve``), else the path of a copy under ``artifact_downloads/``.
-    """
-    kw: dict[str, Any] = {"session_id": session_id}
-    if namespace is not None:
-        kw["namespace"] = namespace
-    art = store.get(ref, version=version, **kw)
-    file_name = art.file_name or Path(art.name).name or art.artifact_id
+) -> Any:
+    """One click to download a version: a data-URI link up to ``data_uri_limit`` bytes; above
+    it a signed URL of ``server`` (a running ``%artifact serve``), else in a kernel a
+    :func:`download_button`, else a copy in :func:`cache_dir`."""
+    art = store.get(ref, version=version, **_scope_kw(namespace, session_id))
+    file_name = _file_name(art)
     if art.size_bytes <= data_uri_limit:
         data = store.read_bytes(art.artifact_id)
         mime = art.mime_type or "application/octet-stream"
         href = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
         return DownloadLink(file_name, href, "data", art.size_bytes)
-    if _jupyter_server_info() is None:
-        signed = _signed_url(server, art.artifact_id)
-        if signed is not None:
-            return DownloadLink(file_name, signed, "signed", art.size_bytes)
-    dest_dir = Path(directory) if directory else Path.cwd() / DOWNLOAD_DIR / art.artifact_id
-    dest = _unique_dest(dest_dir, file_name)
-    tmp = dest.with_name(dest.name + ".part")
-    with store.open(art.artifact_id) as src, open(tmp, "wb") as out:
-        shutil.copyfileobj(src, out, 1024 * 1024)
-    os.replace(tmp, dest)
-    return _link_for_file(dest, file_name, art.size_bytes)
+    signed = _signed_url(server, art.artifact_id)
+    if signed is not None:
+        return DownloadLink(file_name, signed, "signed", art.size_bytes)
+    if in_kernel():
+        return download_button(store, art.artifact_id)
+    folder = cache_dir() / "downloads" / art.artifact_id
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = store.download(art.artifact_id, folder / file_name)
+    return DownloadLink(file_name, None, "path", art.size_bytes, str(dest))
+
+
+def download_button(store: Any, ref: str, **scope: Any) -> Any:
+    """A one-click button streaming ``ref`` (an artifact id, or a name in ``scope``)."""
+    from ..reprs import format_size
+    from ._transfer import ChunkedDownload, OutgoingFile
+
+    art = store.get(ref, **scope)
+
+    def request() -> OutgoingFile:
+        return OutgoingFile(_file_name(art), art.mime_type or "application/octet-stream",
+                            art.size_bytes, store.open(art.artifact_id))
+
+    return ChunkedDownload(
+        request, description=f"Download {_file_name(art)} ({format_size(art.size_bytes)})")
+
+
+def _zip_name(namespace: str | None, session_id: str | None) -> str:
+    scope = "-".join(p for p in ((namespace or "all").replace("/", "_"), session_id) if p)
+    return f"artifacts-{scope}.zip"
+
+
+def zip_request(store: Any, namespace: str | None, session_id: str | None) -> Any:
+    """An :class:`OutgoingFile` of a zip of the scope, built in a temp file removed after."""
+    from ._transfer import OutgoingFile
+
+    fd, tmp = tempfile.mkstemp(prefix="na-zip-", suffix=".zip")
+    os.close(fd)
+    try:
+        store.export_zip(tmp, namespace=namespace, session_id=session_id)
+        size = os.path.getsize(tmp)
+        stream = open(tmp, "rb")
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return OutgoingFile(_zip_name(namespace, session_id), "application/zip", size, stream,
+                        cleanup=lambda: os.unlink(tmp))
+
+
+def zip_button(store: Any, *, namespace: str | None = None, session_id: str | None = None,
+               description: str = "Download all (zip)") -> Any:
+    """A one-click button streaming a zip of every artifact in the scope."""
+    from ._transfer import ChunkedDownload
+
+    return ChunkedDownload(lambda: zip_request(store, namespace, session_id),
+                           description=description, primary=False)
 
 
 def zip_link(
@@ -166,20 +189,23 @@ def zip_link(
     namespace: str | None = None,
     session_id: str | None = None,
     data_uri_limit: int = DATA_URI_LIMIT,
-    directory: str | os.PathLike[str] | None = None,
-) -> DownloadLink:
-    """A link to a zip of every artifact in the scope (``store.export_zip``)."""
-    scope = "-".join(p for p in ((namespace or "all").replace("/", "_"), session_id) if p)
-    file_name = f"artifacts-{scope}.zip"
-    import tempfile
-
-    with tempfile.TemporaryDirectory(prefix="na-zip-") as tmpdir:
-        tmp = Path(tmpdir) / file_name
-        store.export_zip(tmp, namespace=namespace, session_id=session_id)
-        size = tmp.stat().st_size
-        if size <= data_uri_limit:
-            href = "data:application/zip;base64," + base64.b64encode(tmp.read_bytes()).decode("ascii")
-            return DownloadLink(file_name, href, "data", size)
-        dest = _unique_dest(Path(directory) if directory else Path.cwd() / DOWNLOAD_DIR, file_name)
-        shutil.move(str(tmp), dest)
-    return _link_for_file(dest, file_name, size)
+) -> Any:
+    """A zip of every artifact in the scope: a data-URI link when small, else in a kernel a
+    :func:`zip_button`, else a copy in :func:`cache_dir`."""
+    out = zip_request(store, namespace, session_id)
+    try:
+        if out.size <= data_uri_limit:
+            href = "data:application/zip;base64," + base64.b64encode(out.stream.read()).decode("ascii")
+            return DownloadLink(out.name, href, "data", out.size)
+    finally:
+        out.stream.close()
+        if out.cleanup:
+            out.cleanup()
+    if in_kernel():
+        return zip_button(store, namespace=namespace, session_id=session_id,
+                          description=f"Download {out.name}")
+    folder = cache_dir() / "downloads"
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / out.name
+    store.export_zip(dest, namespace=namespace, session_id=session_id)
+    return DownloadLink(out.name, None, "path", dest.stat().st_size, str(dest))

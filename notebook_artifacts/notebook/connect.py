@@ -24,13 +24,10 @@ def connect_command(magics: ArtifactMagics, argv: list[str]) -> Store:
     """Run ``%artifact connect``; returns the store now in use."""
     import os
 
-    from ..remote import TOKEN_ENV, URL_ENV, connect
-    from .magics import _parser
+    from ..remote import URL_ENV, connect
+    from ._commands import parser
 
-    p = _parser("connect", scoped=False)
-    p.add_argument("url", nargs="?", default=None)
-    p.add_argument("--token", default=None, help=f"default: ${TOKEN_ENV}")
-    p.add_argument("--local", action="store_true", help="back to the local store")
+    p = parser("connect")
     args = p.parse_args(argv)
     if args.local:
         if args.url or args.token:

@@ -8,108 +8,24 @@ mistake raises :class:`IPython.core.error.UsageError` with one line saying what 
 from __future__ import annotations
 
 import argparse
-import json
+import re
 import os
 import shlex
 import sys
-from pathlib import Path
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from traitlets import Unicode, observe
 
-from ..errors import ArtifactError
+from ..args import parse_meta, parse_tag_changes, split_list
+from ..errors import ArtifactError, NotFoundError
 from ..protocol import Store
-from ._paths import glob_paths, name_for_path
+from ..reprs import format_size
+from ._commands import HELP, HelpShown, parser, subcommand_help
+from ._paths import glob_paths
 
-__all__ = ["ArtifactMagics", "HELP"]
-
-HELP = """\
-%artifact SUBCOMMAND ...   (versioned artifacts in the current store)
-
-  use PATH [--no-index]            switch to the store at PATH (returns it)
-  connect URL [--token T] | connect --local   use a served store (or the local one)
-  upload|put PATH... [--name N] [--tags a,b] [--ttl 1h] [--pin] [--session S]
-                     [--namespace NS] [--meta k=v ...] [--description TEXT]
-  ls [--tags a,b] [--type T] [--all] [--expired] [--limit N]   listing as a DataFrame
-  show REF [--version N]           one version as a record card
-  get REF [--version N] [-o PATH]  load the content (or write it to PATH)
-  versions REF                     every version as a DataFrame
-  tag REF +a -b                    add / remove tags
-  pin REF | unpin REF              pinned artifacts never expire
-  ttl REF 2d                       set a TTL (ttl REF none clears it)
-  rm REF [--version N]             delete an artifact (or one version)
-  query "text" [--k N] [--mode hybrid|dense|keyword] [--tags a,b] [--no-wait]
-  wait [--timeout S]               wait for background indexing (progress bar)
-  events [--after N] [--limit N] [--type T] [--mime P] [--follow]
-  download REF [--version N] | download --all   a browser download link
-  promote REF                      promote to a durable source
-  serve [--port N] [--host H] [--token T] | serve stop   REST + WebSocket server
-  watch [DIR] [--exclude GLOB ...] | unwatch   version files each cell writes
-  gc                               expire and reclaim space
-  help [SUBCOMMAND]
-
-%%artifact save NAME [--tags a,b] [--ttl 1h] [--session S] [--mime M]   store the cell body
-
-Common options: --namespace NS, --session S (defaults: %config ArtifactMagics.namespace / .session).
-REF is an artifact id (art_...), an attachment id (att_...) or a name. {var} is interpolated.
-"""
-
-
-class _HelpShown(Exception):
-    pass
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises UsageError instead of exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"%artifact {self.prog}: {message} (see %artifact help {self.prog})")
-
-    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
-        if message:
-            raise UsageError(message.strip())
-        raise _HelpShown()
-
-
-def _parser(prog: str, scoped: bool = True) -> _Parser:
-    p = _Parser(prog=prog, add_help=True)
-    if scoped:
-        p.add_argument("--namespace", "--ns", default=None)
-        p.add_argument("--session", default=None)
-    return p
-
-
-def _split_list(value: str | None) -> list[str]:
-    if not value:
-        return []
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
-def _parse_meta(items: list[str] | None) -> dict[str, Any] | None:
-    if not items:
-        return None
-    meta: dict[str, Any] = {}
-    for item in items:
-        if "=" not in item:
-            raise UsageError(f"--meta expects key=value, got {item!r}")
-        key, value = item.split("=", 1)
-        try:
-            meta[key.strip()] = json.loads(value)
-        except ValueError:
-            meta[key.strip()] = value
-    return meta
-
-
-def _records_frame(records: list[Any]):
-    """A compact DataFrame of artifact records (one row each)."""
-    import pandas as pd
-
-    cols = ["name", "version", "size_bytes", "mime_type", "tags", "status", "expires_at",
-            "is_pinned", "created_at", "artifact_id", "namespace", "session_id", "source_tool"]
-    return pd.DataFrame([{c: getattr(r, c, None) for c in cols} for r in records], columns=cols)
-
+__all__ = ["ArtifactMagics", "HELP", "wait_indexed"]
 
 @magics_class
 class ArtifactMagics(Magics):
@@ -190,14 +106,14 @@ class ArtifactMagics(Magics):
     def artifact(self, line: str, cell: str | None = None) -> Any:
         """Versioned artifacts: ``%artifact help`` lists the subcommands."""
         try:
-            argv = shlex.split(line)
+            argv = shlex.split(line, comments=True)  # a trailing "# note" is a comment
         except ValueError as exc:
             raise UsageError(f"%artifact: cannot parse the line ({exc}); check the quotes") from None
         if cell is not None:
             if not argv or argv[0] != "save":
                 raise UsageError("%%artifact: the cell form is `%%artifact save NAME [--tags a,b]`")
             return self._run(self._cmd_save, argv[1:], cell, prefix="%%artifact save: ")
-        if not argv:
+        if not argv or argv[0] in ("--help", "-h"):
             print(HELP)
             return None
         sub, rest = argv[0], argv[1:]
@@ -214,7 +130,7 @@ class ArtifactMagics(Magics):
         return {
             "use": self._cmd_use, "connect": self._cmd_connect, "upload": self._cmd_put, "put": self._cmd_put,
             "ls": self._cmd_ls, "list": self._cmd_ls, "show": self._cmd_show, "get": self._cmd_get,
-            "versions": self._cmd_versions, "tag": self._cmd_tag, "pin": self._cmd_pin,
+            "versions": self._cmd_versions, "diff": self._cmd_diff, "tag": self._cmd_tag, "pin": self._cmd_pin,
             "unpin": self._cmd_unpin, "ttl": self._cmd_ttl, "rm": self._cmd_rm,
             "query": self._cmd_query, "wait": self._cmd_wait, "events": self._cmd_events,
             "download": self._cmd_download, "promote": self._cmd_promote,
@@ -225,29 +141,26 @@ class ArtifactMagics(Magics):
     def _run(self, handler: Callable[..., Any], *args: Any, prefix: str = "") -> Any:
         try:
             return handler(*args)
-        except _HelpShown:
+        except HelpShown:
             return None
         except UsageError:
             raise
+        except NotFoundError as exc:
+            # the store's hint names the Python API and the CLI; here the magic is the way
+            text = re.sub(r";\s*list what exists.*$", "", _one_line(exc))
+            raise UsageError(f"{prefix}{text}; see what exists with %artifact ls "
+                             "(--all for every namespace and session)") from None
         except (ArtifactError, OSError, ValueError, TypeError, LookupError) as exc:
             raise UsageError(prefix + _one_line(exc)) from None
 
     # -- subcommands -----------------------------------------------------------------------
     def _cmd_help(self, argv: list[str]) -> None:
-        if argv:
-            handler = self._commands().get(argv[0])
-            if handler is None:
-                raise UsageError(f"%artifact help: no subcommand {argv[0]!r}")
-            lines = [ln for ln in HELP.splitlines() if argv[0] in ln.split("  ")[0] or ln.lstrip().startswith(argv[0])]
-            print("\n".join(lines) or HELP)
-            return None
-        print(HELP)
+        args = parser("help").parse_args(argv)
+        print((subcommand_help(args.subcommand) if args.subcommand else HELP).rstrip("\n"))
         return None
 
     def _cmd_use(self, argv: list[str]) -> Any:
-        p = _parser("use", scoped=False)
-        p.add_argument("path")
-        p.add_argument("--no-index", action="store_true", help="no semantic index (no model)")
+        p = parser("use")
         args = p.parse_args(argv)
         from ..store import ArtifactStore
 
@@ -262,16 +175,7 @@ class ArtifactMagics(Magics):
         return connect_command(self, argv)
 
     def _cmd_put(self, argv: list[str]) -> Any:
-        p = _parser("put")
-        p.add_argument("paths", nargs="+")
-        p.add_argument("--name")
-        p.add_argument("--tags")
-        p.add_argument("--ttl")
-        p.add_argument("--pin", action="store_true")
-        p.add_argument("--meta", action="append")
-        p.add_argument("--description")
-        p.add_argument("--type", dest="artifact_type")
-        p.add_argument("--no-index", action="store_true")
+        p = parser("put")
         args = p.parse_args(argv)
         files: list[str] = []
         for pattern in args.paths:
@@ -285,115 +189,113 @@ class ArtifactMagics(Magics):
         if args.name and len(files) > 1:
             raise UsageError(f"%artifact put: --name needs exactly one file, got {len(files)}")
         common = dict(
-            tags=_split_list(args.tags), metadata=_parse_meta(args.meta),
+            tags=split_list(args.tags), metadata=parse_meta(args.meta),
             description=args.description, ttl=args.ttl, pinned=args.pin,
             artifact_type=args.artifact_type, source_tool="notebook-magic",
             **self._scope(args),
         )
         if args.no_index:
             common["index"] = False
+        common = {k: v for k, v in common.items() if v is not None}
         if len(files) == 1:
-            return self.store.put(files[0], args.name, **{k: v for k, v in common.items() if v is not None})
+            from .previews import ArtifactView
+
+            return ArtifactView(self.store, self.store.put(files[0], args.name, **common))
+        from ..store import names_for_paths
+
+        names = names_for_paths(files)  # the same rule as for one file; clashes refused first
         from tqdm.auto import tqdm
 
         from ..models import Page
 
-        stored = []
-        for path in tqdm(files, desc="uploading", unit="file"):
-            stored.append(self.store.put(path, name_for_path(path), **{k: v for k, v in common.items() if v is not None}))
+        stored = [self.store.put(path, name, **common)
+                  for path, name in zip(tqdm(files, desc="uploading", unit="file"), names)]
         return Page(artifacts=stored, total=len(stored), has_more=False)
 
     def _cmd_ls(self, argv: list[str]) -> Any:
-        p = _parser("ls")
-        p.add_argument("--tags")
-        p.add_argument("--type", dest="types")
-        p.add_argument("--all", action="store_true", help="every namespace and session")
-        p.add_argument("--expired", action="store_true", help="include expired versions")
-        p.add_argument("--limit", type=int, default=200)
+        p = parser("ls")
         args = p.parse_args(argv)
         if args.all:
             scope: dict[str, Any] = {"namespace": None, "session_id": None}
         else:
             scope = self._scope(args)
         page = self.store.list(
-            **scope, tags=_split_list(args.tags) or None, types=_split_list(args.types) or None,
+            **scope, tags=split_list(args.tags) or None, types=split_list(args.types) or None,
             include_expired=args.expired, limit=args.limit,
         )
-        frame = _records_frame(list(page.artifacts))
-        frame.attrs["total"] = page.total
+        from ._frame import records_frame
+
+        frame = records_frame(list(page.artifacts), total=page.total)
         if page.has_more:
             print(f"Showing {len(frame)} of {page.total}; use --limit N for more")
         return frame
 
-    def _ref_parser(self, prog: str) -> _Parser:
-        p = _parser(prog)
-        p.add_argument("ref")
-        return p
-
     def _cmd_show(self, argv: list[str]) -> Any:
-        p = self._ref_parser("show")
-        p.add_argument("--version", type=int)
+        p = parser("show")
         args = p.parse_args(argv)
-        return self.store.get(args.ref, version=args.version, **self._scope(args))
+        from .previews import ArtifactView
+
+        return ArtifactView(self.store, self.store.get(args.ref, version=args.version, **self._scope(args)))
 
     def _cmd_get(self, argv: list[str]) -> Any:
-        p = self._ref_parser("get")
-        p.add_argument("--version", type=int)
-        p.add_argument("-o", "--output")
+        p = parser("get")
         args = p.parse_args(argv)
         art = self.store.get(args.ref, version=args.version, **self._scope(args))
         if not args.output:
             return self.store.load(art.artifact_id)
-        dest = Path(os.path.expanduser(args.output))
-        if dest.is_dir():
-            dest = dest / (art.file_name or Path(art.name).name)
-        tmp = dest.with_name(dest.name + ".part")
-        import shutil
-
-        with self.store.open(art.artifact_id) as src, open(tmp, "wb") as out:
-            shutil.copyfileobj(src, out, 1024 * 1024)
-        os.replace(tmp, dest)
-        print(f"Wrote {art.name} v{art.version} ({art.size_bytes} bytes) to {dest}")
+        dest = self.store.download(art.artifact_id, os.path.expanduser(args.output))
+        print(f"Wrote {art.name} v{art.version} ({format_size(art.size_bytes)}) to {dest}")
         return dest
 
     def _cmd_versions(self, argv: list[str]) -> Any:
-        args = self._ref_parser("versions").parse_args(argv)
-        return _records_frame(self.store.versions(args.ref, **self._scope(args)))
+        args = parser("versions").parse_args(argv)
+        from ._frame import records_frame
+
+        return records_frame(self.store.versions(args.ref, **self._scope(args)))
+
+    _TAG_OPTIONS = ("--namespace", "--ns", "--session", "--version")
+
+    def _cmd_diff(self, argv: list[str]) -> Any:
+        args = parser("diff").parse_args(argv)
+        return self.store.diff(args.ref, args.a, args.b, **self._scope(args))
 
     def _cmd_tag(self, argv: list[str]) -> Any:
-        if len(argv) < 2 or argv[0].startswith("-"):
+        if "--help" in argv or argv[:1] == ["-h"]:
+            print(subcommand_help("tag").rstrip("\n"))
+            return None
+        i = 0  # options may come first: the ref is the first token that is not one
+        while i < len(argv) and argv[i].partition("=")[0] in self._TAG_OPTIONS:
+            i += 1 if "=" in argv[i] else 2
+        if i >= len(argv) or argv[i].startswith(("-", "+")):
             raise UsageError("%artifact tag REF +a -b: give a ref then tags to add (+a or a) or remove (-b)")
-        p = _parser("tag")
-        scope_args, rest = p.parse_known_args([a for a in argv if a.startswith("--")])
-        if rest:
-            raise UsageError(f"%artifact tag: unknown option {rest[0]!r}")
-        plain = [a for a in argv if not a.startswith("--")]
-        # drop the values of --namespace/--session
-        values = {scope_args.namespace, scope_args.session}
-        ref, tags = plain[0], [t for t in plain[1:] if t not in values]
-        add = [t[1:] if t.startswith("+") else t for t in tags if not t.startswith("-")]
-        remove = [t[1:] for t in tags if t.startswith("-")]
-        if not add and not remove:
+        ref, rest = argv[i], argv[:i] + argv[i + 1:]
+        changes = parse_tag_changes(rest, value_options=self._TAG_OPTIONS)
+        if not changes.add and not changes.remove:
             raise UsageError("%artifact tag REF +a -b: no tags given")
-        return self.store.update(ref, add_tags=add, remove_tags=remove, **self._scope(scope_args))
+        opts = changes.options
+        args = argparse.Namespace(namespace=opts.get("--namespace", opts.get("--ns")),
+                                  session=opts.get("--session"))
+        version = opts.get("--version")
+        if version is not None and not str(version).isdigit():
+            raise UsageError(f"%artifact tag: --version {version!r}: give a version number")
+        return self.store.update(ref, version=int(version) if version else None,
+                                 add_tags=changes.add, remove_tags=changes.remove, **self._scope(args))
 
     def _cmd_pin(self, argv: list[str], pinned: bool = True) -> Any:
-        args = self._ref_parser("pin" if pinned else "unpin").parse_args(argv)
+        args = parser("pin" if pinned else "unpin").parse_args(argv)
         return self.store.update(args.ref, pinned=pinned, **self._scope(args))
 
     def _cmd_unpin(self, argv: list[str]) -> Any:
         return self._cmd_pin(argv, pinned=False)
 
     def _cmd_ttl(self, argv: list[str]) -> Any:
-        p = self._ref_parser("ttl")
-        p.add_argument("ttl", help="e.g. 30m, 2h, 7d, or none")
+        p = parser("ttl")
         args = p.parse_args(argv)
         ttl = None if args.ttl.lower() in ("none", "never", "off") else args.ttl
         return self.store.update(args.ref, ttl=ttl, **self._scope(args))
 
     def _cmd_rm(self, argv: list[str]) -> Any:
-        p = self._ref_parser("rm")
-        p.add_argument("--version", type=int)
+        p = parser("rm")
         args = p.parse_args(argv)
         result = self.store.delete(args.ref, version=args.version, **self._scope(args))
         what = f"{args.ref} v{args.version}" if args.version else args.ref
@@ -401,36 +303,30 @@ class ArtifactMagics(Magics):
         return result
 
     def _cmd_query(self, argv: list[str]) -> Any:
-        p = _parser("query")
-        p.add_argument("text", nargs="+")
-        p.add_argument("--k", "-k", type=int, default=5)
-        p.add_argument("--mode", choices=("hybrid", "dense", "semantic", "keyword"), default="hybrid")
-        p.add_argument("--tags")
-        p.add_argument("--all", action="store_true", help="every namespace and session")
-        p.add_argument("--no-wait", action="store_true", help="do not wait for pending indexing")
+        p = parser("query")
         args = p.parse_args(argv)
         query = _index_method(self.store, "query")
         if not args.no_wait:
             wait_indexed(self.store)
         scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
-        return query(
-            " ".join(args.text), k=args.k, mode="dense" if args.mode == "semantic" else args.mode, tags=_split_list(args.tags) or None, **scope
-        )
+        from .._progress import while_running
+
+        return while_running(lambda: query(
+            " ".join(args.text), k=args.k, mode="dense" if args.mode == "semantic" else args.mode,
+            tags=split_list(args.tags) or None, **scope,
+        ), "querying (the first query loads the embedding model)")
 
     def _cmd_wait(self, argv: list[str]) -> Any:
-        p = _parser("wait", scoped=False)
-        p.add_argument("--timeout", type=float, default=None)
+        p = parser("wait")
         args = p.parse_args(argv)
-        return wait_indexed(self.store, timeout=args.timeout)
+        if not wait_indexed(self.store, timeout=args.timeout):
+            left = self.store.pending_count()
+            print(f"Still indexing after {args.timeout:g} s: {left} pending; "
+                  "run %artifact wait again (queries see what is indexed so far)")
+        return None  # nothing to echo: the bar said it
 
     def _cmd_events(self, argv: list[str]) -> Any:
-        p = _parser("events")
-        p.add_argument("--after", type=int, default=None)
-        p.add_argument("--limit", type=int, default=25)
-        p.add_argument("--type", dest="types")
-        p.add_argument("--mime")
-        p.add_argument("--follow", action="store_true", help="show a live event feed")
-        p.add_argument("--all", action="store_true", help="every namespace and session")
+        p = parser("events")
         args = p.parse_args(argv)
         scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
         if args.follow:
@@ -440,16 +336,15 @@ class ArtifactMagics(Magics):
         after = args.after
         if after is None:
             after = max(0, self.store.latest_cursor() - args.limit)
-        return self.store.events(
+        page = self.store.events(
             after=after, limit=args.limit, include_mime=args.mime,
-            types=_split_list(args.types) or None, **scope,
+            types=split_list(args.types) or None, **scope,
         )
+        page.events.reverse()  # newest first, like the live feed
+        return page
 
     def _cmd_download(self, argv: list[str]) -> Any:
-        p = _parser("download")
-        p.add_argument("ref", nargs="?")
-        p.add_argument("--version", type=int)
-        p.add_argument("--all", action="store_true", help="a zip of every artifact in the scope")
+        p = parser("download")
         args = p.parse_args(argv)
         from ._links import artifact_link, zip_link
 
@@ -462,15 +357,11 @@ class ArtifactMagics(Magics):
         return artifact_link(self.store, args.ref, version=args.version, server=self._server, **self._scope(args))
 
     def _cmd_promote(self, argv: list[str]) -> Any:
-        args = self._ref_parser("promote").parse_args(argv)
+        args = parser("promote").parse_args(argv)
         return _index_method(self.store, "promote")(args.ref, **self._scope(args))
 
     def _cmd_serve(self, argv: list[str]) -> Any:
-        p = _parser("serve", scoped=False)
-        p.add_argument("action", nargs="?", choices=("start", "stop", "status"), default="start")
-        p.add_argument("--port", type=int, default=0)
-        p.add_argument("--host", default="127.0.0.1")
-        p.add_argument("--token", default=None)
+        p = parser("serve")
         args = p.parse_args(argv)
         if args.action == "stop":
             if self._server is None:
@@ -498,9 +389,7 @@ class ArtifactMagics(Magics):
         return self._server
 
     def _cmd_watch(self, argv: list[str]) -> Any:
-        p = _parser("watch")
-        p.add_argument("dir", nargs="?", default=".")
-        p.add_argument("--exclude", action="append", default=[])
+        p = parser("watch")
         args = p.parse_args(argv)
         from .watch import DirectoryWatcher
 
@@ -519,7 +408,7 @@ class ArtifactMagics(Magics):
         return None
 
     def _cmd_unwatch(self, argv: list[str]) -> Any:
-        _parser("unwatch", scoped=False).parse_args(argv)
+        parser("unwatch").parse_args(argv)
         if self._watcher is None:
             print("Not watching any folder")
             return None
@@ -529,24 +418,16 @@ class ArtifactMagics(Magics):
         return None
 
     def _cmd_gc(self, argv: list[str]) -> Any:
-        _parser("gc", scoped=False).parse_args(argv)
+        parser("gc").parse_args(argv)
         return self.store.gc()
 
     def _cmd_save(self, argv: list[str], cell: str) -> Any:
-        p = _parser("save")
-        p.add_argument("name")
-        p.add_argument("--tags")
-        p.add_argument("--ttl")
-        p.add_argument("--pin", action="store_true")
-        p.add_argument("--mime")
-        p.add_argument("--type", dest="artifact_type")
-        p.add_argument("--description")
-        p.add_argument("--meta", action="append")
+        p = parser("save")
         args = p.parse_args(argv)
         kw: dict[str, Any] = dict(
-            tags=_split_list(args.tags), ttl=args.ttl, pinned=args.pin, mime_type=args.mime,
+            tags=split_list(args.tags), ttl=args.ttl, pinned=args.pin, mime_type=args.mime,
             artifact_type=args.artifact_type, description=args.description,
-            metadata=_parse_meta(args.meta), source_tool="notebook-cell",
+            metadata=parse_meta(args.meta), source_tool="notebook-cell",
             source_step_id=_execution_count(self.shell), **self._scope(args),
         )
         # bytes, so a body that happens to name an existing file is still stored as text
@@ -582,42 +463,9 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def wait_indexed(store: Any, timeout: float | None = None) -> Any:
-    """``store.wait_indexed`` with a tqdm progress bar over the pending versions."""
+def wait_indexed(store: Any, timeout: float | None = None) -> bool:
+    """``store.wait_indexed`` with its progress bar (the model load, artifacts, chunks)."""
     wait = getattr(store, "wait_indexed", None)
     if wait is None:
-        return None
-    pending = _pending_count(store)
-    if not pending:
-        return wait(timeout=timeout)
-    import time
-
-    from tqdm.auto import tqdm
-
-    deadline = None if timeout is None else time.monotonic() + timeout
-    bar = tqdm(total=pending, desc="indexing", unit="artifact", file=sys.stderr)
-    try:
-        while True:
-            step = 0.5 if deadline is None else max(0.0, min(0.5, deadline - time.monotonic()))
-            result = wait(timeout=step)
-            left = _pending_count(store)
-            bar.n = max(0, pending - (left or 0))
-            bar.refresh()
-            if not left:
-                return True  # the last wait may have timed out just before the work finished
-            if deadline is not None and time.monotonic() >= deadline:
-                return result
-    finally:
-        bar.close()
-
-
-def _pending_count(store: Any, pages: int = 5) -> int:
-    """Latest versions still waiting for the indexer (first ``pages`` pages of the listing)."""
-    count, cursor = 0, None
-    for _ in range(pages):
-        page = store.list(namespace=None, session_id=None, limit=200, cursor=cursor)
-        count += sum(1 for a in page.artifacts if a.status == "pending")
-        if not page.has_more:
-            break
-        cursor = page.next_cursor
-    return count
+        return True
+    return bool(wait(timeout=timeout, progress=True))

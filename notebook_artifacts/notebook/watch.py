@@ -17,12 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._links import DOWNLOAD_DIR
-
 __all__ = ["DirectoryWatcher", "WatchReport", "DEFAULT_EXCLUDE"]
 
 #: Glob patterns (matched against each path part and the relative path) never versioned.
-DEFAULT_EXCLUDE = ("*.ipynb", "__pycache__", "*.pyc", "*.part", "*.tmp", "*~", DOWNLOAD_DIR)
+DEFAULT_EXCLUDE = ("*.ipynb", "__pycache__", "*.pyc", "*.part", "*.tmp", "*~", "artifact_downloads")
 
 SOURCE_TOOL = "notebook-cell"
 
@@ -120,7 +118,7 @@ class DirectoryWatcher:
             print(f"artifact watch: {type(exc).__name__}: {exc}", file=sys.stderr)
             return
         if report and self.verbose:
-            print(report.summary(), file=sys.stderr)
+            print(report.summary())  # a notice, not an error: normal output
 
     # -- scanning ----------------------------------------------------------------------------
     def _excluded(self, rel_parts: tuple[str, ...], rel: str) -> bool:
@@ -163,8 +161,7 @@ class DirectoryWatcher:
                     if not self._warned_cap:
                         print(
                             f"artifact watch: more than {self.max_files} files under {base}; "
-                            "only the first are watched (watch a smaller folder)",
-                            file=sys.stderr,
+                            "only the first are watched (watch a smaller folder)"
                         )
                         self._warned_cap = True
                     return found
@@ -189,8 +186,7 @@ class DirectoryWatcher:
                     report.skipped.append(rel)
                     print(
                         f"artifact watch: {rel} is {size} bytes, over the {self.max_file_bytes}-byte cap; "
-                        f"store it with %artifact put {rel}",
-                        file=sys.stderr,
+                        f"store it with %artifact put {rel}"
                     )
                 new_state[rel] = sig
                 continue
