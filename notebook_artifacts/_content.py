@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import shutil
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from .errors import InvalidInputError
 from .storage.mime import SPREADSHEET_MIMES, is_text_mime
 
-__all__ = ["load_content"]
+__all__ = ["load_content", "download_content"]
 
 
 def load_content(mime_type: str, open_stream: Callable[[], IO[bytes]], label: str = "the content"
@@ -62,3 +65,23 @@ def _load_workbook(open_stream: Callable[[], IO[bytes]], label: str) -> Any:
                 f"{label} is not a readable workbook ({type(exc).__name__}: {exc}); get its "
                 "bytes with read_bytes() or open()") from None
     return next(iter(sheets.values())) if len(sheets) == 1 else sheets
+
+
+def download_content(a: Any, open_stream: Callable[[], IO[bytes]],
+                     dest: str | os.PathLike[str]) -> Path:
+    """Write version ``a``'s content to ``dest`` (a file, or a folder: then its base name) and
+    return the path. Streamed; written to ``.NAME.part`` then renamed, so ``dest`` is never left
+    half-written."""
+    target = Path(dest).expanduser()
+    if target.is_dir():  # a base name only: a stored file name never escapes the folder
+        base = Path((a.file_name or a.name).replace("\\", "/")).name
+        target = target / (base if base not in ("", ".", "..") else a.artifact_id)
+    tmp = target.with_name(f".{target.name}.part")
+    try:
+        with open_stream() as src, open(tmp, "wb") as out:
+            shutil.copyfileobj(src, out, 1 << 20)
+        os.replace(tmp, target)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return target

@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ._content import load_content
+from ._content import download_content, load_content
 from .errors import ConnectionLostError, InvalidInputError, NotFoundError
 from .http_errors import exception_for
 from .models import (
@@ -444,6 +444,24 @@ class RemoteStore:
                           params=self._scope(ref, version, namespace, session_id))
         return _ContentStream(self, resp)
 
+    def download(self, ref: Any, dest: str | os.PathLike[str], version: int | None = None, *,
+                 namespace: str = "default", session_id: str | None = None) -> Path:
+        """Write a version's content to ``dest`` (a file, or a folder: then its file name),
+        streamed through a ``.part`` file; returns the path."""
+        a = self.get(ref, version, namespace=namespace, session_id=session_id)
+        return download_content(a, lambda: self.open(a.artifact_id), dest)
+
+    def diff(self, ref: Any, a: int, b: int | None = None, *, namespace: str = "default",
+             session_id: str | None = None) -> Any:
+        """What changed from version ``a`` to ``b`` (default: the latest), as ``ArtifactStore``."""
+        from .diff import compute_diff
+
+        old = self.get(ref, a, namespace=namespace, session_id=session_id)
+        new = (self.versions(old.artifact_id, namespace=namespace, session_id=session_id)[-1]
+               if b is None else self.get(old.artifact_id, b, namespace=namespace,
+                                          session_id=session_id))
+        return compute_diff(self, old, new)
+
     def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
                    session_id: str | None = None) -> bytes:
         with self.open(ref, version, namespace=namespace, session_id=session_id) as f:
@@ -627,8 +645,24 @@ class RemoteStore:
         return QueryResult(results=hits, combined_context=d["combined_context"],
                            total_results=d["total_results"], query=d["query"])
 
-    def wait_indexed(self, timeout: float | None = None) -> bool:
-        """Wait until the server has nothing pending indexing; False if ``timeout`` passed."""
+    def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
+        """Wait until the server has nothing pending indexing; False if ``timeout`` passed.
+        ``progress``: a progress bar (default: where a person watches), as ``ArtifactStore``."""
+        if progress is None:
+            from ._progress import interactive
+
+            progress = interactive()
+        if progress and self.pending_count():
+            from ._progress import wait_with_progress
+
+            return wait_with_progress(self, self._wait_indexed, timeout)
+        return self._wait_indexed(timeout)
+
+    def pending_count(self) -> int:
+        """Versions and sources the server has waiting for its indexer."""
+        return int(self._json("GET", "/v1/store/pending", safe=True)["pending"])
+
+    def _wait_indexed(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + float(timeout)
         while True:
             left = 20.0 if deadline is None else max(0.0, min(20.0, deadline - time.monotonic()))

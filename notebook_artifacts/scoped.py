@@ -290,8 +290,11 @@ class ScopedStore:
         return QueryResult(results=hits, combined_context=context, total_results=len(hits),
                            query=res.query)
 
-    def wait_indexed(self, timeout: float | None = None) -> bool:
-        return self.inner.wait_indexed(timeout)
+    def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
+        return self.inner.wait_indexed(timeout, progress=progress)
+
+    def pending_count(self) -> int:
+        return self.inner.pending_count()
 
     def reindex(self, ref: Any = None, *, namespace: str = "default",
                 session_id: str | None = None) -> int:

@@ -543,22 +543,10 @@ class ArtifactStore:
         """Write a version's content to ``dest`` (a file, or a folder: then its file name) and
         return the path. Streamed; written to ``.NAME.part`` then renamed, so ``dest`` is never
         left half-written."""
-        import shutil
+        from ._content import download_content
 
         a = self._resolve(ref, version, namespace, session_id)
-        target = Path(dest).expanduser()
-        if target.is_dir():  # a base name only: a stored file name never escapes the folder
-            base = Path((a.file_name or a.name).replace("\\", "/")).name
-            target = target / (base if base not in ("", ".", "..") else a.artifact_id)
-        tmp = target.with_name(f".{target.name}.part")
-        try:
-            with self._blobs.open(a.sha256) as src, open(tmp, "wb") as out:
-                shutil.copyfileobj(src, out, 1 << 20)
-            os.replace(tmp, target)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            raise
-        return target
+        return download_content(a, lambda: self._blobs.open(a.sha256), dest)
 
     def diff(self, ref: Any, a: int, b: int | None = None, *, namespace: str = "default",
              session_id: str | None = None) -> Any:

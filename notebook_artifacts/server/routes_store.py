@@ -315,7 +315,13 @@ def query(request: Request, body: QueryIn) -> dict[str, Any]:
 @router.post("/wait-indexed", summary="Wait until nothing is pending indexing")
 def wait_indexed(request: Request, timeout: Annotated[float, Query(ge=0)] = WAIT_INDEXED_MAX_SECONDS) -> dict[str, bool]:
     """Waits at most ``min(timeout, 20)`` seconds; ``done`` false means ask again."""
-    return {"done": bool(_store(request).wait_indexed(min(timeout, WAIT_INDEXED_MAX_SECONDS)))}
+    return {"done": bool(_store(request).wait_indexed(min(timeout, WAIT_INDEXED_MAX_SECONDS),
+                                                      progress=False))}
+
+
+@router.get("/pending", summary="How much is waiting for the indexer")
+def pending(request: Request) -> dict[str, int]:
+    return {"pending": int(_store(request).pending_count())}
 
 
 @router.post("/reindex", summary="Reindex")
