@@ -178,7 +178,7 @@ class Event(_Record):
             "size": self.size_bytes,
             "mime": self.mime_type,
             "hash": f"sha256:{self.sha256}" if self.sha256 else None,
-            "timestamp": self.timestamp,
+            "timestamp": int(self.timestamp),  # seed 001 shows whole seconds (typed clients need an int)
         }
 
 

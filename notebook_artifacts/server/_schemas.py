@@ -236,7 +236,7 @@ class SessionEventOut(BaseModel):
     size: Optional[int] = None
     mime: Optional[str] = None
     hash: Optional[str] = None
-    timestamp: float
+    timestamp: int = Field(description="Unix time in whole seconds, as the seed shows (1732699900).")
 
 
 class SessionEventsOut(BaseModel):
