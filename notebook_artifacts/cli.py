@@ -546,16 +546,30 @@ def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | N
 @click.option("--data-uri-max-bytes", type=click.IntRange(min=0), default=None,
               help="Seed-001 meta answers inline files up to this size as data URIs (default 256 KiB).")
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
+@click.option("--workflow", "workflow_specs", multiple=True, metavar="[NAME=]MODULE:FUNCTION",
+              help="Register a workflow for POST /api/workflow/execute (repeatable; the name "
+                   "defaults to the function's).")
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool) -> None:
+          no_index: bool, workflow_specs: tuple[str, ...]) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
+        from .server.routes_workflow import load_workflow
         from .server.runner import is_loopback, run_server
     except ImportError as exc:
         raise CliError(f"serve needs the server extra: pip install 'notebook-artifacts[server]' ({exc})", 2) from None
     from .store import ArtifactStore
+
+    workflows: dict[str, Any] = {}
+    for spec in workflow_specs:
+        try:
+            wf_name, fn = load_workflow(spec)
+        except InvalidInputError as exc:
+            raise CliError(f"--workflow: {exc}", 2) from None
+        if wf_name in workflows:
+            raise CliError(f"--workflow: two workflows are named {wf_name!r}; name one with NAME=module:function", 2)
+        workflows[wf_name] = fn
 
     if no_auth and not is_loopback(host):
         raise CliError(f"--no-auth is allowed only on a loopback address, not {host}", 2)
@@ -564,7 +578,7 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
     root = serve_root if serve_root is not None else ctx.find_object(_State).root
     store = ArtifactStore(root, index=not no_index)
     ctx.call_on_close(store.close)
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"workflows": workflows}
     if data_uri_max_bytes is not None:
         kwargs["data_uri_max_bytes"] = data_uri_max_bytes
     try:

@@ -71,3 +71,80 @@ def test_websocket_artifact_created_timestamp_is_an_integer(server, http):
     assert isinstance(msg["timestamp"], int)
     for key in ("artifact_id", "attachment_id", "node_id", "path", "size", "mime", "hash", "timestamp"):
         assert msg[key] == rest[key], key
+
+
+WORKFLOW_MODULE = '''
+def summarise(ctx):
+    names = ",".join(a.name for a in ctx.attachments)
+    ctx.put(("prompt=%s files=%s" % (ctx.task_prompt, names)).encode(), "summary.txt")
+    return {"files": len(ctx.attachments)}
+'''
+
+
+@pytest.fixture(scope="module")
+def wf_server(tmp_path_factory):
+    mods = tmp_path_factory.mktemp("wfmods")
+    (mods / "seed_workflows.py").write_text(WORKFLOW_MODULE)
+    import os
+    path = os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")])
+    with serve_process(tmp_path_factory.mktemp("seed001wf"), "--workflow", "seed_workflows:summarise",
+                       env={"PYTHONPATH": path}) as srv:
+        yield srv
+
+
+@pytest.fixture
+def wf_http(wf_server):
+    with httpx.Client(base_url=wf_server["url"], headers=AUTH, timeout=30) as c:
+        yield c
+
+
+def test_workflow_execute_with_the_seed_body(wf_http):
+    """1.3: '`POST /api/workflow/execute` or WebSocket `human_input` payloads can include
+    `attachments: ["att_xxx"]`. You still must supply `task_prompt`' (the body names no session:
+    the server creates one and says which)."""
+    att = _upload(wf_http, "s_wf")["attachment_id"]
+    r = wf_http.post("/api/workflow/execute", json={"task_prompt": "sum up", "attachments": [att]})
+    # the attachment lives in session s_wf: a run without a session cannot see it
+    assert r.status_code == 404, r.text
+    r = wf_http.post("/api/workflow/execute", json={"task_prompt": "sum up", "attachments": []})
+    assert r.status_code == 200, r.text
+    out = r.json()
+    assert out["status"] == "completed" and out["workflow"] == "summarise"
+    sid = out["session_id"]
+    names = [a["name"] for a in wf_http.get(f"/api/uploads/{sid}").json()["attachments"]]
+    assert names == ["summary.txt"]
+    r = wf_http.post("/api/workflow/execute",
+                     json={"session_id": "s_wf", "task_prompt": "sum up", "attachments": [att]})
+    assert r.status_code == 200 and r.json()["result"] == {"files": 1}
+    # task_prompt is required
+    assert wf_http.post("/api/workflow/execute", json={"attachments": []}).status_code == 422
+
+
+def test_websocket_human_input_runs_the_workflow(wf_server, wf_http):
+    """1.3: 'WebSocket `human_input` payloads can include `attachments: ["att_xxx"]`. You still
+    must supply `task_prompt`'."""
+    att = _upload(wf_http, "s_hi", name="notes.txt", body=b"hello", mime="text/plain")["attachment_id"]
+    url = wf_server["url"].replace("http://", "ws://") + f"/ws?token={TOKEN}&session_id=s_hi"
+    with connect(url, open_timeout=10) as ws:
+        assert json.loads(ws.recv(timeout=10))["type"] == "connected"
+        ws.send(json.dumps({"type": "human_input", "task_prompt": "go", "attachments": [att]}))
+        seen = [json.loads(ws.recv(timeout=20)) for _ in range(2)]
+        kinds = {m["type"]: m for m in seen}
+        assert set(kinds) == {"artifact_created", "workflow_result"}, seen
+        assert kinds["workflow_result"]["status"] == "completed"
+        assert kinds["workflow_result"]["session_id"] == "s_hi"
+        assert kinds["artifact_created"]["path"].endswith("summary.txt")
+        ws.send(json.dumps({"type": "human_input", "attachments": [att]}))  # no task_prompt
+        err = json.loads(ws.recv(timeout=10))
+        assert err["type"] == "error" and "task_prompt" in err["message"]
+    text = wf_http.get(f"/api/sessions/s_hi/artifacts/summary.txt?mode=stream").text
+    assert text == "prompt=go files=notes.txt"
+
+
+def test_serve_rejects_a_bad_workflow_spec(tmp_path):
+    """`serve --workflow` that cannot be loaded stops with a message saying what to fix."""
+    import subprocess
+    from process_fixtures import cli
+    r = subprocess.run(cli() + ["serve", "--root", str(tmp_path), "--port", "0", "--no-index",
+                                "--workflow", "no_such_module_xyz:run"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "cannot import 'no_such_module_xyz'" in r.stderr

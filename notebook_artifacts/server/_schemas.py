@@ -355,7 +355,10 @@ class ArtifactVersionOut(BaseModel):
 
 
 class WorkflowRequest(BaseModel):
-    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    session_id: Optional[str] = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,128}$",
+        description="Session to run in; when omitted a new session is created and returned.",
+    )
     task_prompt: str = Field(min_length=1, max_length=100_000)
     attachments: list[str] = Field(default_factory=list, max_length=1000)
     workflow: Optional[str] = Field(
