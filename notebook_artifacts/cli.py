@@ -546,13 +546,16 @@ def export_cmd(store: Any, dest: str, namespace: str | None, session_id: str | N
 @click.option("--data-uri-max-bytes", type=click.IntRange(min=0), default=None,
               help="Seed-001 meta answers inline files up to this size as data URIs (default 256 KiB).")
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
+@click.option("--session-idle-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With MAC_AUTO_CLEAN_ATTACHMENTS=1, a session idle this long has its uploads "
+                   "deleted (default 3600).")
 @click.option("--workflow", "workflow_specs", multiple=True, metavar="[NAME=]MODULE:FUNCTION",
               help="Register a workflow for POST /api/workflow/execute (repeatable; the name "
                    "defaults to the function's).")
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool, workflow_specs: tuple[str, ...]) -> None:
+          no_index: bool, session_idle_seconds: float | None, workflow_specs: tuple[str, ...]) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
         from .server.routes_workflow import load_workflow
@@ -579,6 +582,8 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
     store = ArtifactStore(root, index=not no_index)
     ctx.call_on_close(store.close)
     kwargs: dict[str, Any] = {"workflows": workflows}
+    if session_idle_seconds is not None:
+        kwargs["session_idle_seconds"] = session_idle_seconds
     if data_uri_max_bytes is not None:
         kwargs["data_uri_max_bytes"] = data_uri_max_bytes
     try:

@@ -27,7 +27,7 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -728,9 +728,10 @@ class ArtifactStore:
         return self._catalog.sessions(namespace)
 
     def close_session(self, session_id: str, namespace: str = "default", *,
-                      clean: bool | None = None) -> dict[str, Any]:
+                      clean: bool | None = None, sources: Collection[str] | None = None) -> dict[str, Any]:
         """Mark a session closed. With auto-clean (``NOTEBOOK_ARTIFACTS_AUTO_CLEAN=1`` or
-        ``MAC_AUTO_CLEAN_ATTACHMENTS=1``, or ``clean=True``) delete its unpinned artifacts."""
+        ``MAC_AUTO_CLEAN_ATTACHMENTS=1``, or ``clean=True``) delete its unpinned artifacts;
+        ``sources`` (e.g. ``{"upload"}``: the seed's ``attachments/``) limits which."""
         from .storage.sessions import auto_clean_enabled
 
         ns, sid = self._scope(namespace, session_id)
@@ -740,7 +741,9 @@ class ArtifactStore:
         removed = 0
         if do_clean:
             for row in self._catalog.iter_latest(ns, sid, exact_session=True) + \
-                    self._expired_rows(ns, sid):
+                    self._expired_rows(ns, sid, sources):
+                if sources is not None and "source" in row.keys() and row["source"] not in sources:
+                    continue
                 versions = self._catalog.lineage_versions(row["root_artifact_id"], include_expired=True)
                 if any(v.is_pinned for v in versions):
                     for v in versions:
@@ -756,10 +759,15 @@ class ArtifactStore:
         self._write_manifest(ns, sid)
         return {"namespace": ns, "session_id": sid, "cleaned": do_clean, "removed_versions": removed}
 
-    def _expired_rows(self, ns: str, sid: str) -> list[Any]:
+    def _expired_rows(self, ns: str, sid: str, sources: Collection[str] | None = None) -> list[Any]:
+        if sources is None:
+            return self._catalog.execute(
+                "SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
+                "AND is_expired=1 GROUP BY root_artifact_id", (ns, sid))
+        marks = ",".join("?" * len(sources))
         return self._catalog.execute(
             "SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
-            "AND is_expired=1 GROUP BY root_artifact_id", (ns, sid))
+            f"AND is_expired=1 AND source IN ({marks}) GROUP BY root_artifact_id", (ns, sid, *sources))
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
         """The session's ``attachments_manifest.json`` content (rebuilt if missing)."""

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 
 import httpx
 import pytest
@@ -81,14 +83,16 @@ def summarise(ctx):
 '''
 
 
-@pytest.fixture(scope="module")
-def wf_server(tmp_path_factory):
+def _workflow_env(tmp_path_factory) -> dict:
     mods = tmp_path_factory.mktemp("wfmods")
     (mods / "seed_workflows.py").write_text(WORKFLOW_MODULE)
-    import os
-    path = os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")])
+    return {"PYTHONPATH": os.pathsep.join([str(mods), os.environ.get("PYTHONPATH", "")])}
+
+
+@pytest.fixture(scope="module")
+def wf_server(tmp_path_factory):
     with serve_process(tmp_path_factory.mktemp("seed001wf"), "--workflow", "seed_workflows:summarise",
-                       env={"PYTHONPATH": path}) as srv:
+                       env=_workflow_env(tmp_path_factory)) as srv:
         yield srv
 
 
@@ -148,3 +152,41 @@ def test_serve_rejects_a_bad_workflow_spec(tmp_path):
     r = subprocess.run(cli() + ["serve", "--root", str(tmp_path), "--port", "0", "--no-index",
                                 "--workflow", "no_such_module_xyz:run"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "cannot import 'no_such_module_xyz'" in r.stderr
+
+
+@pytest.fixture(scope="module")
+def clean_server(tmp_path_factory):
+    env = {**_workflow_env(tmp_path_factory), "MAC_AUTO_CLEAN_ATTACHMENTS": "1"}
+    with serve_process(tmp_path_factory.mktemp("seed001clean"), "--workflow", "seed_workflows:summarise",
+                       "--session-idle-seconds", "2", env=env) as srv:
+        with httpx.Client(base_url=srv["url"], headers=AUTH, timeout=30) as c:
+            yield c
+
+
+def _names(http, sid):
+    return sorted(a["name"] for a in http.get(f"/api/uploads/{sid}").json()["attachments"])
+
+
+def test_auto_clean_when_the_workflow_finishes(clean_server):
+    """3.3: 'Set `MAC_AUTO_CLEAN_ATTACHMENTS=1` to delete the `attachments/` directory after the
+    session completes.' (the run's outputs stay: 'we retain all attachments for post-run downloads')"""
+    att = _upload(clean_server, "s_auto")["attachment_id"]
+    r = clean_server.post("/api/workflow/execute",
+                          json={"session_id": "s_auto", "task_prompt": "go", "attachments": [att]})
+    assert r.status_code == 200 and r.json()["status"] == "completed"
+    assert _names(clean_server, "s_auto") == ["summary.txt"]
+    assert clean_server.get(f"/api/sessions/s_auto/artifacts/{att}").status_code == 404
+
+
+def test_auto_clean_after_the_idle_timeout(clean_server):
+    """3.3: '... delete the `attachments/` directory after the session completes.' A session
+    nobody touches for --session-idle-seconds is complete."""
+    _upload(clean_server, "s_idle")
+    assert _names(clean_server, "s_idle") == ["spec.md"]
+    deadline = time.monotonic() + 15
+    while _names(clean_server, "s_idle") and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert _names(clean_server, "s_idle") == []
+    # the session is usable again afterwards: a new upload is kept until it idles in turn
+    _upload(clean_server, "s_idle", name="again.md")
+    assert _names(clean_server, "s_idle") == ["again.md"]

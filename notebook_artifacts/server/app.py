@@ -7,6 +7,7 @@ too large -> 413 (nothing stored), no/bad token -> 401, ``IndexUnavailableError`
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import time
@@ -23,6 +24,7 @@ from .. import __version__
 from ..errors import IndexUnavailableError, IntegrityError, InvalidInputError, NotFoundError
 from . import routes_apps, routes_platform, routes_sessions, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
+from ._autoclean import DEFAULT_IDLE_SECONDS, run_idle_cleaner
 from ._common import ServerSettings
 from ._content_policy import SecurityHeaders
 from ._docs import add_docs_routes
@@ -109,6 +111,7 @@ def create_app(
     signing_key: Optional[Union[bytes, str]] = None,
     workflows: Optional[dict[str, Callable[..., Any]]] = None,
     tmp_dir: Optional[str] = None,
+    session_idle_seconds: float = DEFAULT_IDLE_SECONDS,
 ) -> FastAPI:
     """Build the app over ``store``.
 
@@ -117,9 +120,13 @@ def create_app(
     ``signing_key`` signs download URLs (random per app when None). ``workflows`` maps names
     to callables run by ``POST /api/workflow/execute``; ``app.state.settings.workflows`` is
     the live dict. Uploads are spooled to ``tmp_dir`` (default: the system temp dir).
+    With auto-clean on, a seed-001 session idle for ``session_idle_seconds`` has its uploads
+    deleted (see ``_autoclean``).
     """
     if max_upload_bytes < 1:
         raise ValueError("max_upload_bytes must be at least 1")
+    if session_idle_seconds <= 0:
+        raise ValueError("session_idle_seconds must be positive")
     if auth and token is None:
         token = new_token()
     if not auth:
@@ -136,9 +143,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.ensure_started()
+        cleaner = asyncio.ensure_future(run_idle_cleaner(store, "default", float(session_idle_seconds),
+                                                             _clock_of(store)))
         try:
             yield
         finally:
+            cleaner.cancel()
             hub.stop()
 
     app = FastAPI(

@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import InvalidInputError, NotFoundError
 from ..models import Artifact
 from . import _schemas as S
+from ._autoclean import clean_finished_session
 from ._common import ServerSettings, check_scope, seed001_scope, settings_of
 from ._uploads import validation_error
 
@@ -152,6 +153,7 @@ async def run_workflow(s: ServerSettings, body: S.WorkflowRequest) -> dict[str, 
     except Exception as exc:  # the workflow's own failure, reported to the caller
         log.warning("workflow %s (%s) failed: %s", name, ctx.execution_id, exc)
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+    await run_in_threadpool(clean_finished_session, s.store, ns, body.session_id)  # when auto-clean is on
     produced = list(ctx.produced)
     if isinstance(result, Artifact) and all(p.artifact_id != result.artifact_id for p in produced):
         produced.append(result)
