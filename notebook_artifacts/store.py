@@ -788,11 +788,14 @@ class ArtifactStore:
         write_manifest(self.root, self._catalog, ns, sid)
 
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
-                   namespace: str | None = None, session_id: str | None = None) -> Path | IO[bytes]:
+                   namespace: str | None = None, session_id: str | None = None,
+                   workspace_layout: bool = False) -> Path | IO[bytes]:
         """Write the latest version of every artifact in a session or namespace to a zip.
 
         ``dest``: a path (written atomically) or a writable binary stream; default
         ``<root>/exports/<scope>.zip``. Returns the path (or the stream).
+        ``workspace_layout`` (a session only): seed 001's ``code_workspace/`` layout, uploads
+        under ``code_workspace/attachments/`` beside ``attachments_manifest.json``.
         """
         from .storage.export import write_zip
 
@@ -800,8 +803,11 @@ class ArtifactStore:
             raise InvalidInputError("export_zip needs a namespace, a session_id, or both")
         ns = V.validate_namespace(namespace if namespace is not None else "default")
         sid = V.validate_session_id(session_id)
+        if workspace_layout and sid is None:
+            raise InvalidInputError("workspace_layout needs a session_id")
         self._sweep()
-        return write_zip(self.root, self._catalog, self._blobs, dest, ns, sid)
+        manifest = self.manifest(sid, ns) if workspace_layout and sid is not None else None
+        return write_zip(self.root, self._catalog, self._blobs, dest, ns, sid, manifest)
 
     def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport:
         """Expire due versions, drop expired records and content nothing else uses, remove

@@ -190,3 +190,48 @@ def test_auto_clean_after_the_idle_timeout(clean_server):
     # the session is usable again afterwards: a new upload is kept until it idles in turn
     _upload(clean_server, "s_idle", name="again.md")
     assert _names(clean_server, "s_idle") == ["again.md"]
+
+
+def test_session_zip_is_the_workspace_directory(wf_http):
+    """2.3: 'Packages `WareHouse/<session>/` into a zip for batch download.' with 1.1: 'Files land
+    in `WareHouse/<session>/code_workspace/attachments/` and are recorded in
+    `attachments_manifest.json`.'"""
+    import io
+    import zipfile
+    att = _upload(wf_http, "s_zip", name="data.csv", body=b"a,b\n1,2\n", mime="text/csv")["attachment_id"]
+    assert wf_http.post("/api/workflow/execute", json={"session_id": "s_zip", "task_prompt": "zip",
+                                                      "attachments": [att]}).json()["status"] == "completed"
+    r = wf_http.get("/api/sessions/s_zip/download")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    zf = zipfile.ZipFile(io.BytesIO(r.content))
+    names = set(zf.namelist())
+    assert {"code_workspace/attachments/data.csv", "code_workspace/attachments/attachments_manifest.json",
+            "code_workspace/summary.txt"} <= names, names
+    assert zf.read("code_workspace/attachments/data.csv") == b"a,b\n1,2\n"
+    manifest = json.loads(zf.read("code_workspace/attachments/attachments_manifest.json"))
+    entry = [e for e in manifest["attachments"] if e["attachment_id"] == att][0]
+    # 3.1: 'the manifest records `source`, `workspace_path`, `storage`, etc.'
+    assert entry["source"] == "upload" and entry["storage"]
+    assert entry["workspace_path"] == "code_workspace/attachments/data.csv"
+
+
+def test_upload_event_names_the_uploader_and_the_workspace_path(http):
+    """2.1 event sample: '"node_id": "python_runner", "path": "code_workspace/result.json"' (an
+    upload is produced by the uploader and lies under code_workspace/attachments/)."""
+    up = _upload(http, "s_node", name="report.pdf", body=b"%PDF-1.4\n", mime="application/pdf")
+    ev = http.get("/api/sessions/s_node/artifact-events?wait_seconds=0").json()["events"][0]
+    assert ev["attachment_id"] == up["attachment_id"]
+    assert ev["node_id"] == "upload"
+    assert ev["path"] == "code_workspace/attachments/report.pdf" == up["path"]
+    meta = http.get(f"/api/sessions/s_node/artifacts/{up['attachment_id']}").json()
+    assert meta["path"] == ev["path"]
+
+
+def test_upload_and_meta_carry_mime_type_and_sha256(http):
+    """1.1 'mime' and 2.1 'hash', plus the 'mime_type' and 'sha256' names another
+    implementation of this API uses, so clients of either work."""
+    up = _upload(http, "s_names")
+    assert up["mime_type"] == up["mime"] == "text/markdown"
+    assert up["hash"] == "sha256:" + up["sha256"] and len(up["sha256"]) == 64
+    meta = http.get(f"/api/sessions/s_names/artifacts/{up['attachment_id']}?mode=meta").json()
+    assert meta["mime_type"] == meta["mime"] and meta["hash"] == "sha256:" + meta["sha256"] == up["hash"]

@@ -197,9 +197,12 @@ class UploadOut(BaseModel):
     artifact_id: str
     name: str
     mime: str
+    mime_type: str = Field(description="Same as mime (the name other implementations of this API use).")
     size: int
     version: int
     sha256: str
+    hash: str = Field(description="'sha256:<hex>', as in the events.")
+    path: str = Field(description="Where the file lies in the session workspace (and its zip).")
     session_id: str
 
 
@@ -285,11 +288,13 @@ class AttachmentMetaOut(BaseModel):
     attachment_id: str
     session_id: Optional[str] = None
     name: str
-    path: str
+    path: str = Field(description="Uploads: code_workspace/attachments/<name>; otherwise the name.")
     file_name: Optional[str] = None
     mime: str
+    mime_type: str = Field(description="Same as mime.")
     size: int
     hash: str
+    sha256: str = Field(description="The hex digest in hash, without its 'sha256:' prefix.")
     version: int
     created_at: str
     tags: list[str] = Field(default_factory=list)

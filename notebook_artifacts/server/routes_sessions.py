@@ -20,6 +20,7 @@ from starlette.responses import Response
 
 from ..errors import NotFoundError
 from ..models import Artifact
+from ..storage.export import workspace_arcname
 from . import _schemas as S
 from ._common import (
     DEFAULT_SESSION_EVENT_TYPES,
@@ -31,7 +32,7 @@ from ._common import (
     split_csv,
 )
 from ._content_policy import served_type
-from ._downloads import content_disposition, content_response, data_uri, write_zip_from_store, zip_stream_response
+from ._downloads import content_disposition, content_response, data_uri, zip_stream_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload
 
 __all__ = ["router", "attachment_record"]
@@ -76,7 +77,7 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
         a: Artifact = await store_upload(
             up,
             lambda path: s.store.put(
-                Path(path), name, namespace=ns, session_id=sid, source="upload", mime_type=mime,
+                Path(path), name, namespace=ns, session_id=sid, source="upload", source_tool="upload", mime_type=mime,
                 file_name=name.replace("\\", "/").rsplit("/", 1)[-1],
             ),
         )
@@ -84,9 +85,15 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
         up.cleanup()
     return {
         "attachment_id": a.attachment_id, "artifact_id": a.artifact_id, "name": a.name,
-        "mime": a.mime_type, "size": a.size_bytes, "version": a.version, "sha256": a.sha256,
+        "mime": a.mime_type, "mime_type": a.mime_type, "size": a.size_bytes, "version": a.version,
+        "sha256": a.sha256, "hash": f"sha256:{a.sha256}", "path": _workspace_path(a),
         "session_id": session_id,
     }
+
+
+def _workspace_path(a: Artifact) -> str:
+    """An upload's path in the seed's session workspace; the name for anything else."""
+    return workspace_arcname(a.name, "upload") if a.source == "upload" else a.name
 
 
 @router.get("/api/uploads/{session_id}", response_model=S.AttachmentListOut, summary="List a session's attachments")
@@ -177,8 +184,9 @@ def download_artifact(
         return content_response(lambda: s.store.open(a.artifact_id), a, request, download=download)
     meta: dict[str, Any] = {
         "artifact_id": a.artifact_id, "attachment_id": a.attachment_id, "session_id": a.session_id,
-        "name": a.name, "path": a.name, "file_name": a.file_name, "mime": a.mime_type,
-        "size": a.size_bytes, "hash": f"sha256:{a.sha256}", "version": a.version,
+        "name": a.name, "path": _workspace_path(a), "file_name": a.file_name, "mime": a.mime_type,
+        "mime_type": a.mime_type, "size": a.size_bytes, "hash": f"sha256:{a.sha256}", "sha256": a.sha256,
+        "version": a.version,
         "created_at": a.created_at, "tags": list(a.tags), "metadata": dict(a.metadata),
         "download_url": f"/api/sessions/{session_id}/artifacts/{a.artifact_id}?mode=stream&download=true",
         "data_uri": None,
@@ -195,7 +203,9 @@ def download_artifact(
     summary="Download the whole session as a zip",
     response_class=Response,
     responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-                     "description": "A zip of the session's artifacts, streamed."}},
+                     "description": ("A zip of the session laid out as its workspace, streamed: uploads "
+                                     "under code_workspace/attachments/ beside attachments_manifest.json, "
+                                     "other artifacts under code_workspace/, and _export_index.json.")}},
 )
 def download_session(session_id: SessionId, request: Request) -> Response:
     s = settings_of(request)
@@ -209,21 +219,8 @@ def download_session(session_id: SessionId, request: Request) -> Response:
 
 
 def _export(store: Any, fileobj: Any, ns: str, sid: str) -> None:
-    """Prefer the store's own export (same zip layout as the notebook's 'download all')."""
-    export = getattr(store, "export_zip", None)
-    if export is not None:
-        export(fileobj, namespace=ns, session_id=sid)
-        return
-    items = []  # pragma: no cover - fallback when the store has no export_zip
-    cursor = None
-    while True:
-        page = store.list(namespace=ns, session_id=sid, limit=200, cursor=cursor)
-        items.extend((a.name, (lambda aid=a.artifact_id: store.open(aid))) for a in page.artifacts)
-        if not page.has_more:
-            break
-        cursor = page.next_cursor
-    write_zip_from_store(fileobj, items)
-
+    """The session as seed 001's ``WareHouse/<session>/`` directory would be zipped."""
+    store.export_zip(fileobj, namespace=ns, session_id=sid, workspace_layout=True)
 
 
 @router.get("/api/sessions/{session_id}/manifest", response_model=S.ManifestOut,
