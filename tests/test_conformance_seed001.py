@@ -235,3 +235,22 @@ def test_upload_and_meta_carry_mime_type_and_sha256(http):
     assert up["hash"] == "sha256:" + up["sha256"] and len(up["sha256"]) == 64
     meta = http.get(f"/api/sessions/s_names/artifacts/{up['attachment_id']}?mode=meta").json()
     assert meta["mime_type"] == meta["mime"] and meta["hash"] == "sha256:" + meta["sha256"] == up["hash"]
+
+
+def test_include_mime_wildcard_and_malformed_filters(http):
+    """2.1: 'Query params: `after`, `wait_seconds`, `include_mime`, ...' and 4: 'filter via
+    `include_mime` as needed' (the usual MIME wildcard form `image/*` matches images; a filter
+    that is not a MIME type is an error, never a silently empty page)."""
+    _upload(http, "s_mime", name="pic.png", body=b"\x89PNG\r\n\x1a\n0000", mime="image/png")
+    _upload(http, "s_mime", name="notes.txt", body=b"hi", mime="text/plain")
+    base = "/api/sessions/s_mime/artifact-events?wait_seconds=0"
+    for flt in ("image/*", "image/", "image/png", "IMAGE/*"):
+        names = [e["path"].rsplit("/", 1)[-1] for e in http.get(f"{base}&include_mime={flt}").json()["events"]]
+        assert names == ["pic.png"], flt
+    assert len(http.get(f"{base}&include_mime=*/*").json()["events"]) == 2
+    for bad in ("image", "image/png;q=1", "not a type", "/png"):
+        r = http.get(f"{base}&include_mime={bad}")
+        assert r.status_code == 422, (bad, r.text)
+        assert bad in r.json()["detail"][0]["msg"]
+    assert http.get(f"{base}&include_ext=.png").json()["events"][0]["path"].endswith("pic.png")
+    assert http.get(f"{base}&include_ext=../png").status_code == 422

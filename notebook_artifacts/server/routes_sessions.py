@@ -26,7 +26,9 @@ from ._common import (
     DEFAULT_SESSION_EVENT_TYPES,
     SessionId,
     check_scope,
+    ext_filters,
     long_poll,
+    mime_prefixes,
     seed001_scope,
     settings_of,
     split_csv,
@@ -122,7 +124,7 @@ async def artifact_events(
     request: Request,
     after: Annotated[int, Query(ge=0, description="Return events after this cursor.")] = 0,
     wait_seconds: Annotated[float, Query(ge=0, le=60, description="Wait up to this long for an event.")] = 25,
-    include_mime: Annotated[Optional[str], Query(max_length=1000, description="Comma-separated MIME prefixes, e.g. 'image/,text/'.")] = None,
+    include_mime: Annotated[Optional[str], Query(max_length=1000, description="Comma-separated MIME filters: 'image/*', 'image/' or 'text/csv' (422 for anything else).")] = None,
     include_ext: Annotated[Optional[str], Query(max_length=1000, description="Comma-separated extensions, e.g. '.csv,.json'.")] = None,
     max_size: Annotated[Optional[int], Query(ge=0, description="Only artifacts up to this many bytes.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -136,7 +138,7 @@ async def artifact_events(
         type_list = list(DEFAULT_SESSION_EVENT_TYPES)
     page = await long_poll(
         request, namespace=ns, session_id=sid, after=after, wait_seconds=wait_seconds,
-        include_mime=split_csv(include_mime), include_ext=split_csv(include_ext), max_size=max_size,
+        include_mime=mime_prefixes(include_mime), include_ext=ext_filters(include_ext), max_size=max_size,
         limit=limit, types=type_list,
     )
     return {
