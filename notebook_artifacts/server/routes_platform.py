@@ -3,6 +3,9 @@
 Under ``/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}``: namespace
 ``ORG/WORKSPACE/NS`` in the store, ``thread_id`` is the store's ``session_id``. ``{artifact_id}``
 is an ``art_`` id (one version); an id outside the path's namespace is 404.
+``workspace_id`` and ``namespace_id`` in answers are the path segments the client used
+(``ml``, ``churn``); ``namespace`` holds the full ``ORG/WORKSPACE/NS``. Creates answer 200, as
+the seed shows (docs/seed-differences.md).
 The signed download route ``/v1/signed/{artifact_id}`` needs no token, only a valid signature.
 """
 
@@ -44,10 +47,19 @@ def _artifact(store: Any, ns: str, artifact_id: str) -> Artifact:
     return a
 
 
+def _out(a: Artifact) -> dict[str, Any]:
+    """The seed-003 wire form: ``workspace_id``/``namespace_id`` as the URL's segments."""
+    d = a.to_dict()
+    parts = a.namespace.split("/")
+    if len(parts) == 3:
+        d["workspace_id"], d["namespace_id"] = parts[1], parts[2]
+    return d
+
+
 def _page(page: Any) -> dict[str, Any]:
     return {
         "total": page.total, "has_more": page.has_more, "next_cursor": page.next_cursor,
-        "artifacts": [a.to_dict() for a in page.artifacts],
+        "artifacts": [_out(a) for a in page.artifacts],
     }
 
 
@@ -87,7 +99,7 @@ def _put_kwargs(body: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
-@router.post("/artifacts", response_model=S.ArtifactOut, status_code=201, summary="Create Artifact")
+@router.post("/artifacts", response_model=S.ArtifactOut, summary="Create Artifact")
 def create_artifact(org: Segment, workspace: Segment, namespace: Segment, body: S.ArtifactCreate,
                     request: Request) -> dict[str, Any]:
     s = settings_of(request)
@@ -95,7 +107,7 @@ def create_artifact(org: Segment, workspace: Segment, namespace: Segment, body: 
     kwargs = _put_kwargs(body.model_dump())
     a = s.store.put(data, body.name, namespace=platform_namespace(org, workspace, namespace),
                     session_id=body.thread_id, **kwargs)
-    return a.to_dict()
+    return _out(a)
 
 
 def _text_bytes(text: str, max_bytes: int) -> bytes:
@@ -170,7 +182,7 @@ def _upload_kwargs(fields: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-@router.post("/artifacts/upload", response_model=S.ArtifactOut, status_code=201, summary="Create Artifact With File",
+@router.post("/artifacts/upload", response_model=S.ArtifactOut, summary="Create Artifact With File",
              openapi_extra=multipart_body_schema(_UPLOAD_FIELDS))
 async def upload_artifact(org: Segment, workspace: Segment, namespace: Segment, request: Request) -> dict[str, Any]:
     """Multipart ``file`` (streamed, limited by the server's max upload size), ``name`` (default:
@@ -193,7 +205,7 @@ async def upload_artifact(org: Segment, workspace: Segment, namespace: Segment, 
         )
     finally:
         up.cleanup()
-    return a.to_dict()
+    return _out(a)
 
 
 @router.post("/artifacts/query", response_model=S.QueryResultOut, summary="Query Artifacts")
@@ -205,7 +217,7 @@ def query_artifacts(org: Segment, workspace: Segment, namespace: Segment, body: 
                       mode="dense" if body.mode == "semantic" else body.mode, versions=body.versions,
                       scope=body.scope, context_budget=body.context_budget)
     return {
-        "results": [S.query_hit_out(h) for h in res.results],
+        "results": [{**S.query_hit_out(h), "artifact": _out(h.artifact)} for h in res.results],
         "combined_context": res.combined_context,
         "total_results": res.total_results,
         "query": res.query,
@@ -215,7 +227,7 @@ def query_artifacts(org: Segment, workspace: Segment, namespace: Segment, body: 
 @router.get("/artifacts/{artifact_id}", response_model=S.ArtifactOut, summary="Get Artifact")
 def get_artifact(org: Segment, workspace: Segment, namespace: Segment, artifact_id: str, request: Request) -> dict[str, Any]:
     store = settings_of(request).store
-    return _artifact(store, platform_namespace(org, workspace, namespace), artifact_id).to_dict()
+    return _out(_artifact(store, platform_namespace(org, workspace, namespace), artifact_id))
 
 
 @router.put("/artifacts/{artifact_id}", response_model=S.ArtifactOut, summary="Update Artifact")
@@ -247,7 +259,7 @@ def update_artifact(org: Segment, workspace: Segment, namespace: Segment, artifa
         kw["pinned"] = body.is_pinned
     if kw:
         a = s.store.update(a.artifact_id, **kw)
-    return a.to_dict()
+    return _out(a)
 
 
 @router.delete("/artifacts/{artifact_id}", status_code=204, response_class=Response, summary="Delete Artifact")
@@ -266,7 +278,7 @@ def delete_artifact(org: Segment, workspace: Segment, namespace: Segment, artifa
 def list_versions(org: Segment, workspace: Segment, namespace: Segment, artifact_id: str, request: Request) -> list[dict[str, Any]]:
     store = settings_of(request).store
     a = _artifact(store, platform_namespace(org, workspace, namespace), artifact_id)
-    return [v.to_dict() for v in store.versions(a.artifact_id)]
+    return [_out(v) for v in store.versions(a.artifact_id)]
 
 
 @router.get("/artifacts/{artifact_id}/download", response_model=S.DownloadUrlOut, summary="Get artifact download URL")
