@@ -21,7 +21,6 @@ Behaviour decisions (see also README):
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import secrets
@@ -31,7 +30,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import IndexUnavailableError, InvalidInputError, NotFoundError
+from .errors import IndexUnavailableError, InvalidInputError, NotFoundError, StorageFullError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
 from .models import QueryResult, Source
 from .storage import _validate as V
@@ -355,7 +354,7 @@ class ArtifactStore:
             return
         free = st.f_bavail * st.f_frsize
         if free < DISK_RESERVE_BYTES:
-            raise OSError(errno.ENOSPC, (
+            raise StorageFullError((
                 f"No space left on device: storing {staged.size} bytes would leave {free} bytes "
                 f"free in {self.root}, under the {DISK_RESERVE_BYTES} bytes kept so deletes and "
                 "gc can still run; nothing was stored. Free space (store.delete(...), store.gc()) "

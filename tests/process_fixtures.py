@@ -14,7 +14,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator, Optional, Sequence
 
 import httpx
 
@@ -28,9 +28,11 @@ def cli() -> list[str]:
 
 
 @contextmanager
-def serve_process(root: Path, *extra: str, env: Optional[dict[str, str]] = None) -> Iterator[dict[str, Any]]:
+def serve_process(root: Path, *extra: str, env: Optional[dict[str, str]] = None,
+                  launcher: Sequence[str] = ()) -> Iterator[dict[str, Any]]:
+    """``launcher``: words put before the command (e.g. a private-mount wrapper)."""
     proc = subprocess.Popen(
-        cli() + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN, "--no-index", *extra],
+        [*launcher] + cli() + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN, "--no-index", *extra],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )

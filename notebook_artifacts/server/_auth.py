@@ -14,10 +14,11 @@ from typing import Callable, Optional
 from urllib.parse import unquote_plus
 
 from fastapi import HTTPException, Request, Security
+from starlette.requests import HTTPConnection
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-__all__ = ["new_token", "token_matches", "make_auth_dependency", "RedactingFilter", "redact_secrets",
-           "SECRET_PARAMS"]
+__all__ = ["new_token", "token_matches", "given_token", "is_authorized", "make_auth_dependency",
+           "RedactingFilter", "redact_secrets", "SECRET_PARAMS"]
 
 _bearer = HTTPBearer(auto_error=False, description="The server token (printed by `serve`).")
 _query = APIKeyQuery(name="token", auto_error=False, description="The server token, as a query parameter.")
@@ -40,6 +41,20 @@ def token_matches(given: Optional[str], expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+def given_token(conn: HTTPConnection) -> Optional[str]:
+    """The token a request or WebSocket carries: ``Authorization: Bearer <token>`` (scheme in
+    any case), else ``?token=``."""
+    scheme, _, credentials = conn.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return conn.query_params.get("token") or None
+
+
+def is_authorized(conn: HTTPConnection, expected: str) -> bool:
+    """True when ``conn`` (HTTP or WebSocket) carries ``expected``."""
+    return token_matches(given_token(conn), expected)
+
+
 def make_auth_dependency(expected: str) -> Callable[..., None]:
     """A FastAPI dependency that raises 401 unless the request carries ``expected``."""
 
@@ -48,8 +63,9 @@ def make_auth_dependency(expected: str) -> Callable[..., None]:
         bearer: Optional[HTTPAuthorizationCredentials] = Security(_bearer),
         token: Optional[str] = Security(_query),
     ) -> None:
-        given = bearer.credentials if bearer is not None else token
-        if not token_matches(given, expected):
+        # bearer/token are declared for the OpenAPI security schemes; the check is the one
+        # the WebSocket uses
+        if not is_authorized(request, expected):
             raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
 
     return require_token

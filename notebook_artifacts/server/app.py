@@ -1,8 +1,11 @@
 """``create_app(store)``: the FastAPI app serving one :class:`ArtifactStore` over HTTP and WebSocket.
 
-Error mapping (every route): ``NotFoundError`` -> 404, ``InvalidInputError`` -> 400
-(``{"detail": message}``), request validation -> 422 (``detail[{loc, msg, type, input, ctx}]``),
-too large -> 413 (nothing stored), no/bad token -> 401, ``IndexUnavailableError`` -> 503.
+Error mapping (every route; the table is :data:`ERROR_STATUS`): ``NotFoundError`` -> 404,
+``InvalidInputError`` -> 400 (``{"detail": message}``), request validation -> 422
+(``detail[{loc, msg, type, input, ctx}]``), too large -> 413 (nothing stored), no/bad token ->
+401, ``IndexUnavailableError`` -> 503, ``IntegrityError`` -> 500, a full disk
+(``StorageFullError``, or any ENOSPC / SQLite "disk is full") -> 507. Seed 002's controller
+routes answer 400 for every client mistake (``routes_apps``).
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional, Union
@@ -21,7 +25,15 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from .. import __version__
-from ..errors import IndexUnavailableError, IntegrityError, InvalidInputError, NotFoundError
+from ..errors import (
+    ArtifactError,
+    IndexUnavailableError,
+    IntegrityError,
+    InvalidInputError,
+    NotFoundError,
+    StorageFullError,
+    is_disk_full,
+)
 from . import routes_apps, routes_platform, routes_sessions, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
 from ._autoclean import DEFAULT_IDLE_SECONDS, run_idle_cleaner
@@ -31,7 +43,8 @@ from ._docs import add_docs_routes
 from ._hub import EventHub
 from ._signing import UrlSigner
 
-__all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_DATA_URI_MAX_BYTES"]
+__all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_DATA_URI_MAX_BYTES", "ERROR_STATUS",
+           "status_of", "add_error_handlers"]
 
 #: Default upload limit (1 GiB); ``serve --max-upload-bytes`` changes it.
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30
@@ -45,12 +58,53 @@ class ErrorOut(BaseModel):
     detail: Union[str, list[Any]]
 
 
+#: Status of each error the store raises on purpose (most specific class first wins by MRO).
+ERROR_STATUS: dict[type[ArtifactError], int] = {
+    InvalidInputError: 400,
+    NotFoundError: 404,
+    IntegrityError: 500,  # stored content missing or damaged: a server fault, said plainly
+    IndexUnavailableError: 503,
+    StorageFullError: 507,
+    ArtifactError: 500,
+}
+
 _ERRORS: dict[Union[int, str], dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Rejected input (the message says what is allowed)."},
     401: {"model": ErrorOut, "description": "Missing or invalid token."},
     404: {"model": ErrorOut, "description": "No such artifact, version or session."},
     413: {"model": ErrorOut, "description": "Body larger than the server's limit; nothing stored."},
+    507: {"model": ErrorOut, "description": "The server's disk is full; nothing stored."},
 }
+
+_DISK_FULL = ("the server's disk is full; nothing was stored. Ask its operator to free space "
+              "(delete artifacts, run `notebook-artifacts gc`) and retry")
+
+
+def status_of(exc: BaseException) -> int:
+    """The HTTP status for ``exc`` from :data:`ERROR_STATUS` (500 when none applies)."""
+    if is_disk_full(exc):
+        return 507
+    for cls in type(exc).__mro__:
+        if cls in ERROR_STATUS:
+            return ERROR_STATUS[cls]  # type: ignore[index]
+    return 500
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """One handler for the whole error tree, plus disk-full errors raised as bare OSError or
+    SQLite 'disk is full' (any other OSError stays a 500)."""
+
+    async def _artifact_error(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status_of(exc))
+
+    async def _os_error(request: Request, exc: Exception) -> Response:
+        if is_disk_full(exc):
+            return JSONResponse({"detail": _DISK_FULL}, status_code=507)
+        raise exc
+
+    app.add_exception_handler(ArtifactError, _artifact_error)
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(sqlite3.OperationalError, _os_error)
 
 
 class _BodyLimit:
@@ -124,9 +178,9 @@ def create_app(
     deleted (see ``_autoclean``).
     """
     if max_upload_bytes < 1:
-        raise ValueError("max_upload_bytes must be at least 1")
+        raise InvalidInputError("max_upload_bytes must be at least 1")
     if session_idle_seconds <= 0:
-        raise ValueError("session_idle_seconds must be positive")
+        raise InvalidInputError("session_idle_seconds must be positive")
     if auth and token is None:
         token = new_token()
     if not auth:
@@ -179,22 +233,6 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(NotFoundError)
-    async def _not_found(request: Request, exc: NotFoundError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(InvalidInputError)
-    async def _invalid(request: Request, exc: InvalidInputError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(IndexUnavailableError)
-    async def _no_index(request: Request, exc: IndexUnavailableError) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
-
-    @app.exception_handler(IntegrityError)
-    async def _damaged(request: Request, exc: IntegrityError) -> JSONResponse:
-        # stored content is missing or damaged: a server fault, said plainly (never wrong bytes)
-        return JSONResponse({"detail": str(exc)}, status_code=500)
-
+    add_error_handlers(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     return app

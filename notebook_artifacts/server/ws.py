@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from ..errors import ArtifactError
 from . import _schemas as S
 
-from ._auth import token_matches
+from ._auth import is_authorized
 from ._common import SESSION_PATTERN, ServerSettings, ws_message
 from .routes_workflow import run_workflow
 
@@ -78,14 +78,9 @@ async def _human_input(s: ServerSettings, msg: dict[str, Any], session_id: Optio
 async def events_ws(ws: WebSocket) -> None:
     s = ws.app.state.settings
     q = ws.query_params
-    if s.token is not None:
-        given = q.get("token")
-        auth = ws.headers.get("authorization", "")
-        if not given and auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
-        if not token_matches(given, s.token):
-            await ws.close(code=1008, reason="missing or invalid token: add ?token=<token>")
-            return
+    if s.token is not None and not is_authorized(ws, s.token):
+        await ws.close(code=1008, reason="missing or invalid token: add ?token=<token>")
+        return
     session_id = q.get("session_id") or None
     namespace = q.get("namespace") or None
     after_raw = q.get("after")
