@@ -254,3 +254,15 @@ def test_include_mime_wildcard_and_malformed_filters(http):
         assert bad in r.json()["detail"][0]["msg"]
     assert http.get(f"{base}&include_ext=.png").json()["events"][0]["path"].endswith("pic.png")
     assert http.get(f"{base}&include_ext=../png").status_code == 422
+
+
+def test_misspelt_session_id_is_404(http):
+    """5 FAQ: 'Download link 404 | Check `session_id` spelling (allowed chars: letters/digits/`_-`)'"""
+    for url in ("/api/sessions/bad%20id/download", "/api/sessions/bad.id/artifacts/x",
+                "/api/uploads/bad%21id", "/api/sessions/b%C3%A4d/artifact-events?wait_seconds=0"):
+        r = http.get(url)
+        assert r.status_code == 404, (url, r.status_code, r.text)
+        assert "letters, digits" in r.json()["detail"]
+    # other bad parameters stay 422 with the field named
+    r = http.get("/api/sessions/s1/artifact-events?wait_seconds=-1")
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "wait_seconds"]

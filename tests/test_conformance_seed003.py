@@ -121,3 +121,15 @@ def test_delete(http):
     a = http.post(f"{P}/artifacts", json={"name": "gone.txt", "content": "x"}).json()
     assert http.delete(f"{P}/artifacts/{a['artifact_id']}").status_code == 204
     assert http.get(f"{P}/artifacts/{a['artifact_id']}").status_code == 404
+
+
+def test_rejected_values_use_the_one_documented_error_shape(http):
+    """Every operation documents one error answer: '{ "detail": [ { "loc": [...], "msg": "string",
+    "type": "string", "input": null, "ctx": {} } ] }' (a 422, never a 400 with a string)."""
+    for body in ({"name": "../escape.txt", "content": "x"}, {"name": "a", "content": "x", "ttl_seconds": -5}):
+        r = http.post(f"{P}/artifacts", json=body)
+        assert r.status_code == 422, (body, r.status_code, r.text)
+        detail = r.json()["detail"]
+        assert isinstance(detail, list) and set(detail[0]) == {"loc", "msg", "type", "input", "ctx"}
+    spec = http.get("/openapi.json").json()
+    assert "400" not in spec["paths"]["/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}/artifacts"]["post"]["responses"]

@@ -17,18 +17,47 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.responses import Response
 
-from ..errors import NotFoundError
+from ..errors import InvalidInputError, NotFoundError
 from ..models import Artifact
 from . import _schemas as S
 from ._common import Segment, check_scope, platform_namespace, settings_of, split_csv
+from ._docs import NOT_RETURNED
 from ._downloads import content_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload, validation_error
 
 __all__ = ["router", "signed_router"]
 
-router = APIRouter(prefix="/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}", tags=["platform (seed 003)"])
+class _Seed003Route(APIRoute):
+    """Seed 003 documents one error shape, 422 with ``detail[{loc, msg, type, input, ctx}]``:
+    a rejected value (``InvalidInputError``, a 400 elsewhere) answers that way here too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.responses = {k: v for k, v in self.responses.items() if k != 400}
+        self.openapi_extra = {**(self.openapi_extra or {}), NOT_RETURNED: [400]}
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def seed003_handler(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except (InvalidInputError, HTTPException) as exc:
+                if isinstance(exc, HTTPException) and (exc.status_code != 400 or not isinstance(exc.detail, str)):
+                    raise
+                msg = exc.detail if isinstance(exc, HTTPException) else str(exc)
+                return JSONResponse({"detail": [{"loc": ["body"], "msg": msg, "type": "value_error",
+                                                 "input": None, "ctx": {}}]}, status_code=422)
+
+        return seed003_handler
+
+
+router = APIRouter(prefix="/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}", tags=["platform (seed 003)"],
+                   route_class=_Seed003Route)
 signed_router = APIRouter(tags=["platform (seed 003)"])
 
 ThreadQuery = Annotated[Optional[str], Query(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Filter by thread")]

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
@@ -39,7 +41,30 @@ from ._uploads import multipart_body_schema, read_multipart, store_upload
 
 __all__ = ["router", "attachment_record"]
 
-router = APIRouter(tags=["sessions (seed 001)"])
+_BAD_SESSION = ("no session {sid!r}: session ids hold letters, digits, '_' and '-' (1-128 characters); "
+                "check its spelling")
+
+
+class _Seed001Route(APIRoute):
+    """Seed 001's FAQ pairs a misspelt session id with 404 ('Download link 404 | Check
+    `session_id` spelling'): a malformed ``session_id`` in the path is 404, not 422."""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def seed001_handler(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                if any(tuple(e.get("loc", ()))[:2] == ("path", "session_id") for e in exc.errors()):
+                    sid = request.path_params.get("session_id", "")
+                    return JSONResponse({"detail": _BAD_SESSION.format(sid=sid)}, status_code=404)
+                raise
+
+        return seed001_handler
+
+
+router = APIRouter(tags=["sessions (seed 001)"], route_class=_Seed001Route)
 
 
 def attachment_record(a: Artifact) -> dict[str, Any]:
