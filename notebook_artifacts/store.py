@@ -40,7 +40,12 @@ from .storage.events import EventFilter, EventWatcher, fetch_events, latest_curs
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
-__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
+__all__ = ["ArtifactStore", "TextContent", "CONTENT_MAX_BYTES", "PREVIEW_CHARS"]
+
+
+class TextContent(str):
+    """A ``str`` that :meth:`ArtifactStore.put` always stores as text, never opens as a path
+    (for text from a client: HTTP bodies)."""
 
 CONTENT_MAX_BYTES = 16 * 1024
 #: a put that would leave less free space than this is refused (deletes need a little room)
@@ -362,7 +367,8 @@ class ArtifactStore:
 
     def _stage(self, src: Any, name: str | None) -> tuple[StagedBlob, str, str | None]:
         """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``."""
-        if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
+        if isinstance(src, os.PathLike) or (
+                isinstance(src, str) and not isinstance(src, TextContent) and _looks_like_file(src)):
             p = Path(src)
             if p.is_dir():
                 raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")

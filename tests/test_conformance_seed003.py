@@ -133,3 +133,15 @@ def test_rejected_values_use_the_one_documented_error_shape(http):
         assert isinstance(detail, list) and set(detail[0]) == {"loc", "msg", "type", "input", "ctx"}
     spec = http.get("/openapi.json").json()
     assert "400" not in spec["paths"]["/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}/artifacts"]["post"]["responses"]
+
+
+def test_has_file_is_false_for_json_content(http):
+    """Sample: '"content": "string", ... "has_file": false' for Create Artifact (JSON content);
+    Create Artifact With File stores a file (has_file true, checked above)."""
+    a = http.post(f"{P}/artifacts", json={"name": "note.md", "content": "# note"}).json()
+    assert a["has_file"] is False and a["content"] == "# note"
+    b = http.put(f"{P}/artifacts/{a['artifact_id']}", json={"content": "# note v2"}).json()
+    assert b["has_file"] is False and b["version"] == 2
+    # text that names a file on the server is stored as that text, never read from disk
+    c = http.post(f"{P}/artifacts", json={"name": "p.txt", "content": "/etc/hostname"}).json()
+    assert c["content"] == "/etc/hostname" and c["size_bytes"] == len("/etc/hostname")

@@ -23,6 +23,7 @@ from starlette.responses import Response
 
 from ..errors import InvalidInputError, NotFoundError
 from ..models import Artifact
+from ..store import TextContent
 from . import _schemas as S
 from ._common import Segment, check_scope, platform_namespace, settings_of, split_csv
 from ._docs import NOT_RETURNED
@@ -132,23 +133,23 @@ def _put_kwargs(body: Any) -> dict[str, Any]:
 def create_artifact(org: Segment, workspace: Segment, namespace: Segment, body: S.ArtifactCreate,
                     request: Request) -> dict[str, Any]:
     s = settings_of(request)
-    data = _text_bytes(body.content or "", s.max_upload_bytes)
+    data = _text_content(body.content or "", s.max_upload_bytes)
     kwargs = _put_kwargs(body.model_dump())
     a = s.store.put(data, body.name, namespace=platform_namespace(org, workspace, namespace),
                     session_id=body.thread_id, **kwargs)
     return _out(a)
 
 
-def _text_bytes(text: str, max_bytes: int) -> bytes:
-    """Text from a client, as bytes: a ``str`` given to ``store.put`` that names an existing
-    file would be read as a path, which must never happen for HTTP input."""
+def _text_content(text: str, max_bytes: int) -> TextContent:
+    """Text from a client, marked so ``store.put`` stores it as text (``has_file`` false) and
+    never reads a server file it happens to name."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (a "\ud800" escape in the JSON)
         raise validation_error(["body", "content"], "content is not valid Unicode text", None) from None
     if len(data) > max_bytes:
         raise HTTPException(413, f"content exceeds the server limit of {max_bytes} bytes; nothing was stored")
-    return data
+    return TextContent(text)
 
 
 
@@ -266,7 +267,7 @@ def update_artifact(org: Segment, workspace: Segment, namespace: Segment, artifa
     ns = platform_namespace(org, workspace, namespace)
     a = _artifact(s.store, ns, artifact_id)
     if body.content is not None:
-        a = s.store.put(_text_bytes(body.content, s.max_upload_bytes), a.name, namespace=a.namespace, session_id=a.session_id,
+        a = s.store.put(_text_content(body.content, s.max_upload_bytes), a.name, namespace=a.namespace, session_id=a.session_id,
                         tags=a.tags, metadata=a.metadata, description=a.description,
                         artifact_type=a.artifact_type, mime_type=a.mime_type, file_name=a.file_name)
     kw: dict[str, Any] = {}
