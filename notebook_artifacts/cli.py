@@ -580,17 +580,34 @@ def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str |
 @click.option("--allowed-host", "allowed_hosts", multiple=True, metavar="NAME",
               help="With --no-auth, also answer requests for this host name (repeat); loopback "
                    "names and the bound address are always answered, others get 403.")
+@click.option("--session-idle-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="With MAC_AUTO_CLEAN_ATTACHMENTS=1, a session idle this long has its uploads "
+                   "deleted (default 3600).")
+@click.option("--workflow", "workflow_specs", multiple=True, metavar="[NAME=]MODULE:FUNCTION",
+              help="Register a workflow for POST /api/workflow/execute (repeatable; the name "
+                   "defaults to the function's).")
 @click.pass_context
 def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, token: str | None,
           no_auth: bool, max_upload_bytes: int | None, data_uri_max_bytes: int | None,
-          no_index: bool, presigned_downloads: bool,
-          allowed_hosts: tuple[str, ...]) -> None:
+          no_index: bool, presigned_downloads: bool, allowed_hosts: tuple[str, ...],
+          session_idle_seconds: float | None, workflow_specs: tuple[str, ...]) -> None:
     """Serve the store over HTTP and WebSocket (REST for the three seed APIs)."""
     try:
+        from .server.routes_workflow import load_workflow
         from .server.runner import is_loopback, run_server
     except ImportError as exc:
         raise CliError(f"serve needs the server extra: pip install 'notebook-artifacts[server]' ({exc})", 2) from None
     from .store import ArtifactStore
+
+    workflows: dict[str, Any] = {}
+    for spec in workflow_specs:
+        try:
+            wf_name, fn = load_workflow(spec)
+        except InvalidInputError as exc:
+            raise CliError(f"--workflow: {exc}", 2) from None
+        if wf_name in workflows:
+            raise CliError(f"--workflow: two workflows are named {wf_name!r}; name one with NAME=module:function", 2)
+        workflows[wf_name] = fn
 
     if no_auth and not is_loopback(host):
         raise CliError(f"--no-auth is allowed only on a loopback address, not {host}", 2)
@@ -600,9 +617,11 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
     root = serve_root if serve_root is not None else state.root
     store = ArtifactStore(root, index=not no_index, blobs=state.blobs, catalog=state.catalog)
     ctx.call_on_close(store.close)
-    kwargs: dict[str, Any] = {"allowed_hosts": list(allowed_hosts)}
+    kwargs: dict[str, Any] = {"allowed_hosts": list(allowed_hosts), "workflows": workflows}
     if presigned_downloads:
         kwargs["presigned_downloads"] = True
+    if session_idle_seconds is not None:
+        kwargs["session_idle_seconds"] = session_idle_seconds
     if data_uri_max_bytes is not None:
         kwargs["data_uri_max_bytes"] = data_uri_max_bytes
     try:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import errno as _errno
+import sqlite3 as _sqlite3
+
 __all__ = [
     "ArtifactError",
     "InvalidInputError",
@@ -13,7 +16,11 @@ __all__ = [
     "AdminOnlyError",
     "ConnectionLostError",
     "CatalogUnavailableError",
+    "StorageFullError",
+    "ServerStartError",
+    "is_disk_full",
 ]
+
 
 
 class ArtifactError(Exception):
@@ -54,5 +61,30 @@ class AdminOnlyError(AccessDeniedError):
 class ConnectionLostError(ArtifactError, ConnectionError):
     """The connection to a served store failed or dropped; the message says whether the call
     may have taken effect."""
+
+
 class CatalogUnavailableError(ArtifactError, ConnectionError):
     """The shared catalog (PostgreSQL) cannot be reached; nothing was written. Retry later."""
+
+
+class StorageFullError(ArtifactError, OSError):
+    """The disk (or quota) is full: nothing was stored. Free space (``delete``, ``gc``) and retry.
+
+    An ``OSError`` with ``errno`` ENOSPC, so ``except OSError`` handlers keep working."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_errno.ENOSPC, message)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
+
+
+class ServerStartError(ArtifactError, RuntimeError):
+    """The HTTP server could not start (the message says why: port taken, bad settings)."""
+
+
+def is_disk_full(exc: BaseException) -> bool:
+    """True for ENOSPC / EDQUOT and SQLite's 'database or disk is full'."""
+    if isinstance(exc, OSError) and exc.errno in (_errno.ENOSPC, getattr(_errno, "EDQUOT", _errno.ENOSPC)):
+        return True
+    return isinstance(exc, _sqlite3.OperationalError) and "disk is full" in str(exc)

@@ -14,11 +14,14 @@ from .errors import (
     AccessDeniedError,
     AdminOnlyError,
     ArtifactError,
+    CatalogUnavailableError,
     IndexUnavailableError,
     IntegrityError,
     InvalidInputError,
     NotFoundError,
     ReadOnlyError,
+    StorageFullError,
+    is_disk_full,
 )
 
 __all__ = ["ERROR_TABLE", "status_and_code", "exception_for"]
@@ -29,6 +32,8 @@ ERROR_TABLE: tuple[tuple[int, str, type[ArtifactError]], ...] = (
     (404, "not_found", NotFoundError),
     (500, "integrity", IntegrityError),
     (503, "index_unavailable", IndexUnavailableError),
+    (503, "catalog_unavailable", CatalogUnavailableError),
+    (507, "storage_full", StorageFullError),
     (401, "unauthorized", AccessDeniedError),
     (403, "read_only", ReadOnlyError),
     (403, "admin_only", AdminOnlyError),
@@ -39,8 +44,11 @@ ERROR_TABLE: tuple[tuple[int, str, type[ArtifactError]], ...] = (
 )
 
 
-def status_and_code(exc: ArtifactError) -> tuple[int, str]:
-    """The status and code the server answers ``exc`` with (most specific class first)."""
+def status_and_code(exc: BaseException) -> tuple[int, str]:
+    """The status and code the server answers ``exc`` with (most specific class first); a full
+    disk (any ENOSPC, SQLite's "disk is full") is 507 whatever raised it."""
+    if is_disk_full(exc) and not isinstance(exc, ArtifactError):
+        return 507, "storage_full"
     for status, code, cls in ERROR_TABLE:
         if type(exc) is cls:
             return status, code

@@ -184,6 +184,15 @@ class Event(_Record):
     source_tool: str | None = None
     data: dict[str, Any] = field(default_factory=dict)
 
+    def _seed001_path(self) -> str | None:
+        """An upload's path in the session workspace (``code_workspace/attachments/<name>``,
+        where the session zip holds it); the artifact name for anything else."""
+        if self.source_tool == "upload" and self.name:
+            from .storage.export import workspace_arcname
+
+            return workspace_arcname(self.name, "upload")
+        return self.name
+
     def to_seed001(self) -> dict[str, Any]:
         """The event shape of the session attachment API (seed 001)."""
         return {
@@ -192,12 +201,12 @@ class Event(_Record):
             "artifact_id": self.artifact_id,
             "attachment_id": ("att_" + self.artifact_id.split("_", 1)[-1]) if self.artifact_id else None,
             "node_id": self.source_tool,
-            "path": self.name,
+            "path": self._seed001_path(),
             "version": self.version,
             "size": self.size_bytes,
             "mime": self.mime_type,
             "hash": f"sha256:{self.sha256}" if self.sha256 else None,
-            "timestamp": self.timestamp,
+            "timestamp": int(self.timestamp),  # seed 001 shows whole seconds (typed clients need an int)
         }
 
 

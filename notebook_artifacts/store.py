@@ -21,17 +21,16 @@ Behaviour decisions (see also README):
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import IndexUnavailableError, InvalidInputError, NotFoundError
+from .errors import IndexUnavailableError, InvalidInputError, NotFoundError, StorageFullError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
 from .models import QueryResult, Source
 from .storage import _validate as V
@@ -42,7 +41,13 @@ from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mi
 from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
-__all__ = ["ArtifactStore", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path", "names_for_paths"]
+__all__ = ["ArtifactStore", "TextContent", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path",
+           "names_for_paths"]
+
+
+class TextContent(str):
+    """A ``str`` that :meth:`ArtifactStore.put` always stores as text, never opens as a path
+    (for text from a client: HTTP bodies)."""
 
 CONTENT_MAX_BYTES = 16 * 1024
 #: a put that would leave less free space than this is refused (deletes need a little room)
@@ -398,7 +403,7 @@ class ArtifactStore:
         free = st.f_bavail * st.f_frsize
         if free < DISK_RESERVE_BYTES and not self._blobs.exists(staged.sha256):
             # (identical content already stored: committing frees the staged copy)
-            raise OSError(errno.ENOSPC, (
+            raise StorageFullError((
                 f"No space left on device: storing {staged.size} bytes would leave {free} bytes "
                 f"free in {self.root}, under the {DISK_RESERVE_BYTES} bytes kept so deletes and "
                 "gc can still run; nothing was stored. Free space (store.delete(...), store.gc()) "
@@ -406,7 +411,8 @@ class ArtifactStore:
 
     def _stage(self, src: Any, name: str | None) -> tuple[StagedBlob, str, str | None]:
         """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``."""
-        if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
+        if isinstance(src, os.PathLike) or (
+                isinstance(src, str) and not isinstance(src, TextContent) and _looks_like_file(src)):
             p = Path(src)
             if p.is_dir():
                 raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
@@ -786,9 +792,10 @@ class ArtifactStore:
         return self._catalog.sessions(namespace)
 
     def close_session(self, session_id: str, namespace: str = "default", *,
-                      clean: bool | None = None) -> dict[str, Any]:
+                      clean: bool | None = None, sources: Collection[str] | None = None) -> dict[str, Any]:
         """Mark a session closed. With auto-clean (``NOTEBOOK_ARTIFACTS_AUTO_CLEAN=1`` or
-        ``MAC_AUTO_CLEAN_ATTACHMENTS=1``, or ``clean=True``) delete its unpinned artifacts."""
+        ``MAC_AUTO_CLEAN_ATTACHMENTS=1``, or ``clean=True``) delete its unpinned artifacts;
+        ``sources`` (e.g. ``{"upload"}``: the seed's ``attachments/``) limits which."""
         from .storage.sessions import auto_clean_enabled
 
         ns, sid = self._scope(namespace, session_id)
@@ -798,7 +805,9 @@ class ArtifactStore:
         removed = 0
         if do_clean:
             for row in self._catalog.iter_latest(ns, sid, exact_session=True) + \
-                    self._expired_rows(ns, sid):
+                    self._expired_rows(ns, sid, sources):
+                if sources is not None and "source" in row.keys() and row["source"] not in sources:
+                    continue
                 versions = self._catalog.lineage_versions(row["root_artifact_id"], include_expired=True)
                 if any(v.is_pinned for v in versions):
                     for v in versions:
@@ -814,8 +823,8 @@ class ArtifactStore:
         self._write_manifest(ns, sid)
         return {"namespace": ns, "session_id": sid, "cleaned": do_clean, "removed_versions": removed}
 
-    def _expired_rows(self, ns: str, sid: str) -> list[Any]:
-        return self._catalog.expired_roots(ns, sid)
+    def _expired_rows(self, ns: str, sid: str, sources: Collection[str] | None = None) -> list[Any]:
+        return self._catalog.expired_roots(ns, sid, sources)
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
         """The session's ``attachments_manifest.json`` content (rebuilt if missing)."""
@@ -836,11 +845,14 @@ class ArtifactStore:
         write_manifest(self.root, self._catalog, ns, sid)
 
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
-                   namespace: str | None = None, session_id: str | None = None) -> Path | IO[bytes]:
+                   namespace: str | None = None, session_id: str | None = None,
+                   workspace_layout: bool = False) -> Path | IO[bytes]:
         """Write the latest version of every artifact in a session or namespace to a zip.
 
         ``dest``: a path (written atomically) or a writable binary stream; default
         ``<root>/exports/<scope>.zip``. Returns the path (or the stream).
+        ``workspace_layout`` (a session only): seed 001's ``code_workspace/`` layout, uploads
+        under ``code_workspace/attachments/`` beside ``attachments_manifest.json``.
         """
         from .storage.export import write_zip
 
@@ -848,8 +860,11 @@ class ArtifactStore:
             raise InvalidInputError("export_zip needs a namespace, a session_id, or both")
         ns = V.validate_namespace(namespace if namespace is not None else "default")
         sid = V.validate_session_id(session_id)
+        if workspace_layout and sid is None:
+            raise InvalidInputError("workspace_layout needs a session_id")
         self._sweep()
-        return write_zip(self.root, self._catalog, self._blobs, dest, ns, sid)
+        manifest = self.manifest(sid, ns) if workspace_layout and sid is not None else None
+        return write_zip(self.root, self._catalog, self._blobs, dest, ns, sid, manifest)
 
     def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport:
         """Expire due versions, drop expired records and content nothing else uses, remove

@@ -34,14 +34,16 @@ def test_python_put_is_listed_and_loaded_by_the_controller_routes(client, store)
     assert base64.b64decode(client.get(f"{GO}/out.json/versions/1").json()["data"]) == b"v1"
 
 
-def test_controller_missing_things_are_404_and_bad_versions_422(client, store):
+def test_controller_missing_things_and_bad_versions_are_400(client, store):
+    """Seed 002: '400 Bad Request for missing or invalid inputs' (docs/seed-differences.md)."""
     assert client.get(GO).json() == []
-    assert client.get(f"{GO}/nope.txt").status_code == 404
+    assert client.get(f"{GO}/nope.txt").status_code == 400
     store.put(b"a", "a.txt", namespace="myapp/u1", session_id="s9")
-    assert client.get(f"{GO}/a.txt/versions/7").status_code == 404
-    assert client.get(f"{GO}/a.txt/versions/zero").status_code == 422
-    assert client.get(f"{GO}/a.txt?version=0").status_code == 422
-    assert client.delete(f"{GO}/nope.txt").status_code == 404
+    assert client.get(f"{GO}/a.txt/versions/7").status_code == 400
+    assert client.get(f"{GO}/a.txt/versions/zero").status_code == 400
+    assert client.get(f"{GO}/a.txt?version=0").json()["version"] == 1  # Go's unset value: latest
+    assert client.delete(f"{GO}/nope.txt").status_code == 400
+    assert store.get("a.txt", namespace="myapp/u1", session_id="s9").version == 1  # nothing lost
 
 
 def test_controller_delete_removes_every_version(client, store):

@@ -20,7 +20,7 @@ NS = "acme/research/papers"
 
 def create(client, name, content="hello", **fields):
     r = client.post(f"{P}/artifacts", json={"name": name, "content": content, **fields})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     return r.json()
 
 
@@ -47,7 +47,7 @@ def test_upload_multipart_with_fields(client, store, tmp_path):
     r = client.post(f"{P}/artifacts/upload", files={"file": ("data.csv", b"a,b\n1,2\n", "text/csv")},
                     data={"name": "tables/data.csv", "tags": "x, y", "metadata": '{"rows": 1}',
                           "thread_id": "t2", "ttl_seconds": "3600", "description": "table"})
-    assert r.status_code == 201, r.text
+    assert r.status_code == 200, r.text
     rec = r.json()
     assert rec["name"] == "tables/data.csv" and rec["tags"] == ["x", "y"] and rec["metadata"] == {"rows": 1}
     assert rec["session_id"] == "t2" and rec["ttl_seconds"] == 3600 and rec["expires_at"]
@@ -180,7 +180,7 @@ def indexed(tmp_path_factory):
         ):
             path = P if name != "secret.md" else "/v1/orgs/acme/workspaces/research/namespaces/other"
             r = c.post(f"{path}/artifacts", json={"name": name, "content": text, "thread_id": thread})
-            assert r.status_code == 201, r.text
+            assert r.status_code == 200, r.text
         assert st.wait_indexed(180)
         yield c
     st.close()

@@ -46,7 +46,7 @@ def test_meta_mode_has_data_uri_only_for_small_files(client):
     small = upload(client, "s1", "small.json", b'{"a": 1}', "application/json")
     meta = client.get(f"/api/sessions/s1/artifacts/{small['attachment_id']}").json()
     assert meta["data_uri"] == "data:application/json;base64," + base64.b64encode(b'{"a": 1}').decode()
-    assert meta["hash"].startswith("sha256:") and meta["size"] == 8 and meta["path"] == "small.json"
+    assert meta["hash"].startswith("sha256:") and meta["size"] == 8 and meta["path"] == "code_workspace/attachments/small.json"
     big = upload(client, "s1", "big.bin", b"x" * 5000)  # over the fixture's 1024-byte data_uri limit
     meta = client.get(f"/api/sessions/s1/artifacts/{big['artifact_id']}?mode=meta").json()
     assert meta["data_uri"] is None
@@ -76,7 +76,7 @@ def test_download_refuses_other_sessions_and_missing_ids(client):
     up = upload(client, "s1", "a.txt", b"x")
     assert client.get(f"/api/sessions/s2/artifacts/{up['artifact_id']}").status_code == 404
     assert client.get("/api/sessions/s1/artifacts/art_doesnotexist").status_code == 404
-    assert client.get("/api/sessions/bad%20id/artifacts/x").status_code == 422
+    assert client.get("/api/sessions/bad%20id/artifacts/x").status_code == 404  # seed 001 FAQ
     # the artifact name works as a ref too
     assert client.get("/api/sessions/s1/artifacts/a.txt?mode=stream").content == b"x"
 
@@ -87,20 +87,20 @@ def test_artifact_events_filters_cursor_and_paging(client, store):
     upload(client, "s1", "c.json", b"{}", "application/json")
     store.put(b"elsewhere", "d.txt", session_id="s2")
     r = client.get("/api/sessions/s1/artifact-events?wait_seconds=0").json()
-    assert [e["path"] for e in r["events"]] == ["a.csv", "b.png", "c.json"]
+    assert [e["path"].removeprefix("code_workspace/attachments/") for e in r["events"]] == ["a.csv", "b.png", "c.json"]
     assert r["timed_out"] is False and r["has_more"] is False
     e = r["events"][0]
     assert set(e) >= {"artifact_id", "attachment_id", "node_id", "path", "size", "mime", "hash", "timestamp"}
     only_images = client.get("/api/sessions/s1/artifact-events?wait_seconds=0&include_mime=image/").json()
-    assert [e["path"] for e in only_images["events"]] == ["b.png"]
+    assert [e["path"].removeprefix("code_workspace/attachments/") for e in only_images["events"]] == ["b.png"]
     by_ext = client.get("/api/sessions/s1/artifact-events?wait_seconds=0&include_ext=.csv,json").json()
-    assert [e["path"] for e in by_ext["events"]] == ["a.csv", "c.json"]
+    assert [e["path"].removeprefix("code_workspace/attachments/") for e in by_ext["events"]] == ["a.csv", "c.json"]
     small = client.get("/api/sessions/s1/artifact-events?wait_seconds=0&max_size=10").json()
-    assert [e["path"] for e in small["events"]] == ["a.csv", "c.json"]
+    assert [e["path"].removeprefix("code_workspace/attachments/") for e in small["events"]] == ["a.csv", "c.json"]
     page1 = client.get("/api/sessions/s1/artifact-events?wait_seconds=0&limit=2").json()
     assert len(page1["events"]) == 2 and page1["has_more"] is True
     page2 = client.get(f"/api/sessions/s1/artifact-events?wait_seconds=0&after={page1['next_cursor']}").json()
-    assert [e["path"] for e in page2["events"]] == ["c.json"]
+    assert [e["path"] for e in page2["events"]] == ["code_workspace/attachments/c.json"]
     empty = client.get(f"/api/sessions/s1/artifact-events?wait_seconds=0&after={page2['next_cursor']}").json()
     assert empty["events"] == [] and empty["timed_out"] is True
 
@@ -118,7 +118,7 @@ def test_artifact_events_long_poll_wakes_on_a_write(client, store):
     r = client.get(f"/api/sessions/s1/artifact-events?after={cursor}&wait_seconds=20").json()
     elapsed = time.monotonic() - start
     t.join()
-    assert [e["path"] for e in r["events"]] == ["late.txt"]
+    assert [e["path"].removeprefix("code_workspace/attachments/") for e in r["events"]] == ["late.txt"]
     assert r["timed_out"] is False and elapsed < 10
 
 

@@ -21,9 +21,10 @@ from typing import Any, Callable, Optional
 from urllib.parse import unquote_plus
 
 from fastapi import HTTPException, Request, Security
+from starlette.requests import HTTPConnection
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-__all__ = ["new_token", "token_matches", "make_auth_dependency", "scoped_store_for",
+__all__ = ["new_token", "token_matches", "given_token", "make_auth_dependency", "scoped_store_for",
            "RedactingFilter", "redact_secrets", "SECRET_PARAMS"]
 
 _bearer = HTTPBearer(auto_error=False, description="The server token (printed by `serve`).")
@@ -45,6 +46,15 @@ def token_matches(given: Optional[str], expected: str) -> bool:
     if not given:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def given_token(conn: HTTPConnection) -> Optional[str]:
+    """The token a request or WebSocket carries: ``Authorization: Bearer <token>`` (scheme in
+    any case), else ``?token=``."""
+    scheme, _, credentials = conn.headers.get("authorization", "").strip().partition(" ")
+    if scheme.lower() == "bearer" and credentials.strip():
+        return credentials.strip()
+    return conn.query_params.get("token") or None
 
 
 def scoped_store_for(settings: Any, given: Optional[str]) -> Optional[Any]:
@@ -69,7 +79,9 @@ def make_auth_dependency(expected: str) -> Callable[..., None]:
         bearer: Optional[HTTPAuthorizationCredentials] = Security(_bearer),
         token: Optional[str] = Security(_query),
     ) -> None:
-        given = bearer.credentials if bearer is not None else token
+        # bearer/token are declared for the OpenAPI security schemes; the check is the one
+        # the WebSocket uses
+        given = given_token(request)
         if token_matches(given, expected):
             return
         settings = request.app.state.settings

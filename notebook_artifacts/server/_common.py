@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Callable, Optional
 
 from fastapi import Path, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ..models import Artifact, Event, EventPage
@@ -27,6 +29,8 @@ __all__ = [
     "long_poll",
     "ws_message",
     "split_csv",
+    "mime_prefixes",
+    "ext_filters",
     "DEFAULT_SESSION_EVENT_TYPES",
 ]
 
@@ -85,6 +89,42 @@ def app_scope(app_name: str, user_id: str, session_id: str, name: Optional[str] 
 def platform_namespace(org: str, workspace: str, namespace: str) -> str:
     """Platform API: org/workspace/namespace -> ``ORG/WORKSPACE/NS``."""
     return f"{org}/{workspace}/{namespace}"
+
+
+_MIME_TOKEN = r"[a-z0-9][a-z0-9!#$&^_.+-]*"
+_MIME_FILTER = re.compile(rf"^(\*(/\*)?|{_MIME_TOKEN}/(\*|{_MIME_TOKEN})?)$")
+_EXT_FILTER = re.compile(r"^\.?[A-Za-z0-9][A-Za-z0-9_+-]*(\.[A-Za-z0-9][A-Za-z0-9_+-]*)*$")
+
+
+def mime_prefixes(value: Optional[str], loc: str = "include_mime") -> Optional[list[str]]:
+    """``include_mime`` as MIME prefixes: ``image/*`` and ``image/`` -> ``image/``,
+    ``text/csv`` -> itself, ``*`` or ``*/*`` -> no filter. Anything else is a 422 naming the
+    bad item (never an empty page)."""
+    items = split_csv(value)
+    if items is None:
+        return None
+    out = []
+    for item in items:
+        low = item.lower()
+        if not _MIME_FILTER.match(low):
+            raise RequestValidationError([{
+                "loc": ("query", loc), "type": "value_error", "input": item, "ctx": {},
+                "msg": f"{item!r} is not a MIME filter: write 'type/subtype', 'type/*' or 'type/'"}])
+        if low in ("*", "*/*"):
+            return None
+        out.append(low[:-1] if low.endswith("/*") else low)
+    return out
+
+
+def ext_filters(value: Optional[str], loc: str = "include_ext") -> Optional[list[str]]:
+    """``include_ext`` items (``.csv`` or ``csv``); a malformed one is a 422."""
+    items = split_csv(value)
+    for item in items or ():
+        if not _EXT_FILTER.match(item):
+            raise RequestValidationError([{
+                "loc": ("query", loc), "type": "value_error", "input": item, "ctx": {},
+                "msg": f"{item!r} is not a file extension: write '.csv' or 'csv'"}])
+    return items
 
 
 def split_csv(value: Optional[str]) -> Optional[list[str]]:

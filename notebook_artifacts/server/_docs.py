@@ -8,13 +8,14 @@ at ``/openapi.json`` for any OpenAPI viewer.
 
 from __future__ import annotations
 
+import copy
 import html
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse
 
-__all__ = ["add_docs_routes", "DOCS_CSP"]
+__all__ = ["add_docs_routes", "DOCS_CSP", "NOT_RETURNED"]
 
 DOCS_CSP = "sandbox; default-src 'none'; style-src 'unsafe-inline'"
 _METHODS = ("get", "post", "put", "patch", "delete")
@@ -46,13 +47,28 @@ def _page(spec: dict[str, Any]) -> str:
     )
 
 
+#: An operation's ``openapi_extra`` key listing statuses it never answers (FastAPI adds 422 to
+#: every operation with parameters; routes that answer 400 instead drop it this way).
+NOT_RETURNED = "x-not-returned"
+
+
+def _spec(app: FastAPI) -> dict[str, Any]:
+    spec = copy.deepcopy(app.openapi())
+    for ops in spec.get("paths", {}).values():
+        for op in ops.values():
+            if isinstance(op, dict) and NOT_RETURNED in op:
+                for status in op.pop(NOT_RETURNED):
+                    op.get("responses", {}).pop(str(status), None)
+    return spec
+
+
 def add_docs_routes(app: FastAPI, dependencies: list[Any]) -> None:
     """Add ``/openapi.json`` and ``/docs`` with ``dependencies`` (the token check)."""
 
     @app.get("/openapi.json", include_in_schema=False, dependencies=dependencies)
     def openapi_json() -> JSONResponse:
-        return JSONResponse(app.openapi())
+        return JSONResponse(_spec(app))
 
     @app.get("/docs", include_in_schema=False, dependencies=dependencies)
     def docs() -> HTMLResponse:
-        return HTMLResponse(_page(app.openapi()), headers={"Content-Security-Policy": DOCS_CSP})
+        return HTMLResponse(_page(_spec(app)), headers={"Content-Security-Policy": DOCS_CSP})

@@ -204,14 +204,3 @@ def zip_stream_response(
         headers={"Content-Disposition": content_disposition(filename)},
     )
 
-
-def write_zip_from_store(fileobj: Any, items: list[tuple[str, Callable[[], IO[bytes]]]]) -> None:
-    """Write a zip of (arcname, opener) pairs into a (possibly non-seekable) ``fileobj``."""
-    with zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, allowZip64=True) as zf:
-        for arcname, opener in items:
-            with opener() as src, zf.open(arcname, "w", force_zip64=True) as dst:
-                while True:
-                    chunk = src.read(CHUNK)
-                    if not chunk:
-                        break
-                    dst.write(chunk)

@@ -197,9 +197,12 @@ class UploadOut(BaseModel):
     artifact_id: str
     name: str
     mime: str
+    mime_type: str = Field(description="Same as mime (the name other implementations of this API use).")
     size: int
     version: int
     sha256: str
+    hash: str = Field(description="'sha256:<hex>', as in the events.")
+    path: str = Field(description="Where the file lies in the session workspace (and its zip).")
     session_id: str
 
 
@@ -236,7 +239,7 @@ class SessionEventOut(BaseModel):
     size: Optional[int] = None
     mime: Optional[str] = None
     hash: Optional[str] = None
-    timestamp: float
+    timestamp: int = Field(description="Unix time in whole seconds, as the seed shows (1732699900).")
 
 
 class SessionEventsOut(BaseModel):
@@ -285,11 +288,13 @@ class AttachmentMetaOut(BaseModel):
     attachment_id: str
     session_id: Optional[str] = None
     name: str
-    path: str
+    path: str = Field(description="Uploads: code_workspace/attachments/<name>; otherwise the name.")
     file_name: Optional[str] = None
     mime: str
+    mime_type: str = Field(description="Same as mime.")
     size: int
     hash: str
+    sha256: str = Field(description="The hex digest in hash, without its 'sha256:' prefix.")
     version: int
     created_at: str
     tags: list[str] = Field(default_factory=list)
@@ -355,7 +360,10 @@ class ArtifactVersionOut(BaseModel):
 
 
 class WorkflowRequest(BaseModel):
-    session_id: str = Field(pattern=r"^[A-Za-z0-9_-]{1,128}$")
+    session_id: Optional[str] = Field(
+        None, pattern=r"^[A-Za-z0-9_-]{1,128}$",
+        description="Session to run in; when omitted a new session is created and returned.",
+    )
     task_prompt: str = Field(min_length=1, max_length=100_000)
     attachments: list[str] = Field(default_factory=list, max_length=1000)
     workflow: Optional[str] = Field(

@@ -15,6 +15,8 @@ import time
 from typing import Callable, Iterable, Mapping, Optional
 from urllib.parse import urlencode
 
+from ..errors import InvalidInputError
+
 __all__ = ["UrlSigner", "SIGNED_PATH"]
 
 SIGNED_PATH = "/v1/signed/{artifact_id}"
@@ -26,7 +28,7 @@ class UrlSigner:
 
     def __init__(self, key: bytes, clock: Callable[[], float] = time.time) -> None:
         if not key:
-            raise ValueError("signing key must not be empty")
+            raise InvalidInputError("signing key must not be empty: give a non-empty signing_key or leave it None")
         self._key = key
         self._clock = clock
 

@@ -1,14 +1,20 @@
 """``create_app(store)``: the FastAPI app serving one :class:`ArtifactStore` over HTTP and WebSocket.
 
-Error mapping (every route): ``NotFoundError`` -> 404, ``InvalidInputError`` -> 400
-(``{"detail": message}``), request validation -> 422 (``detail[{loc, msg, type, input, ctx}]``),
-too large -> 413 (nothing stored), no/bad token -> 401, ``IndexUnavailableError`` -> 503.
+Error mapping (every route; the table is :data:`notebook_artifacts.http_errors.ERROR_TABLE`,
+which the RemoteStore reads back): ``NotFoundError`` -> 404,
+``InvalidInputError`` -> 400 (``{"detail": message}``), request validation -> 422
+(``detail[{loc, msg, type, input, ctx}]``), too large -> 413 (nothing stored), no/bad token ->
+401, ``IndexUnavailableError`` -> 503, ``IntegrityError`` -> 500, a full disk
+(``StorageFullError``, or any ENOSPC / SQLite "disk is full") -> 507. Seed 002's controller
+routes answer 400 for every client mistake (``routes_apps``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import sqlite3
 import time
 from contextlib import asynccontextmanager
 from typing import Any, AsyncIterator, Callable, Optional, Union
@@ -20,11 +26,12 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from .. import __version__
-from ..errors import ArtifactError
-from ..store import ArtifactStore
+from ..errors import ArtifactError, InvalidInputError, is_disk_full
 from ..http_errors import status_and_code
+from ..store import ArtifactStore
 from . import routes_apps, routes_platform, routes_sessions, routes_store, routes_workflow, ws
 from ._auth import make_auth_dependency, new_token
+from ._autoclean import DEFAULT_IDLE_SECONDS, run_idle_cleaner
 from ._common import ServerSettings
 from ._content_policy import SecurityHeaders
 from ._docs import add_docs_routes
@@ -32,7 +39,8 @@ from ._hosts import HostCheck
 from ._hub import EventHub
 from ._signing import UrlSigner
 
-__all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_DATA_URI_MAX_BYTES"]
+__all__ = ["create_app", "DEFAULT_MAX_UPLOAD_BYTES", "DEFAULT_DATA_URI_MAX_BYTES",
+           "add_error_handlers"]
 
 #: Default upload limit (1 GiB); ``serve --max-upload-bytes`` changes it.
 DEFAULT_MAX_UPLOAD_BYTES = 1 << 30
@@ -46,12 +54,37 @@ class ErrorOut(BaseModel):
     detail: Union[str, list[Any]]
 
 
+#: Status of each error the store raises on purpose (most specific class first wins by MRO).
 _ERRORS: dict[Union[int, str], dict[str, Any]] = {
     400: {"model": ErrorOut, "description": "Rejected input (the message says what is allowed)."},
     401: {"model": ErrorOut, "description": "Missing or invalid token."},
     404: {"model": ErrorOut, "description": "No such artifact, version or session."},
     413: {"model": ErrorOut, "description": "Body larger than the server's limit; nothing stored."},
+    507: {"model": ErrorOut, "description": "The server's disk is full; nothing stored."},
 }
+
+_DISK_FULL = ("the server's disk is full; nothing was stored. Ask its operator to free space "
+              "(delete artifacts, run `notebook-artifacts gc`) and retry")
+
+
+def add_error_handlers(app: FastAPI) -> None:
+    """One handler for the whole error tree, plus disk-full errors raised as bare OSError or
+    SQLite 'disk is full' (any other OSError stays a 500)."""
+
+    async def _artifact_error(request: Request, exc: Exception) -> JSONResponse:
+        # one table (http_errors.ERROR_TABLE) gives the status and a code a client maps back;
+        # IntegrityError (stored content missing or damaged) is a 500 said plainly
+        status, code = status_and_code(exc)
+        return JSONResponse({"detail": str(exc), "error": code}, status_code=status)
+
+    async def _os_error(request: Request, exc: Exception) -> Response:
+        if is_disk_full(exc):
+            return JSONResponse({"detail": _DISK_FULL, "error": "storage_full"}, status_code=507)
+        raise exc
+
+    app.add_exception_handler(ArtifactError, _artifact_error)
+    app.add_exception_handler(OSError, _os_error)
+    app.add_exception_handler(sqlite3.OperationalError, _os_error)
 
 
 class _BodyLimit:
@@ -114,6 +147,7 @@ def create_app(
     tmp_dir: Optional[str] = None,
     presigned_downloads: bool = False,
     allowed_hosts: Optional[list[str]] = None,
+    session_idle_seconds: float = DEFAULT_IDLE_SECONDS,
 ) -> FastAPI:
     """Build the app over ``store``.
 
@@ -127,9 +161,13 @@ def create_app(
     through this server (clients must reach the object store's endpoint).
     Without auth, only requests whose ``Host`` is a loopback name or one of ``allowed_hosts``
     are answered (DNS rebinding; ``_hosts.py``).
+    With auto-clean on, a seed-001 session idle for ``session_idle_seconds`` has its uploads
+    deleted (see ``_autoclean``).
     """
     if max_upload_bytes < 1:
-        raise ValueError("max_upload_bytes must be at least 1")
+        raise InvalidInputError("max_upload_bytes must be at least 1")
+    if session_idle_seconds <= 0:
+        raise InvalidInputError("session_idle_seconds must be positive")
     if auth and token is None:
         token = new_token()
     if not auth:
@@ -148,9 +186,12 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.ensure_started()
+        cleaner = asyncio.ensure_future(run_idle_cleaner(store, "default", float(session_idle_seconds),
+                                                             _clock_of(store)))
         try:
             yield
         finally:
+            cleaner.cancel()
             hub.stop()
 
     app = FastAPI(
@@ -183,12 +224,6 @@ def create_app(
     def health() -> dict[str, str]:
         return {"status": "ok", "version": __version__}
 
-    @app.exception_handler(ArtifactError)
-    async def _store_error(request: Request, exc: ArtifactError) -> JSONResponse:
-        # one table (http_errors.ERROR_TABLE) gives the status and a code a client maps back;
-        # IntegrityError (stored content missing or damaged) is a 500 said plainly
-        status, code = status_and_code(exc)
-        return JSONResponse({"detail": str(exc), "error": code}, status_code=status)
-
+    add_error_handlers(app)
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     return app

@@ -5,7 +5,9 @@ Scope: ``APP/USER`` namespace, session ``SESSION``; a name starting ``user:`` is
 Version numbers are the store's (counting from 1).
 
 - ``/api/sessions/{app}/{user}/{session}/artifacts``: list names, load (``?version=``),
-  ``/versions/{version}``, delete (the controller routes).
+  ``/versions/{version}``, delete (the controller routes). As the seed's handlers do, these
+  answer 400 for every client mistake: a bad parameter, and a missing artifact or version
+  (404 and 422 elsewhere in this server). ``version`` 0 is Go's unset value: the latest.
 - ``/apps/{app}/users/{user}/sessions/{session}/artifacts``: list, save (``POST`` base64
   ``inline_data``), load, ``/versions``, ``/versions/metadata``, ``/versions/{v}``,
   ``/versions/{v}/metadata``, delete (the web-server routes).
@@ -19,10 +21,14 @@ from datetime import datetime
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 
 from ..errors import NotFoundError
 from ..models import Artifact
 from . import _schemas as S
+from ._docs import NOT_RETURNED
 from ._common import Segment, SessionId, app_scope, check_scope, settings_of
 from ._uploads import too_large, validation_error
 
@@ -37,6 +43,47 @@ _NULL = {200: {"description": "Deleted (the body is JSON null).",
 
 Version = Annotated[int, Path(ge=1, le=2**31 - 1, description="Version number (from 1).")]
 VersionQuery = Annotated[Optional[int], Query(ge=1, le=2**31 - 1, description="Version (default: latest).")]
+GoVersion = Annotated[int, Path(ge=0, le=2**31 - 1, description="Version number (from 1; 0 means the latest).")]
+GoVersionQuery = Annotated[Optional[int], Query(ge=0, le=2**31 - 1, description="Version (omitted or 0: latest).")]
+
+_GO_400 = ("Missing or invalid input: a malformed parameter (e.g. version=abc), or no such artifact "
+           "or version. Seed 002 answers 400 for both, so this API does too (the message says which).")
+
+
+def _sentence(errors: Any) -> str:
+    """Request validation errors as one line: ``path.version: Input should be a valid integer``."""
+    parts = []
+    for e in errors:
+        loc = ".".join(str(x) for x in e.get("loc", ()))
+        parts.append(f"{loc}: {e.get('msg', '')} (got {e.get('input')!r})")
+    return "invalid input: " + "; ".join(parts)
+
+
+class _Seed002Route(APIRoute):
+    """A controller route: every client mistake is a 400 with a string ``detail`` (seed 002:
+    '400 Bad Request for missing or invalid inputs'); the OpenAPI lists 400, not 404/422."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.responses = {k: v for k, v in self.responses.items() if k != 404}  # never a shared dict
+        self.responses[400] = {**self.responses.get(400, {}), "description": _GO_400}
+        self.openapi_extra = {**(self.openapi_extra or {}), NOT_RETURNED: [404, 422]}
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def seed002_handler(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                return JSONResponse({"detail": _sentence(exc.errors())}, status_code=400)
+            except NotFoundError as exc:
+                return JSONResponse({"detail": str(exc)}, status_code=400)
+
+        return seed002_handler
+
+
+go_router = APIRouter(route_class=_Seed002Route)
 
 
 def _names(store: Any, app: str, user: str, session: str) -> list[str]:
@@ -87,28 +134,28 @@ def _version_record(app: str, user: str, session: str, a: Artifact) -> dict[str,
 GO = "/api/sessions/{app_name}/{user_id}/{session_id}/artifacts"
 
 
-@router.get(GO, response_model=list[str], tags=GO_TAG, summary="List artifact names in a session")
+@go_router.get(GO, response_model=list[str], tags=GO_TAG, summary="List artifact names in a session")
 def go_list(app_name: Segment, user_id: Segment, session_id: SessionId, request: Request) -> list[str]:
     return _names(settings_of(request).store, app_name, user_id, session_id)
 
 
-@router.get(GO + "/{artifact_name}/versions/{version}", response_model=S.LoadedArtifactOut, tags=GO_TAG,
+@go_router.get(GO + "/{artifact_name}/versions/{version}", response_model=S.LoadedArtifactOut, tags=GO_TAG,
             summary="Load one version of an artifact")
 def go_load_version(app_name: Segment, user_id: Segment, session_id: SessionId, artifact_name: str,
-                    version: Version, request: Request) -> dict[str, Any]:
+                    version: GoVersion, request: Request) -> dict[str, Any]:
     store = settings_of(request).store
-    return _loaded(store, _get(store, app_name, user_id, session_id, artifact_name, version))
+    return _loaded(store, _get(store, app_name, user_id, session_id, artifact_name, version or None))
 
 
-@router.get(GO + "/{artifact_name}", response_model=S.LoadedArtifactOut, tags=GO_TAG,
+@go_router.get(GO + "/{artifact_name}", response_model=S.LoadedArtifactOut, tags=GO_TAG,
             summary="Load an artifact (latest, or ?version=)")
 def go_load(app_name: Segment, user_id: Segment, session_id: SessionId, artifact_name: str,
-            request: Request, version: VersionQuery = None) -> dict[str, Any]:
+            request: Request, version: GoVersionQuery = None) -> dict[str, Any]:
     store = settings_of(request).store
-    return _loaded(store, _get(store, app_name, user_id, session_id, artifact_name, version))
+    return _loaded(store, _get(store, app_name, user_id, session_id, artifact_name, version or None))
 
 
-@router.delete(GO + "/{artifact_name}", response_model=None, tags=GO_TAG, responses=_NULL, summary="Delete an artifact (all versions)")
+@go_router.delete(GO + "/{artifact_name}", response_model=None, tags=GO_TAG, responses=_NULL, summary="Delete an artifact (all versions)")
 def go_delete(app_name: Segment, user_id: Segment, session_id: SessionId, artifact_name: str,
               request: Request) -> None:
     store = settings_of(request).store
@@ -214,3 +261,6 @@ def web_delete(app_name: Segment, user_id: Segment, session_id: SessionId, artif
     a = _get(store, app_name, user_id, session_id, artifact_name)
     store.delete(a.name, namespace=a.namespace, session_id=a.session_id)
     return None
+
+
+router.include_router(go_router)

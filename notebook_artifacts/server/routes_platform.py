@@ -3,6 +3,9 @@
 Under ``/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}``: namespace
 ``ORG/WORKSPACE/NS`` in the store, ``thread_id`` is the store's ``session_id``. ``{artifact_id}``
 is an ``art_`` id (one version); an id outside the path's namespace is 404.
+``workspace_id`` and ``namespace_id`` in answers are the path segments the client used
+(``ml``, ``churn``); ``namespace`` holds the full ``ORG/WORKSPACE/NS``. Creates answer 200, as
+the seed shows (docs/seed-differences.md).
 The signed download route ``/v1/signed/{artifact_id}`` needs no token, only a valid signature.
 """
 
@@ -14,18 +17,48 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.responses import RedirectResponse, Response
 
-from ..errors import NotFoundError
+from ..errors import InvalidInputError, NotFoundError
 from ..models import Artifact
+from ..store import TextContent
 from . import _schemas as S
 from ._common import Segment, check_scope, platform_namespace, settings_of, split_csv
+from ._docs import NOT_RETURNED
 from ._downloads import content_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload, validation_error
 
 __all__ = ["router", "signed_router"]
 
-router = APIRouter(prefix="/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}", tags=["platform (seed 003)"])
+class _Seed003Route(APIRoute):
+    """Seed 003 documents one error shape, 422 with ``detail[{loc, msg, type, input, ctx}]``:
+    a rejected value (``InvalidInputError``, a 400 elsewhere) answers that way here too."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.responses = {k: v for k, v in self.responses.items() if k != 400}
+        self.openapi_extra = {**(self.openapi_extra or {}), NOT_RETURNED: [400]}
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def seed003_handler(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except (InvalidInputError, HTTPException) as exc:
+                if isinstance(exc, HTTPException) and (exc.status_code != 400 or not isinstance(exc.detail, str)):
+                    raise
+                msg = exc.detail if isinstance(exc, HTTPException) else str(exc)
+                return JSONResponse({"detail": [{"loc": ["body"], "msg": msg, "type": "value_error",
+                                                 "input": None, "ctx": {}}]}, status_code=422)
+
+        return seed003_handler
+
+
+router = APIRouter(prefix="/v1/orgs/{org}/workspaces/{workspace}/namespaces/{namespace}", tags=["platform (seed 003)"],
+                   route_class=_Seed003Route)
 signed_router = APIRouter(tags=["platform (seed 003)"])
 
 ThreadQuery = Annotated[Optional[str], Query(pattern=r"^[A-Za-z0-9_-]{1,128}$", description="Filter by thread")]
@@ -44,10 +77,19 @@ def _artifact(store: Any, ns: str, artifact_id: str) -> Artifact:
     return a
 
 
+def _out(a: Artifact) -> dict[str, Any]:
+    """The seed-003 wire form: ``workspace_id``/``namespace_id`` as the URL's segments."""
+    d = a.to_dict()
+    parts = a.namespace.split("/")
+    if len(parts) == 3:
+        d["workspace_id"], d["namespace_id"] = parts[1], parts[2]
+    return d
+
+
 def _page(page: Any) -> dict[str, Any]:
     return {
         "total": page.total, "has_more": page.has_more, "next_cursor": page.next_cursor,
-        "artifacts": [a.to_dict() for a in page.artifacts],
+        "artifacts": [_out(a) for a in page.artifacts],
     }
 
 
@@ -87,27 +129,27 @@ def _put_kwargs(body: Any) -> dict[str, Any]:
     return {k: v for k, v in kw.items() if v is not None}
 
 
-@router.post("/artifacts", response_model=S.ArtifactOut, status_code=201, summary="Create Artifact")
+@router.post("/artifacts", response_model=S.ArtifactOut, summary="Create Artifact")
 def create_artifact(org: Segment, workspace: Segment, namespace: Segment, body: S.ArtifactCreate,
                     request: Request) -> dict[str, Any]:
     s = settings_of(request)
-    data = _text_bytes(body.content or "", s.max_upload_bytes)
+    data = _text_content(body.content or "", s.max_upload_bytes)
     kwargs = _put_kwargs(body.model_dump())
     a = s.store.put(data, body.name, namespace=platform_namespace(org, workspace, namespace),
                     session_id=body.thread_id, **kwargs)
-    return a.to_dict()
+    return _out(a)
 
 
-def _text_bytes(text: str, max_bytes: int) -> bytes:
-    """Text from a client, as bytes: a ``str`` given to ``store.put`` that names an existing
-    file would be read as a path, which must never happen for HTTP input."""
+def _text_content(text: str, max_bytes: int) -> TextContent:
+    """Text from a client, marked so ``store.put`` stores it as text (``has_file`` false) and
+    never reads a server file it happens to name."""
     try:
         data = text.encode("utf-8")
     except UnicodeEncodeError:  # a lone surrogate (a "\ud800" escape in the JSON)
         raise validation_error(["body", "content"], "content is not valid Unicode text", None) from None
     if len(data) > max_bytes:
         raise HTTPException(413, f"content exceeds the server limit of {max_bytes} bytes; nothing was stored")
-    return data
+    return TextContent(text)
 
 
 
@@ -170,7 +212,7 @@ def _upload_kwargs(fields: dict[str, str]) -> dict[str, Any]:
     return body
 
 
-@router.post("/artifacts/upload", response_model=S.ArtifactOut, status_code=201, summary="Create Artifact With File",
+@router.post("/artifacts/upload", response_model=S.ArtifactOut, summary="Create Artifact With File",
              openapi_extra=multipart_body_schema(_UPLOAD_FIELDS))
 async def upload_artifact(org: Segment, workspace: Segment, namespace: Segment, request: Request) -> dict[str, Any]:
     """Multipart ``file`` (streamed, limited by the server's max upload size), ``name`` (default:
@@ -193,7 +235,7 @@ async def upload_artifact(org: Segment, workspace: Segment, namespace: Segment, 
         )
     finally:
         up.cleanup()
-    return a.to_dict()
+    return _out(a)
 
 
 @router.post("/artifacts/query", response_model=S.QueryResultOut, summary="Query Artifacts")
@@ -205,7 +247,7 @@ def query_artifacts(org: Segment, workspace: Segment, namespace: Segment, body: 
                       mode="dense" if body.mode == "semantic" else body.mode, versions=body.versions,
                       scope=body.scope, context_budget=body.context_budget)
     return {
-        "results": [S.query_hit_out(h) for h in res.results],
+        "results": [{**S.query_hit_out(h), "artifact": _out(h.artifact)} for h in res.results],
         "combined_context": res.combined_context,
         "total_results": res.total_results,
         "query": res.query,
@@ -215,7 +257,7 @@ def query_artifacts(org: Segment, workspace: Segment, namespace: Segment, body: 
 @router.get("/artifacts/{artifact_id}", response_model=S.ArtifactOut, summary="Get Artifact")
 def get_artifact(org: Segment, workspace: Segment, namespace: Segment, artifact_id: str, request: Request) -> dict[str, Any]:
     store = settings_of(request).store
-    return _artifact(store, platform_namespace(org, workspace, namespace), artifact_id).to_dict()
+    return _out(_artifact(store, platform_namespace(org, workspace, namespace), artifact_id))
 
 
 @router.put("/artifacts/{artifact_id}", response_model=S.ArtifactOut, summary="Update Artifact")
@@ -225,7 +267,7 @@ def update_artifact(org: Segment, workspace: Segment, namespace: Segment, artifa
     ns = platform_namespace(org, workspace, namespace)
     a = _artifact(s.store, ns, artifact_id)
     if body.content is not None:
-        a = s.store.put(_text_bytes(body.content, s.max_upload_bytes), a.name, namespace=a.namespace, session_id=a.session_id,
+        a = s.store.put(_text_content(body.content, s.max_upload_bytes), a.name, namespace=a.namespace, session_id=a.session_id,
                         tags=a.tags, metadata=a.metadata, description=a.description,
                         artifact_type=a.artifact_type, mime_type=a.mime_type, file_name=a.file_name)
     kw: dict[str, Any] = {}
@@ -247,7 +289,7 @@ def update_artifact(org: Segment, workspace: Segment, namespace: Segment, artifa
         kw["pinned"] = body.is_pinned
     if kw:
         a = s.store.update(a.artifact_id, **kw)
-    return a.to_dict()
+    return _out(a)
 
 
 @router.delete("/artifacts/{artifact_id}", status_code=204, response_class=Response, summary="Delete Artifact")
@@ -266,7 +308,7 @@ def delete_artifact(org: Segment, workspace: Segment, namespace: Segment, artifa
 def list_versions(org: Segment, workspace: Segment, namespace: Segment, artifact_id: str, request: Request) -> list[dict[str, Any]]:
     store = settings_of(request).store
     a = _artifact(store, platform_namespace(org, workspace, namespace), artifact_id)
-    return [v.to_dict() for v in store.versions(a.artifact_id)]
+    return [_out(v) for v in store.versions(a.artifact_id)]
 
 
 @router.get("/artifacts/{artifact_id}/download", response_model=S.DownloadUrlOut, summary="Get artifact download URL")

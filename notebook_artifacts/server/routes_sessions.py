@@ -15,28 +15,56 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from ..errors import NotFoundError
 from ..models import Artifact
+from ..storage.export import workspace_arcname
 from . import _schemas as S
 from ._common import (
     DEFAULT_SESSION_EVENT_TYPES,
     SessionId,
     check_scope,
+    ext_filters,
     long_poll,
+    mime_prefixes,
     seed001_scope,
     settings_of,
     split_csv,
 )
 from ._content_policy import served_type
-from ._downloads import content_disposition, content_response, data_uri, write_zip_from_store, zip_stream_response
+from ._downloads import content_disposition, content_response, data_uri, zip_stream_response
 from ._uploads import multipart_body_schema, read_multipart, store_upload
 
 __all__ = ["router", "attachment_record"]
 
-router = APIRouter(tags=["sessions (seed 001)"])
+_BAD_SESSION = ("no session {sid!r}: session ids hold letters, digits, '_' and '-' (1-128 characters); "
+                "check its spelling")
+
+
+class _Seed001Route(APIRoute):
+    """Seed 001's FAQ pairs a misspelt session id with 404 ('Download link 404 | Check
+    `session_id` spelling'): a malformed ``session_id`` in the path is 404, not 422."""
+
+    def get_route_handler(self) -> Any:
+        handler = super().get_route_handler()
+
+        async def seed001_handler(request: Request) -> Any:
+            try:
+                return await handler(request)
+            except RequestValidationError as exc:
+                if any(tuple(e.get("loc", ()))[:2] == ("path", "session_id") for e in exc.errors()):
+                    sid = request.path_params.get("session_id", "")
+                    return JSONResponse({"detail": _BAD_SESSION.format(sid=sid)}, status_code=404)
+                raise
+
+        return seed001_handler
+
+
+router = APIRouter(tags=["sessions (seed 001)"], route_class=_Seed001Route)
 
 
 def attachment_record(a: Artifact) -> dict[str, Any]:
@@ -76,7 +104,7 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
         a: Artifact = await store_upload(
             up,
             lambda path: s.store.put(
-                Path(path), name, namespace=ns, session_id=sid, source="upload", mime_type=mime,
+                Path(path), name, namespace=ns, session_id=sid, source="upload", source_tool="upload", mime_type=mime,
                 file_name=name.replace("\\", "/").rsplit("/", 1)[-1],
             ),
         )
@@ -84,9 +112,15 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
         up.cleanup()
     return {
         "attachment_id": a.attachment_id, "artifact_id": a.artifact_id, "name": a.name,
-        "mime": a.mime_type, "size": a.size_bytes, "version": a.version, "sha256": a.sha256,
+        "mime": a.mime_type, "mime_type": a.mime_type, "size": a.size_bytes, "version": a.version,
+        "sha256": a.sha256, "hash": f"sha256:{a.sha256}", "path": _workspace_path(a),
         "session_id": session_id,
     }
+
+
+def _workspace_path(a: Artifact) -> str:
+    """An upload's path in the seed's session workspace; the name for anything else."""
+    return workspace_arcname(a.name, "upload") if a.source == "upload" else a.name
 
 
 @router.get("/api/uploads/{session_id}", response_model=S.AttachmentListOut, summary="List a session's attachments")
@@ -115,7 +149,7 @@ async def artifact_events(
     request: Request,
     after: Annotated[int, Query(ge=0, description="Return events after this cursor.")] = 0,
     wait_seconds: Annotated[float, Query(ge=0, le=60, description="Wait up to this long for an event.")] = 25,
-    include_mime: Annotated[Optional[str], Query(max_length=1000, description="Comma-separated MIME prefixes, e.g. 'image/,text/'.")] = None,
+    include_mime: Annotated[Optional[str], Query(max_length=1000, description="Comma-separated MIME filters: 'image/*', 'image/' or 'text/csv' (422 for anything else).")] = None,
     include_ext: Annotated[Optional[str], Query(max_length=1000, description="Comma-separated extensions, e.g. '.csv,.json'.")] = None,
     max_size: Annotated[Optional[int], Query(ge=0, description="Only artifacts up to this many bytes.")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -129,7 +163,7 @@ async def artifact_events(
         type_list = list(DEFAULT_SESSION_EVENT_TYPES)
     page = await long_poll(
         request, namespace=ns, session_id=sid, after=after, wait_seconds=wait_seconds,
-        include_mime=split_csv(include_mime), include_ext=split_csv(include_ext), max_size=max_size,
+        include_mime=mime_prefixes(include_mime), include_ext=ext_filters(include_ext), max_size=max_size,
         limit=limit, types=type_list,
     )
     return {
@@ -177,8 +211,9 @@ def download_artifact(
         return content_response(lambda: s.store.open(a.artifact_id), a, request, download=download)
     meta: dict[str, Any] = {
         "artifact_id": a.artifact_id, "attachment_id": a.attachment_id, "session_id": a.session_id,
-        "name": a.name, "path": a.name, "file_name": a.file_name, "mime": a.mime_type,
-        "size": a.size_bytes, "hash": f"sha256:{a.sha256}", "version": a.version,
+        "name": a.name, "path": _workspace_path(a), "file_name": a.file_name, "mime": a.mime_type,
+        "mime_type": a.mime_type, "size": a.size_bytes, "hash": f"sha256:{a.sha256}", "sha256": a.sha256,
+        "version": a.version,
         "created_at": a.created_at, "tags": list(a.tags), "metadata": dict(a.metadata),
         "download_url": f"/api/sessions/{session_id}/artifacts/{a.artifact_id}?mode=stream&download=true",
         "data_uri": None,
@@ -195,7 +230,9 @@ def download_artifact(
     summary="Download the whole session as a zip",
     response_class=Response,
     responses={200: {"content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}},
-                     "description": "A zip of the session's artifacts, streamed."}},
+                     "description": ("A zip of the session laid out as its workspace, streamed: uploads "
+                                     "under code_workspace/attachments/ beside attachments_manifest.json, "
+                                     "other artifacts under code_workspace/, and _export_index.json.")}},
 )
 def download_session(session_id: SessionId, request: Request) -> Response:
     s = settings_of(request)
@@ -209,21 +246,8 @@ def download_session(session_id: SessionId, request: Request) -> Response:
 
 
 def _export(store: Any, fileobj: Any, ns: str, sid: str) -> None:
-    """Prefer the store's own export (same zip layout as the notebook's 'download all')."""
-    export = getattr(store, "export_zip", None)
-    if export is not None:
-        export(fileobj, namespace=ns, session_id=sid)
-        return
-    items = []  # pragma: no cover - fallback when the store has no export_zip
-    cursor = None
-    while True:
-        page = store.list(namespace=ns, session_id=sid, limit=200, cursor=cursor)
-        items.extend((a.name, (lambda aid=a.artifact_id: store.open(aid))) for a in page.artifacts)
-        if not page.has_more:
-            break
-        cursor = page.next_cursor
-    write_zip_from_store(fileobj, items)
-
+    """The session as seed 001's ``WareHouse/<session>/`` directory would be zipped."""
+    store.export_zip(fileobj, namespace=ns, session_id=sid, workspace_layout=True)
 
 
 @router.get("/api/sessions/{session_id}/manifest", response_model=S.ManifestOut,

@@ -1,13 +1,16 @@
 """``POST /api/workflow/execute`` (seed 001, 1.3): run a workflow registered from Python.
 
 A workflow is a callable ``fn(ctx: WorkflowContext)`` (plain or ``async``) registered with
-``create_app(store, workflows={"name": fn})`` or ``handle.workflows["name"] = fn``. It gets the
+``create_app(store, workflows={"name": fn})``, ``handle.workflows["name"] = fn`` or
+``notebook-artifacts serve --workflow module:function``. The seed's body is ``task_prompt`` +
+``attachments``; without a ``session_id`` a new session is created and named in the answer. It gets the
 prompt and the attachment records; artifacts written through ``ctx.put`` carry the session and
 ``source_execution_id``. The answer names the execution and the artifacts produced.
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import logging
 import time
@@ -19,13 +22,14 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.encoders import jsonable_encoder
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import NotFoundError
+from ..errors import InvalidInputError, NotFoundError
 from ..models import Artifact
 from . import _schemas as S
-from ._common import check_scope, seed001_scope, settings_of
+from ._autoclean import clean_finished_session
+from ._common import ServerSettings, check_scope, seed001_scope, settings_of
 from ._uploads import validation_error
 
-__all__ = ["router", "WorkflowContext"]
+__all__ = ["router", "WorkflowContext", "run_workflow", "load_workflow"]
 
 log = logging.getLogger("notebook_artifacts.server")
 router = APIRouter(tags=["workflow (seed 001)"])
@@ -62,6 +66,31 @@ class WorkflowContext:
         return self.store.read_bytes(attachment.artifact_id)
 
 
+def load_workflow(spec: str) -> tuple[str, Any]:
+    """``[name=]module:function`` -> (name, callable); the name defaults to the function's.
+
+    Raises :class:`InvalidInputError` saying what is wrong (bad form, module or attribute)."""
+    name, eq, target = spec.partition("=")
+    if not eq:
+        name, target = "", spec
+    module_name, colon, attr = target.partition(":")
+    if not colon or not module_name or not attr:
+        raise InvalidInputError(f"workflow {spec!r}: write it as module:function or name=module:function")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise InvalidInputError(f"workflow {spec!r}: cannot import {module_name!r} ({exc}); "
+                                "is it on PYTHONPATH?") from None
+    fn = module
+    for part in attr.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise InvalidInputError(f"workflow {spec!r}: {module_name!r} has no {attr!r}")
+    if not callable(fn):
+        raise InvalidInputError(f"workflow {spec!r}: {attr!r} is not callable")
+    return (name.strip() or attr.rsplit(".", 1)[-1]), fn
+
+
 def _pick(workflows: dict[str, Any], name: Optional[str]) -> tuple[str, Any]:
     if name is not None:
         if name not in workflows:
@@ -84,9 +113,17 @@ def _produced_record(a: Artifact) -> dict[str, Any]:
 @router.post("/api/workflow/execute", response_model=S.WorkflowResultOut, summary="Run a registered workflow")
 async def execute(body: S.WorkflowRequest, request: Request) -> dict[str, Any]:
     """Runs the workflow to completion. A workflow that raises answers ``status: failed`` with
-    the error message (HTTP 200: the request itself was fine)."""
-    s = settings_of(request)
+    the error message (HTTP 200: the request itself was fine). Without ``session_id`` the run
+    gets a new session, named in the answer."""
+    return await run_workflow(settings_of(request), body)
+
+
+async def run_workflow(s: ServerSettings, body: S.WorkflowRequest) -> dict[str, Any]:
+    """Run ``body`` (the REST route and the WebSocket ``human_input`` message share this)."""
     name, fn = _pick(s.workflows, body.workflow)
+    if body.session_id is None:
+        body = body.model_copy(update={"session_id": "sess_" + uuid.uuid4().hex[:20]})
+    assert body.session_id is not None
     ns, sid = seed001_scope(body.session_id)
 
     def resolve() -> list[Artifact]:
@@ -116,6 +153,7 @@ async def execute(body: S.WorkflowRequest, request: Request) -> dict[str, Any]:
     except Exception as exc:  # the workflow's own failure, reported to the caller
         log.warning("workflow %s (%s) failed: %s", name, ctx.execution_id, exc)
         status, error = "failed", f"{type(exc).__name__}: {exc}"
+    await run_in_threadpool(clean_finished_session, s.store, ns, body.session_id)  # when auto-clean is on
     produced = list(ctx.produced)
     if isinstance(result, Artifact) and all(p.artifact_id != result.artifact_id for p in produced):
         produced.append(result)

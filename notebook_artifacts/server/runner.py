@@ -14,6 +14,7 @@ import socket
 import threading
 from typing import Any, Callable, Optional
 
+from ..errors import InvalidInputError, ServerStartError
 from ._auth import RedactingFilter
 from ._timeouts import uvicorn_timeouts
 
@@ -114,7 +115,7 @@ def serve_in_thread(
     from .app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 
     if not auth and not is_loopback(host):
-        raise ValueError(f"refusing to serve without auth on {host}: bind to 127.0.0.1 or keep auth on")
+        raise InvalidInputError(f"refusing to serve without auth on {host}: bind to 127.0.0.1 or keep auth on")
     app_kwargs["allowed_hosts"] = [host, *app_kwargs.get("allowed_hosts", ())]
     app = create_app(store, token=token, auth=auth, workflows=workflows,
                      max_upload_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, **app_kwargs)
@@ -146,7 +147,7 @@ def serve_in_thread(
     if not server.started:
         server.should_exit = True
         sock.close()
-        raise RuntimeError(f"the server did not start: {errors[0] if errors else 'timed out'}")
+        raise ServerStartError(f"the server did not start: {errors[0] if errors else 'timed out'}")
     return ServerHandle(app, server, thread, sock, host)
 
 
@@ -175,7 +176,7 @@ def run_server(
     from .app import DEFAULT_MAX_UPLOAD_BYTES, create_app
 
     if not auth and not is_loopback(host):
-        raise ValueError(f"refusing --no-auth on {host}: --no-auth is allowed only on a loopback address")
+        raise InvalidInputError(f"refusing --no-auth on {host}: --no-auth is allowed only on a loopback address")
     app_kwargs["allowed_hosts"] = [host, *app_kwargs.get("allowed_hosts", ())]
     app = create_app(store, token=token, auth=auth,
                      max_upload_bytes=max_upload_bytes or DEFAULT_MAX_UPLOAD_BYTES, **app_kwargs)

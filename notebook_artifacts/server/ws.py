@@ -6,6 +6,12 @@ then one per event: ``{"type": "artifact_created", "event_type": "created"|"vers
 or ``{"type": "artifact_<event type>", "event_type": ...}`` with the seed-001 event fields plus
 ``name, namespace, session_id, root_artifact_id, data``. Send ``ping`` (text or
 ``{"type": "ping"}``) for a ``{"type": "pong"}``.
+
+``{"type": "human_input", "task_prompt": ..., "attachments": ["att_..."]}`` (seed 001, 1.3) runs
+the session's workflow exactly as ``POST /api/workflow/execute`` does (``session_id`` and
+``workflow`` may be given; the connection's ``session_id`` is the default) and answers
+``{"type": "workflow_result", ...}`` with that route's fields. A message the server cannot act
+on is answered ``{"type": "error", "message": ...}``, never dropped silently.
 """
 
 from __future__ import annotations
@@ -15,11 +21,15 @@ import json
 import re
 from typing import Any, Optional
 
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
+from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from ._auth import scoped_store_for, token_matches
-from ._common import SESSION_PATTERN, ws_message
+from ..errors import ArtifactError
+from . import _schemas as S
+from ._auth import given_token, scoped_store_for, token_matches
+from ._common import SESSION_PATTERN, ServerSettings, ws_message
+from .routes_workflow import run_workflow
 
 __all__ = ["router"]
 
@@ -45,16 +55,31 @@ async def _catch_up(ws: WebSocket, store: Any, after: int, namespace: Optional[s
             return after
 
 
+async def _human_input(s: ServerSettings, msg: dict[str, Any], session_id: Optional[str]) -> dict[str, Any]:
+    """Run the workflow for a ``human_input`` message; the answer or an ``error`` message."""
+    fields = {k: v for k, v in msg.items() if k != "type"}
+    if session_id is not None:
+        fields.setdefault("session_id", session_id)
+    try:
+        body = S.WorkflowRequest.model_validate(fields)
+        result = await run_workflow(s, body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'message'}: {e['msg']}" for e in exc.errors())
+        return {"type": "error", "message": f"human_input rejected: {problems}"}
+    except HTTPException as exc:
+        return {"type": "error", "message": f"human_input rejected: {exc.detail}"}
+    except ArtifactError as exc:
+        return {"type": "error", "message": f"human_input rejected: {exc}"}
+    return {"type": "workflow_result", **result}
+
+
 @router.websocket("/ws")
 async def events_ws(ws: WebSocket) -> None:
     s = ws.app.state.settings
     q = ws.query_params
     store = s.store
     if s.token is not None:
-        given = q.get("token")
-        auth = ws.headers.get("authorization", "")
-        if not given and auth.lower().startswith("bearer "):
-            given = auth[7:].strip()
+        given = given_token(ws)
         if not token_matches(given, s.token):
             store = scoped_store_for(s, given)  # a scoped token sees only its namespaces
             if store is None:
@@ -104,9 +129,17 @@ async def events_ws(ws: WebSocket) -> None:
                 try:
                     msg = json.loads(text)
                 except ValueError:
+                    await ws.send_json({"type": "error", "message": "send JSON messages ('ping' is the one bare word)"})
                     continue
-                if isinstance(msg, dict) and msg.get("type") == "ping":
+                kind = msg.get("type") if isinstance(msg, dict) else None
+                if kind == "ping":
                     await ws.send_json({"type": "pong", "cursor": last})
+                elif kind == "human_input":
+                    await ws.send_json(await _human_input(s, msg, session_id))
+                else:
+                    await ws.send_json({"type": "error", "message": (
+                        f"unknown message type {kind!r}: send 'ping' or "
+                        "{'type': 'human_input', 'task_prompt': ..., 'attachments': [...]}")})
 
         tasks = [asyncio.ensure_future(sender()), asyncio.ensure_future(receiver())]
         try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -695,11 +695,17 @@ class Catalog:
             "SELECT artifact_id, sha256, size_bytes, name, namespace, session_id FROM artifact_versions"
         )
 
-    def expired_roots(self, namespace: str, session_id: str) -> list[Any]:
-        """Rows (``root_artifact_id``) of lineages with an expired version in one session."""
-        return self._query(
-            "SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
-            "AND is_expired=1 GROUP BY root_artifact_id", (namespace, session_id))
+    def expired_roots(self, namespace: str, session_id: str,
+                      sources: Collection[str] | None = None) -> list[Any]:
+        """Rows (``root_artifact_id``) of lineages with an expired version in one session
+        (only versions whose ``source`` is one of ``sources``, when given)."""
+        sql = ("SELECT root_artifact_id FROM artifact_versions WHERE namespace=? AND session_key=? "
+               "AND is_expired=1")
+        params: list[Any] = [namespace, session_id]
+        if sources is not None:
+            sql += f" AND source IN ({','.join('?' * len(sources))})"
+            params += list(sources)
+        return self._query(sql + " GROUP BY root_artifact_id", params)
 
     def expired_sessions(self) -> set[tuple[str, str]]:
         """``(namespace, session_id)`` of sessions holding expired versions."""

@@ -17,7 +17,12 @@ from .catalog import Catalog
 from .mime import is_text_mime
 from .ttl import parse_iso
 
-__all__ = ["write_zip", "safe_arcname", "INDEX_NAME"]
+__all__ = ["write_zip", "safe_arcname", "INDEX_NAME", "WORKSPACE_DIR", "ATTACHMENTS_DIR", "workspace_arcname"]
+
+#: The seed-001 session layout (``WareHouse/<session>/``): uploads under ``code_workspace/attachments/``
+#: beside ``attachments_manifest.json``, everything else under ``code_workspace/``.
+WORKSPACE_DIR = "code_workspace"
+ATTACHMENTS_DIR = f"{WORKSPACE_DIR}/attachments"
 
 INDEX_NAME = "_export_index.json"
 _UNSAFE = re.compile(r'[\x00-\x1f\x7f:*?"<>|\u200e\u200f\u061c\u202a-\u202e\u2066-\u2069]')
@@ -104,13 +109,23 @@ class _Names:
         return cand
 
 
+def workspace_arcname(name: str, source: str | None) -> str:
+    """Where an artifact lies in the seed-001 session layout: an upload under
+    ``code_workspace/attachments/`` (by its base name), anything else under ``code_workspace/``."""
+    if source == "upload":
+        return f"{ATTACHMENTS_DIR}/{safe_arcname(name.replace(chr(92), '/').rsplit('/', 1)[-1])}"
+    return f"{WORKSPACE_DIR}/{safe_arcname(name)}"
+
+
 def write_zip(root: Path, catalog: Catalog, blobs: BlobStore, dest: Any, namespace: str,
-              session_id: str | None) -> Any:
+              session_id: str | None, manifest: dict[str, Any] | None = None) -> Any:
     """Zip the latest live version of each artifact in the scope into ``dest``.
 
     A session export holds the session's names at the top level; a namespace export holds
     namespace-level artifacts at the top and each session's under ``sessions/<id>/``. An
-    ``_export_index.json`` lists what went where.
+    ``_export_index.json`` lists what went where. With ``manifest`` (a session's
+    ``attachments_manifest.json`` content) the session is laid out as seed 001's workspace
+    (see :func:`workspace_arcname`), the manifest beside the attachments.
     """
     rows = catalog.iter_latest(namespace, session_id, exact_session=session_id is not None)
     if dest is None:
@@ -122,7 +137,7 @@ def write_zip(root: Path, catalog: Catalog, blobs: BlobStore, dest: Any, namespa
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
             with open(tmp, "wb") as f:
-                _write(f, rows, blobs, session_id)
+                _write(f, rows, blobs, session_id, manifest)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, path)
@@ -130,17 +145,21 @@ def write_zip(root: Path, catalog: Catalog, blobs: BlobStore, dest: Any, namespa
             tmp.unlink(missing_ok=True)
             raise
         return path
-    _write(dest, rows, blobs, session_id)
+    _write(dest, rows, blobs, session_id, manifest)
     return dest
 
 
-def _write(out: IO[bytes], rows: list[Any], blobs: BlobStore, session_id: str | None) -> None:
-    used = _Names((INDEX_NAME,))
+def _write(out: IO[bytes], rows: list[Any], blobs: BlobStore, session_id: str | None,
+           manifest: dict[str, Any] | None = None) -> None:
+    manifest_arc = f"{ATTACHMENTS_DIR}/attachments_manifest.json"
+    used = _Names((INDEX_NAME,) + ((manifest_arc,) if manifest is not None else ()))
     index = []
     with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
         for r in rows:
             arc = safe_arcname(r["name"])
-            if session_id is None and r["session_key"]:
+            if manifest is not None:
+                arc = workspace_arcname(r["name"], r["source"])
+            elif session_id is None and r["session_key"]:
                 arc = f"sessions/{r['session_key']}/{arc}"
             arc = used.place(arc)
             info = zipfile.ZipInfo(arc, date_time=_date_time(r["created_at"]))
@@ -160,6 +179,8 @@ def _write(out: IO[bytes], rows: list[Any], blobs: BlobStore, session_id: str | 
                 "mime_type": mime, "size_bytes": r["size_bytes"], "sha256": r["sha256"],
                 "tags": json.loads(r["tags"] or "[]"),
             })
+        if manifest is not None:
+            zf.writestr(manifest_arc, json.dumps(manifest, indent=2))
         zf.writestr(INDEX_NAME, json.dumps({"artifacts": index}, indent=2))
 
 

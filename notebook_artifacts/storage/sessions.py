@@ -21,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .catalog import Catalog
+from .export import workspace_arcname
 from .ttl import iso_utc
 
 __all__ = ["MANIFEST_NAME", "manifest_path", "write_manifest", "read_manifest",
@@ -58,7 +59,8 @@ def _entry(r: Any) -> dict[str, Any]:
         "size": r["size_bytes"],
         "sha256": sha,
         "source": r["source"] or "python",
-        "workspace_path": r["workspace_path"],
+        "workspace_path": r["workspace_path"] or (
+            workspace_arcname(r["name"], r["source"]) if r["source"] == "upload" else None),
         "storage": f"blobs/sha256/{sha[:2]}/{sha}",
         "created_at": r["created_at"],
     }
