@@ -10,7 +10,7 @@ Over streamable HTTP the server takes the same token as ``serve``: ``Authorizati
 loopback; content larger than ``max_upload_bytes`` (1 GiB by default, as ``serve``) is refused.
 """
 
-from __future__ import annotations
+# no `from __future__ import annotations`: MCP builds each tool's schema from its signature
 
 import base64
 import binascii
@@ -67,7 +67,7 @@ def _tool_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def build_server(store: Any, *, name: str = "notebook-artifacts",
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
-                 max_read_bytes: int = DEFAULT_MAX_READ_BYTES) -> MCPServer:
+                 max_read_bytes: int = DEFAULT_MAX_READ_BYTES) -> "MCPServer":
     """An ``MCPServer`` whose tools and resources call ``store``'s public API."""
     server = MCPServer(name, instructions=(
         "Versioned artifacts with semantic search. query_artifacts answers ranked chunks with "
