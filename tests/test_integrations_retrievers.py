@@ -134,3 +134,24 @@ def test_llama_index_retrieve_and_aretrieve(store):
 def test_llama_index_filters(store):
     nodes = store.as_llama_index_retriever(k=5, namespace="teamA/proj", mode="keyword").retrieve("zebra")
     assert [n.node.metadata["name"] for n in nodes] == ["zebras.txt"]
+
+
+def test_readme_agent_framework_block_runs(tmp_path, embedder):
+    import os
+    import re
+    import shutil
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[1]
+    readme = (repo / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Use it from an agent framework\n", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    shutil.copytree(repo / "data", tmp_path / "data", ignore=shutil.ignore_patterns("eval"))
+    env = dict(os.environ, HF_HUB_OFFLINE="1",
+               PYTHONPATH=os.pathsep.join([str(repo), os.environ.get("PYTHONPATH", "")]))
+    p = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True,
+                       text=True, env=env, timeout=400)
+    assert p.returncode == 0, p.stderr[-3000:]
+    assert p.stdout.startswith("runbook.html v1")
+    with ArtifactStore(tmp_path / "agent-store", index=False) as s:
+        assert s.read_text("alarms.txt") == "Drift alarms page the on-call."
