@@ -94,15 +94,17 @@ def test_put_documents_and_loader_round_trip(tmp_path):
     with ArtifactStore(tmp_path / "s", index=False) as s:
         docs = [Document(page_content="alpha notes", metadata={"source": "/data/notes/a.md", "page": 1}),
                 Document(page_content="README.md", metadata={"source": "https://x.org/b.txt"}),
-                Document(page_content="no source at all")]
+                Document(page_content="no source at all"),
+                Document(page_content="a run's output", metadata={"source": "runs/r1/out.md"})]
         stored = put_documents(s, docs, namespace="lc", tags=["imported"])
-        assert [a.name for a in stored] == ["a.md", "b.txt", "doc-3.txt"]
+        assert [a.name for a in stored] == ["a.md", "b.txt", "doc-3.txt", "runs/r1/out.md"]
         # text that happens to name a file is stored as text, never as that file
         assert s.read_text("b.txt", namespace="lc") == "README.md"
         assert s.get("a.md", namespace="lc").metadata == {"source": "/data/notes/a.md", "page": 1}
         loaded = ArtifactLoader(s, namespace="lc", tags=["imported"]).load()
         assert sorted(d.page_content for d in loaded) == sorted(d.page_content for d in docs)
-        assert {d.metadata["citation"] for d in loaded} == {"a.md v1", "b.txt v1", "doc-3.txt v1"}
+        assert {d.metadata["citation"] for d in loaded} == {"a.md v1", "b.txt v1", "doc-3.txt v1",
+                                                      "runs/r1/out.md v1"}
         with pytest.raises(InvalidInputError):
             put_documents(s, [docs[0], "not a document"], namespace="bad")
         assert s.list(namespace="bad").total == 0  # nothing stored from a bad batch

@@ -86,8 +86,8 @@ def put_documents(store: Any, documents: Iterable[Document], *, name_key: str = 
                   tags: Iterable[str] = (), **put_kwargs: Any) -> list[Any]:
     """Store each ``Document`` as a text artifact and return the new versions.
 
-    The name is the last segment of ``metadata[name_key]`` (a loader's ``source`` path or URL),
-    else ``doc.id``, else ``doc-N.txt``; the metadata is kept as the artifact's ``metadata``. Every document is
+    The name is ``metadata[name_key]`` (a loader's ``source``; of an absolute path or a URL only
+    its last segment), else ``doc.id``, else ``doc-N.txt``; the metadata is kept as the artifact's ``metadata``. Every document is
     checked before the first is stored, so a bad one stores nothing.
     """
     docs = list(documents)
@@ -106,10 +106,11 @@ def put_documents(store: Any, documents: Iterable[Document], *, name_key: str = 
 
 
 def _doc_name(given: Any, i: int) -> str:
-    """A store name for a document: the last segment of a path or URL source, else ``doc-N.txt``."""
-    if not given:
-        return f"doc-{i + 1}.txt"
-    name = str(given).rstrip("/").rsplit("/", 1)[-1]
+    """A store name: a relative ``source`` as is; the last segment of an absolute path or URL;
+    else ``doc-N.txt``."""
+    name = str(given or "").strip()
+    if "://" in name or name.startswith("/") or "\\" in name:
+        name = name.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
     return name or f"doc-{i + 1}.txt"
 
 

@@ -69,7 +69,7 @@ def build_server(store: Any, *, name: str = "notebook-artifacts",
                  max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
                  max_read_bytes: int = DEFAULT_MAX_READ_BYTES) -> "MCPServer":
     """An ``MCPServer`` whose tools and resources call ``store``'s public API."""
-    server = MCPServer(name, instructions=(
+    server = MCPServer(name, log_level="WARNING", instructions=(
         "Versioned artifacts with semantic search. query_artifacts answers ranked chunks with "
         "citations and a combined_context ready for a prompt; put_artifact stores a tool "
         "output as the next version of a name."))
