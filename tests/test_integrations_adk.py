@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from index_fixtures import embedder  # noqa: F401  (fixture)
 from notebook_artifacts import ArtifactStore
 
 adk = pytest.importorskip("google.adk")
@@ -192,3 +193,20 @@ def test_bad_scope_is_refused_and_stores_nothing(store):
         asyncio.run(svc.save_artifact(app_name="app", user_id="u1", session_id="bad session!",
                                       filename="x.txt", artifact=types.Part.from_text(text="x")))
     assert store.list().total == 0
+
+
+@pytest.mark.model
+def test_what_an_adk_agent_saves_is_found_by_store_query(tmp_path, embedder):
+    svc = NotebookArtifactService(s := ArtifactStore(tmp_path / "q"))
+    try:
+        asyncio.run(svc.save_artifact(
+            app_name="lab", user_id="u1", session_id="s1", filename="findings.md",
+            artifact=types.Part(inline_data=types.Blob(
+                mime_type="text/markdown",
+                data=b"# Findings\n\nThe pump bearing vibration doubled after the March retrofit."))))
+        assert s.wait_indexed(300)
+        hit = s.query("why did the pump vibrate more?", k=1, namespace="lab/u1").results[0]
+        assert (hit.artifact.name, hit.artifact.session_id, hit.artifact.version) == ("findings.md", "s1", 1)
+        assert "bearing vibration" in hit.matched_chunk
+    finally:
+        s.close()

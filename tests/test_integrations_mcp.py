@@ -200,3 +200,19 @@ def test_http_no_auth_only_on_loopback(root):
                           "--host", "0.0.0.0", "--no-auth"], capture_output=True, text=True,
                          env=_env(), timeout=60)
     assert out.returncode == 2 and "loopback" in out.stderr
+
+
+def test_content_over_the_upload_limit_is_a_tool_error_and_stores_nothing(tmp_path):
+    from notebook_artifacts.integrations.mcp import build_server
+
+    with ArtifactStore(tmp_path / "s", index=False) as s:
+        async def main() -> tuple[Any, Any]:
+            async with Client(build_server(s, max_upload_bytes=16)) as client:
+                big = await client.call_tool("put_artifact", {"name": "big.txt", "content": "x" * 17})
+                small = await client.call_tool("put_artifact", {"name": "ok.txt", "content": "x" * 16})
+                return big, small
+
+        big, small = asyncio.run(main())
+        assert big.is_error and "limit is 16" in big.content[0].text
+        assert not small.is_error
+        assert [a.name for a in s.list().artifacts] == ["ok.txt"]
