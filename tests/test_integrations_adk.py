@@ -55,6 +55,10 @@ async def _run(runner: Runner, user: str, session: str, text: str) -> list[Event
 
 
 def test_an_adk_agent_run_by_adks_runner_saves_into_the_store(store):
+    # put from Python into the user's namespace without a session and without "user:": ADK
+    # could not load it (it would look in a session), so it must not list it either
+    store.put(b"from python", name="from-python.txt", namespace="labapp/u1")
+
     async def main() -> tuple[list[Event], list[Event], list[Event]]:
         sessions = InMemorySessionService()
         runner = Runner(app_name="labapp", agent=NotesAgent(name="notes"),
@@ -81,7 +85,8 @@ def test_an_adk_agent_run_by_adks_runner_saves_into_the_store(store):
     profile = store.get("user:profile.bin", namespace="labapp/u1")  # no session
     assert profile.session_id is None and profile.version == 3
     assert store.read_bytes(profile) == b"noisses rehto"
-    assert {a.name for a in store.list(namespace="labapp/u1").artifacts} == {"notes.txt", "user:profile.bin"}
+    assert {a.name for a in store.list(namespace="labapp/u1").artifacts} == {
+        "notes.txt", "user:profile.bin", "from-python.txt"}
 
 
 # -- the same operations on ADK's reference service and on ours give the same answers ---------
