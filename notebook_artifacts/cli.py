@@ -717,6 +717,44 @@ def migrate(ctx: click.Context, to_catalog: str, as_json: bool) -> None:
         click.echo("verified: every row matches; use the store with --catalog URL")
 
     emit(report.to_dict(), as_json, table)
+# -- mcp (agent frameworks: notebook_artifacts.integrations.mcp) -------------------------------
+@cli.command()
+@click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio",
+              show_default=True, help="stdio for a local client; http: streamable HTTP at /mcp.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind (http).")
+@click.option("--port", default=8766, show_default=True, type=click.IntRange(0, 65535),
+              help="Port (http; 0 picks a free one).")
+@click.option("--token", envvar="NOTEBOOK_ARTIFACTS_TOKEN", default=None,
+              help="Bearer token HTTP clients must send (default: a random one, printed).")
+@click.option("--no-auth", is_flag=True, help="No token (refused unless --host is loopback).")
+@click.option("--max-upload-bytes", type=click.IntRange(min=1), default=None,
+              help="Largest content put_artifact accepts (default 1 GiB).")
+@click.option("--no-index", is_flag=True, help="Do not index what agents put.")
+@click.pass_context
+def mcp(ctx: click.Context, transport: str, host: str, port: int, token: str | None,
+        no_auth: bool, max_upload_bytes: int | None, no_index: bool) -> None:
+    """Serve the store to MCP clients (tools: put/get/list/query artifacts, versions)."""
+    try:
+        from .integrations import mcp as mcp_server
+    except ImportError as exc:
+        raise CliError(str(exc), 2) from None
+    from .store import ArtifactStore
+
+    if no_auth and token:
+        raise CliError("give --token or --no-auth, not both", 2)
+    if transport == "http" and no_auth and not mcp_server._is_loopback(host):
+        raise CliError(f"--no-auth is allowed only on a loopback address, not {host}", 2)
+    store = ArtifactStore(ctx.find_object(_State).root, index=not no_index)
+    ctx.call_on_close(store.close)
+    limits = {"max_upload_bytes": max_upload_bytes} if max_upload_bytes else {}
+    if transport == "stdio":  # stdout carries the protocol: nothing else may be printed there
+        mcp_server.run_stdio(store, **limits)
+        return
+    try:
+        mcp_server.run_http(store, host=host, port=port, token=token, auth=not no_auth,
+                            echo=lambda m: click.echo(m), **limits)
+    except OSError as exc:
+        raise CliError(f"cannot listen on {host}:{port}: {exc.strerror or exc}", 1) from None
 
 
 @cli.command("bench", context_settings={"ignore_unknown_options": True})

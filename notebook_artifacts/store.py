@@ -893,6 +893,20 @@ class ArtifactStore:
         for ns, sid in {(a.namespace, a.session_id) for a in expired if a.session_id}:
             self._write_manifest(ns, sid)
 
+    # -- agent frameworks (notebook_artifacts.integrations; each imports its framework) --------
+    def as_langchain_retriever(self, k: int = 4, **options: Any) -> Any:
+        """A LangChain ``BaseRetriever`` over :meth:`query` (extra ``[langchain]``); ``options``:
+        ``namespace``, ``session_id``, ``tags``, ``mode``, ``where``."""
+        from .integrations.langchain import ArtifactRetriever
+
+        return ArtifactRetriever(store=self, k=k, **options)
+
+    def as_llama_index_retriever(self, k: int = 4, **options: Any) -> Any:
+        """A LlamaIndex retriever over :meth:`query` (extra ``[llama-index]``); same options."""
+        from .integrations.llama_index import ArtifactRetriever
+
+        return ArtifactRetriever(self, k=k, **options)
+
 
 def name_for_path(path: str | os.PathLike[str]) -> str:
     """The name a file is stored under when no name is given: its base name.
