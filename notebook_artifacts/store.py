@@ -179,7 +179,7 @@ class ArtifactStore:
     def tokens(self) -> TokenRegistry:
         """Scoped access tokens for serving this store (only their hashes are kept)."""
         if self._tokens is None:
-            self._tokens = TokenRegistry(self.root)
+            self._tokens = TokenRegistry(self._catalog.component_db())
         return self._tokens
 
     # -- semantic index (notebook_artifacts.index) -------------------------------------------

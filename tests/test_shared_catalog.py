@@ -419,3 +419,17 @@ def test_two_server_replicas_share_one_catalog(tmp_path, pg_url):
         for proc, _ in replicas:
             proc.terminate()
             proc.wait(20)
+
+
+def test_scoped_tokens_are_shared_by_every_machine_on_one_catalog(tmp_path, pg_url):
+    """A token created on one machine (its own root, same PostgreSQL) works on a replica, and
+    revoking it there is seen at once by the first."""
+    with ArtifactStore(tmp_path / "a", index=False, catalog=pg_url) as a, \
+            ArtifactStore(tmp_path / "b", index=False, catalog=pg_url) as b:
+        token, rec = a.tokens.create(["team/x"], read_only=True, now=time.time())
+        found = b.tokens.lookup(token, time.time())
+        assert found is not None and found.prefixes == ["team/x"] and found.read_only
+        b.tokens.revoke(rec.token_id, now=time.time())
+        assert a.tokens.lookup(token, time.time()) is None
+        assert [r.token_id for r in a.tokens.list()] == [rec.token_id]
+    assert not (tmp_path / "a" / "catalog.sqlite3").exists()  # nothing kept per machine

@@ -1,7 +1,8 @@
 """Scoped access tokens for a served store: only a SHA-256 hash of each token is kept.
 
-One table, ``access_tokens``, in the catalog database (its own connection; nothing else reads
-it). A token is ``nat_<id>_<secret>``; ``<id>`` names it in ``token list`` / ``token revoke``.
+One table, ``access_tokens``, in the catalog's database (embedded SQLite or the shared
+PostgreSQL, through :meth:`Catalog.component_db`, so every server replica sees the same tokens;
+nothing else reads it). A token is ``nat_<id>_<secret>``; ``<id>`` names it in ``token list`` / ``token revoke``.
 :meth:`TokenRegistry.lookup` runs on every request, so a revoked or expired token is refused
 at once.
 """
@@ -13,14 +14,14 @@ import json
 import os
 import re
 import secrets
-import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
 from ..errors import InvalidInputError, NotFoundError
 from . import _validate as V
+from ._sql import SqliteDB
+from .postgres import pg_ddl
 from .ttl import iso_utc
 
 __all__ = ["TokenRegistry", "TokenRecord", "TOKEN_PREFIX"]
@@ -71,17 +72,17 @@ def _hash(token: str) -> str:
 class TokenRegistry:
     """Create, look up, list and revoke scoped tokens of the store at ``root``."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.path = Path(root) / "catalog.sqlite3"
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(os.fspath(self.path), timeout=30, isolation_level=None,
-                                     check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA busy_timeout=30000")
-        self._conn.execute(_SCHEMA)
+    def __init__(self, db: Any) -> None:
+        """``db``: a database from :meth:`Catalog.component_db` (or a SQLite file's path)."""
+        self._owns = isinstance(db, (str, os.PathLike))
+        self.db = SqliteDB(Path(db), per_thread=True) if self._owns else db
+        with self.db.transaction() as c:
+            c.execute(_SCHEMA if self.db.dialect == "sqlite" else pg_ddl(_SCHEMA))
 
     def close(self) -> None:
-        self._conn.close()
+        """Close connections this registry opened (a shared pool belongs to the catalog)."""
+        if self._owns or not self.db.shared:
+            self.db.close()
 
     def create(self, prefixes: list[str] | tuple[str, ...] | str, *, read_only: bool = False,
                expires_in: Optional[float] = None, label: Optional[str] = None,
@@ -99,8 +100,8 @@ class TokenRegistry:
         token = f"{TOKEN_PREFIX}{token_id}_{secrets.token_urlsafe(32)}"
         rec = TokenRecord(token_id, sorted(set(clean)), bool(read_only), label, now,
                           None if expires_in is None else now + float(expires_in))
-        with self._lock:
-            self._conn.execute(
+        with self.db.transaction() as c:
+            c.execute(
                 "INSERT INTO access_tokens(token_id, token_hash, prefixes, read_only, label, "
                 "created_at, expires_at) VALUES (?,?,?,?,?,?,?)",
                 (token_id, _hash(token), json.dumps(rec.prefixes), int(rec.read_only), label,
@@ -111,29 +112,25 @@ class TokenRegistry:
         """The record of an active token, else None (unknown, revoked or expired)."""
         if not token or not _TOKEN.match(token):
             return None
-        with self._lock:
-            row = self._conn.execute("SELECT * FROM access_tokens WHERE token_hash=?",
-                                     (_hash(token),)).fetchone()
-        rec = self._record(row) if row is not None else None
+        rows = self.db.query("SELECT * FROM access_tokens WHERE token_hash=?", (_hash(token),))
+        rec = self._record(rows[0]) if rows else None
         return rec if rec is not None and rec.active(now) else None
 
     def list(self) -> list[TokenRecord]:
-        with self._lock:
-            rows = self._conn.execute("SELECT * FROM access_tokens ORDER BY created_at").fetchall()
+        rows = self.db.query("SELECT * FROM access_tokens ORDER BY created_at")
         return [self._record(r) for r in rows]
 
     def revoke(self, token_id: str, *, now: float) -> TokenRecord:
-        with self._lock:
-            self._conn.execute(
+        with self.db.transaction() as c:
+            c.execute(
                 "UPDATE access_tokens SET revoked_at=? WHERE token_id=? AND revoked_at IS NULL",
                 (now, token_id))
-            row = self._conn.execute("SELECT * FROM access_tokens WHERE token_id=?",
-                                     (token_id,)).fetchone()
-        if row is None:
+        rows = self.db.query("SELECT * FROM access_tokens WHERE token_id=?", (token_id,))
+        if not rows:
             raise NotFoundError(f"no token {token_id!r}; see `notebook-artifacts token list`")
-        return self._record(row)  # revoking twice keeps the first time
+        return self._record(rows[0])  # revoking twice keeps the first time
 
     @staticmethod
-    def _record(row: sqlite3.Row) -> TokenRecord:
+    def _record(row: Any) -> TokenRecord:
         return TokenRecord(row["token_id"], json.loads(row["prefixes"]), bool(row["read_only"]),
                            row["label"], row["created_at"], row["expires_at"], row["revoked_at"])
