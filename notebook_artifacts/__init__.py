@@ -16,6 +16,7 @@ from .errors import (
     IndexUnavailableError,
     IntegrityError,
     InvalidInputError,
+    NoSuchFileError,
     NotFoundError,
 )
 from .models import (
@@ -49,6 +50,7 @@ __all__ = [
     "ArtifactError",
     "InvalidInputError",
     "NotFoundError",
+    "NoSuchFileError",
     "IntegrityError",
     "IndexUnavailableError",
     "load_ipython_extension",

@@ -226,8 +226,10 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
     metadata = _parse_meta(meta_pairs, meta_json)
     made = []
     for src in sources:
+        content: dict[str, Any] = {}
         if text:
-            obj: Any = src
+            obj: Any = None
+            content["text"] = src  # text on purpose, even when it looks like a path
         elif src == "-":
             obj = click.get_binary_stream("stdin")
             if name is None:
@@ -237,7 +239,7 @@ def put(store: Any, sources: tuple[str, ...], name: str | None, namespace: str,
             if not obj.is_file():
                 raise CliError(f"no such file: {src} (use --text to store the argument as text)", 1)
         made.append(store.put(
-            obj, name, namespace=namespace, session_id=session_id, tags=_split(tags),
+            obj, name, **content, namespace=namespace, session_id=session_id, tags=_split(tags),
             metadata=metadata, description=description, ttl=ttl, pinned=pin,
             source="cli", source_tool=source_tool, index=not no_index,
         ))

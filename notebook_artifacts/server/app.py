@@ -134,6 +134,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         hub.ensure_started()
+        store.start_indexing()  # drain work other processes left pending, and follow new work
         try:
             yield
         finally:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-from ..errors import IntegrityError, InvalidInputError, NotFoundError
+from ..errors import IntegrityError, InvalidInputError, NoSuchFileError
 
 __all__ = ["BlobStore", "StagedBlob", "CHUNK_SIZE", "HEAD_SIZE"]
 
@@ -213,7 +213,7 @@ class BlobStore:
         try:
             f = open(path, "rb")
         except FileNotFoundError:
-            raise NotFoundError(f"no such file: {os.fspath(path)}") from None
+            raise NoSuchFileError(f"no such file: {os.fspath(path)}", os.fspath(path)) from None
         with f:
             return self.stage_stream(f)
 
