@@ -199,14 +199,20 @@ class ArtifactStore:
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
         """Semantic + keyword search over indexed content.
 
         ``mode``: ``"hybrid"`` (default), ``"dense"`` or ``"keyword"``; ``versions``:
         ``"latest"`` or ``"all"``; ``scope``: ``"artifacts"``, ``"sources"`` or ``"all"``;
-        ``where``: metadata equality; ``context_budget``: characters of ``combined_context``.
+        ``where``: metadata equality; ``context_budget``: the most characters of
+        ``combined_context``; ``min_score``: results scoring below it are not returned
+        (default: the mode's floor in ``notebook_artifacts.index.fuse.MIN_SCORE``; 0: none).
         Each hit has the full ``artifact`` record, a 0..1 ``score``, ``matched_chunk`` and its
-        ``location`` (page, section, character span). Expired and deleted versions never match.
+        ``location`` (page, section, character span). ``combined_context`` holds the passages
+        of the returned hits only (a hit's chunk, merged with adjacent chunks that match as
+        well), best first. A question with several parts ("how good is X, and what do we do
+        when Y?") is searched whole and part by part. Expired and deleted versions never
+        match. With nothing indexed in scope the answer is immediate and ``note`` says why.
         """
         ns = None if namespace is None else V.validate_namespace(namespace)
         sid = V.validate_session_id(session_id)
@@ -218,7 +224,7 @@ class ArtifactStore:
         return self._index().query(
             text, k, namespace=ns, session_id=sid, tags=tags, mime_types=mime_types,
             where=where, mode=mode, versions=versions, scope=scope,
-            context_budget=context_budget)
+            context_budget=context_budget, min_score=min_score)
 
     def wait_indexed(self, timeout: float | None = None) -> bool:
         """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first."""

@@ -55,6 +55,8 @@ class Segment:
     heading_path: tuple[str, ...] = ()
     page: int | None = None
     context: str = ""  # extra context for every chunk of this segment (a CSV header)
+    #: tables: the 1-based row number of the segment's first line (chunks label their rows)
+    first_row: int | None = None
 
 
 @dataclass
@@ -363,7 +365,7 @@ def _extract_csv(text: str, delimiter: str) -> Extracted:
         size = sum(len(x) for x in group)
         if "".join(group).strip():
             segments.append(Segment(pos, pos + size, (f"rows {i + 1}-{i + len(group)}",),
-                                    context=lines[0].strip()))
+                                    context=lines[0].strip(), first_row=i + 1))
         pos += size
     if not segments and lines[0].strip():
         segments.append(Segment(0, len(lines[0]), ()))

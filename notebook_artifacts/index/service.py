@@ -49,10 +49,11 @@ from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_co
 from .embed import Embedder, EmbeddingCache
 from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind, extract
 from . import fuse as _fuse
-from .fuse import MODES, fuse, rrf
-from .keyword import keyword_search
+from .fuse import MIN_SCORE, MODES, fuse, rrf
+from .keyword import _filter_sql, keyword_search
+from .question import split_question
 
-__all__ = ["IndexService", "MAX_ATTEMPTS", "SCOPES", "VERSIONS"]
+__all__ = ["IndexService", "MAX_ATTEMPTS", "NEIGHBOUR_RATIO", "SCOPES", "VERSIONS"]
 
 log = logging.getLogger("notebook_artifacts.index")
 
@@ -524,24 +525,62 @@ class IndexService:
               session_id: str | None = None, tags: Sequence[str] | None = None,
               mime_types: Sequence[str] | None = None, where: dict[str, Any] | None = None,
               mode: str = "hybrid", versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = DEFAULT_CONTEXT_BUDGET) -> QueryResult:
+              context_budget: int = DEFAULT_CONTEXT_BUDGET,
+              min_score: float | None = None) -> QueryResult:
         """Ranked artifacts for ``text``; see :meth:`ArtifactStore.query`."""
         text, k, tags, mime_types, where = _validate_query(
             text, k, tags, mime_types, where, mode, versions, scope, context_budget)
+        floor = _validate_min_score(min_score, mode)
         scopes = ["artifacts", "sources"] if scope == "all" else [scope]
         filters = {"scope": scopes, "namespace": namespace, "session_id": session_id,
                    "mime_type": list(mime_types) or None}
+        note = self._nothing_to_search(filters)
+        if note:  # answered without the model: there is nothing to rank
+            return QueryResult(results=[], combined_context="", total_results=0, query=text,
+                               note=note)
+        parts = split_question(text)
+        # the keyword searches (SQLite, which releases the GIL) run while the query is embedded
         n = max(50, 5 * k)
-        # the keyword search (SQLite, which releases the GIL) runs while the query is embedded
-        kw_first = None
-        if mode == "hybrid":
-            kw_first = self._query_pool().submit(
-                lambda: keyword_search(self.db.conn(), text, n, filters))
-        qvec = self.embedder.encode_query(text) if mode != "keyword" else None
+        kw_first = [self._query_pool().submit(
+            lambda p=p: keyword_search(self.db.conn(), p, n, filters))
+            if mode == "hybrid" else None for p in parts]
+        qvecs = [self.embedder.encode_query(p) if mode != "keyword" else None for p in parts]
         now = self.clock()
         total_chunks = self.chunks.count()
         sources = {r["source_id"]: r for r in self.db.conn().execute("SELECT * FROM idx_sources")} \
             if "sources" in scopes else {}
+        found = [self._search(p, qv, kw, k, mode, filters, versions, tags, where, now, sources,
+                              floor, total_chunks)
+                 for p, qv, kw in zip(parts, qvecs, kw_first)]
+        hits_out, passages = _merge_parts(found, k)
+        blocks = [ContextChunk(h.artifact.name, h.artifact.version, text_, page, heading)
+                  for h, rows in zip(hits_out, passages)
+                  for text_, page, heading in _passage_blocks(rows)]
+        context, _numbers = combined_context(blocks, context_budget)
+        return QueryResult(results=hits_out, combined_context=context,
+                           total_results=len(hits_out), query=text)
+
+    def _nothing_to_search(self, filters: dict[str, Any]) -> str:
+        """A note when no chunk lies in the query's scope (so the model is never loaded)."""
+        where, params = _filter_sql(filters)
+        if self.db.conn().execute(f"SELECT 1 FROM idx_chunks c WHERE 1 = 1 {where} LIMIT 1",
+                                  params).fetchone():
+            return ""
+        ns, sid = filters.get("namespace"), filters.get("session_id")
+        scope = "the store" if ns is None and sid is None else \
+            " ".join(x for x in (f"namespace {ns!r}" if ns is not None else "",
+                                 f"session {sid!r}" if sid is not None else "") if x)
+        listed = self.catalog.list_latest(namespace=ns, session_id=sid, tags=None, types=None,
+                                          include_expired=False, limit=1, cursor=None).total
+        if not listed:
+            return f"{scope} is empty: nothing to search (put some files first)"
+        return (f"nothing indexed in {scope} yet: its artifacts are pending indexing or hold no "
+                "text (binary files are stored but not embedded); see `ls` or wait_indexed()")
+
+    def _search(self, text, qvec, kw_first, k, mode, filters, versions, tags, where, now,
+                sources, floor, total_chunks):
+        """One question (or one part of one): fused chunks -> filtered hits with passages."""
+        n = max(50, 5 * k)
         while True:
             dense: dict[int, float] = {}
             kw: dict[int, float] = {}
@@ -565,16 +604,11 @@ class IndexService:
                 ranked = rrf(dense, kw)
             else:
                 ranked = fuse(dense, kw, mode, self.dense_weight)
-            hits_out, ctx = self._collect(ranked, k, versions, tags, where, now, sources)
-            if len(hits_out) >= k or not truncated or n >= total_chunks:
-                break
+            found = self._collect(ranked, k, versions, tags, where, now, sources, floor)
+            below = bool(ranked) and ranked[-1][1] < floor
+            if len(found) >= k or below or not truncated or n >= total_chunks:
+                return found
             n *= 4
-        chunks_for_context = [c for c in ctx]
-        context, numbers = combined_context(
-            [ContextChunk(a.name, a.version, row["text"], row["page"], row["heading"])
-             for a, row, _ in chunks_for_context], context_budget)
-        return QueryResult(results=hits_out, combined_context=context,
-                           total_results=len(hits_out), query=text)
 
     def _query_pool(self):
         if self._pool is None:
@@ -612,19 +646,22 @@ class IndexService:
         # which neighbours), so they are used as they are
         return {cid: sim for (key, sim) in found if (cid := ids.get(key)) is not None}
 
-    def _collect(self, ranked, k, versions, tags, where, now, sources):
-        """Walk fused chunks best-first; keep those whose record passes the filters."""
+    def _collect(self, ranked, k, versions, tags, where, now, sources, floor=0.0):
+        """Walk fused chunks best-first; keep those whose record passes the filters and whose
+        score reaches ``floor``. Returns ``[(hit, [(row, score), ...])]``: each hit with its
+        best chunk and the chunks of the same artifact that scored (its passage candidates)."""
         rows: dict[int, Any] = {}
         records: dict[str, Artifact] = {}
         fetched, page = 0, max(50, 5 * k)
         hits: list[QueryHit] = []
         seen_owner: dict[str, int] = {}
-        ctx: list[tuple[Artifact, Any, float]] = []
-        per_owner_ctx: dict[str, int] = {}
+        scored: list[list[tuple[Any, float]]] = []
         for i, (cid, score) in enumerate(ranked):
+            if score < floor:
+                break  # best first: nothing after this reaches the floor
             if i >= fetched:  # rows and records are read page by page, as far as needed
                 if len(hits) >= k:
-                    break  # the context comes from the pages already read
+                    break  # neighbours come from the pages already read
                 new = self.chunks.rows([c for c, _ in ranked[fetched:fetched + page]])
                 rows.update(new)
                 want = {r["artifact_id"] for r in new.values()
@@ -656,12 +693,10 @@ class IndexService:
                                      matched_chunk=row["text"], location=loc,
                                      citation=citation(art.name, art.version, row["page"],
                                                        row["heading"])))
-            if seen_owner[owner] < 0:
-                continue
-            if per_owner_ctx.get(owner, 0) < 3:
-                per_owner_ctx[owner] = per_owner_ctx.get(owner, 0) + 1
-                ctx.append((hits[seen_owner[owner]].artifact, row, score))
-        return hits, ctx
+                scored.append([])
+            if seen_owner[owner] >= 0:
+                scored[seen_owner[owner]].append((row, float(score)))
+        return list(zip(hits, scored))
 
     def _record_for(self, row, records, sources) -> Artifact | None:
         if row["scope"] == "artifacts":
@@ -671,6 +706,67 @@ class IndexService:
             return None
         live = self.catalog.get(row["artifact_id"])
         return live if live is not None else self._source_record(src)
+
+
+#: a chunk next to a hit's best chunk joins its passage when it scores at least this share of
+#: the best (a "Results" section right after the "Modelling" section that matched)
+NEIGHBOUR_RATIO = 0.85
+
+
+def _merge_parts(found: list[list[tuple[QueryHit, list]]], k: int
+                 ) -> tuple[list[QueryHit], list[list[tuple[Any, float]]]]:
+    """Merge the hits of a question's parts: an artifact scores its best over the parts and
+    keeps the passages of each part it answers well (within NEIGHBOUR_RATIO of that best)."""
+    best: dict[str, QueryHit] = {}
+    per_part: dict[str, list[list[tuple[Any, float]]]] = {}
+    for hits in found:
+        for hit, scored in hits:
+            key = hit.artifact.artifact_id if hit.location.get("scope") != "sources" \
+                else hit.location.get("source_id", "")
+            if key not in best or hit.score > best[key].score:
+                best[key] = hit
+            per_part.setdefault(key, []).append(scored)
+    order = sorted(best, key=lambda key: -best[key].score)[:k]
+    hits_out, passages = [], []
+    for key in order:
+        top = best[key].score
+        rows: dict[int, tuple[Any, float]] = {}
+        for scored in per_part[key]:
+            if scored and scored[0][1] >= NEIGHBOUR_RATIO * top:
+                for row, score in _neighbourhood(scored):
+                    rows.setdefault(row["ordinal"], (row, score))
+        hits_out.append(best[key])
+        passages.append([rows[o] for o in sorted(rows)])
+    return hits_out, passages
+
+
+def _neighbourhood(scored: list[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """The best chunk and the adjacent chunks (by ordinal, chained) that score within
+    NEIGHBOUR_RATIO of it."""
+    best_row, best_score = scored[0]
+    by_ordinal = {row["ordinal"]: (row, score) for row, score in scored
+                  if score >= NEIGHBOUR_RATIO * best_score}
+    keep = [(best_row, best_score)]
+    for step in (-1, 1):
+        o = best_row["ordinal"] + step
+        while o in by_ordinal:
+            keep.append(by_ordinal[o])
+            o += step
+    return keep
+
+
+def _passage_blocks(rows: list[tuple[Any, float]]) -> list[tuple[str, int | None, str | None]]:
+    """Runs of consecutive chunks (document order) as ``(text, page, section)`` blocks."""
+    blocks: list[tuple[str, int | None, str | None]] = []
+    prev = None
+    for row, _ in rows:
+        if prev is not None and row["ordinal"] == prev + 1 and blocks:
+            text, page, heading = blocks[-1]
+            blocks[-1] = (text.rstrip() + "\n\n" + row["text"].strip(), page, heading)
+        else:
+            blocks.append((row["text"], row["page"], row["heading"]))
+        prev = row["ordinal"]
+    return blocks
 
 
 def _is_binary(art: Artifact) -> bool:
@@ -694,6 +790,15 @@ def _passes(art: Artifact, scope: str, versions: str, tags, where, now: float) -
             if key not in meta or meta[key] != value:
                 return False
     return True
+
+
+def _validate_min_score(min_score: Any, mode: str) -> float:
+    if min_score is None:
+        return MIN_SCORE[mode]
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) \
+            or not 0.0 <= float(min_score) <= 1.0:
+        raise InvalidInputError(f"min_score must be a number from 0 to 1, got {min_score!r}")
+    return float(min_score)
 
 
 def _chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:
