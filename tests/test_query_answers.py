@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -145,14 +144,14 @@ def test_a_query_on_an_empty_store_answers_at_once_without_the_model(tmp_path):
                        text=True, timeout=120, env=dict(os.environ, HF_HUB_OFFLINE="1"))
     assert p.returncode == 0, p.stderr
     note, counts, loaded, took = p.stdout.splitlines()
-    assert "empty" in note and counts == "0 True" and loaded == "[]" and float(took) < 1.0
+    # answered without loading the model or Chroma (no timing asserted: the machine varies)
+    assert "empty" in note and counts == "0 True" and loaded == "[]", took
     cli = subprocess.run(_cli() + ["--root", str(tmp_path / "empty"), "query", "anything"],
                          capture_output=True, text=True, timeout=60)
     assert cli.returncode == 0 and "empty" in cli.stdout + cli.stderr
 
 
 def test_a_query_on_an_empty_namespace_says_so(demo):
-    t = time.perf_counter()
     res = demo.query("anything at all", namespace="nothing-here")
     assert res.results == [] and "nothing-here" in res.note and "empty" in res.note
-    assert time.perf_counter() - t < 1.0
+    assert res.combined_context == ""

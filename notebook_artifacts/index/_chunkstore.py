@@ -12,7 +12,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ._db import IndexDB
+from ._db import IndexDB, head_text
 from .chunk import Chunk
 
 __all__ = ["ChunkOwner", "ChunkStore", "DenseMatrix"]
@@ -90,6 +90,8 @@ class ChunkStore:
                          c.section or None, c.page, c.start, c.end, c.sha256, model_id))
                     conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
                                  (cur.lastrowid, c.embed_text))
+                    conn.execute("INSERT INTO idx_heads_fts(rowid, head) VALUES (?, ?)",
+                                 (cur.lastrowid, head_text(owner.name, c.section)))
             self.db.bump_generation(conn)
         stale = old_keys.difference(ids)
         if self.vectors is not None and stale:
@@ -114,6 +116,8 @@ class ChunkStore:
     @staticmethod
     def _delete_rows(conn, owner_id: str) -> int:
         conn.execute("DELETE FROM idx_chunks_fts WHERE rowid IN "
+                     "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
+        conn.execute("DELETE FROM idx_heads_fts WHERE rowid IN "
                      "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
         return conn.execute("DELETE FROM idx_chunks WHERE owner_id = ?", (owner_id,)).rowcount
 

@@ -4,6 +4,8 @@
   promoted source (scope ``sources``): text, location, the sha256 of its embedded text.
 - ``idx_chunks_fts``: FTS5 (porter stemming, ``_`` kept inside words) over the embedded text,
   ``rowid`` = ``idx_chunks.id``.
+- ``idx_heads_fts``: FTS5 over each chunk's fields: the artifact name and the heading path
+  (:func:`head_text`), so a query naming a file or a section can weigh that match apart.
 - ``idx_embeddings``: the embedding cache, ``(model_id, sha256) -> float32 vector``. It also
   serves dense queries in processes that do not hold the Chroma lock.
 - ``idx_sources``: promoted sources (durable; outlive TTL, deletion and session cleanup).
@@ -20,7 +22,12 @@ from contextlib import contextmanager
 from typing import Iterator
 from pathlib import Path
 
-__all__ = ["IndexDB"]
+__all__ = ["IndexDB", "head_text"]
+
+
+def head_text(name: str | None, heading: str | None) -> str:
+    """The field text of a chunk: its artifact name and heading path (``a > b``)."""
+    return " ".join(x for x in (name or "", (heading or "").replace(" > ", " ")) if x)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS idx_chunks (
@@ -48,6 +55,9 @@ CREATE INDEX IF NOT EXISTS idx_chunks_owner ON idx_chunks(owner_id);
 CREATE INDEX IF NOT EXISTS idx_chunks_artifact ON idx_chunks(artifact_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS idx_chunks_fts USING fts5(
     body, tokenize = "porter unicode61 tokenchars '_'"
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_heads_fts USING fts5(
+    head, tokenize = "porter unicode61 tokenchars '_'"
 );
 CREATE TABLE IF NOT EXISTS idx_embeddings (
     model_id TEXT NOT NULL,
@@ -95,6 +105,18 @@ class IndexDB:
                 raise IndexUnavailableError(
                     "this Python's sqlite3 lacks FTS5; install a Python built with FTS5") from exc
             raise
+        self._fill_heads(conn)
+
+    def _fill_heads(self, conn: sqlite3.Connection) -> None:
+        """Give chunks indexed before ``idx_heads_fts`` existed their field rows (once)."""
+        if self.get_state("heads_filled") == "1":
+            return
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM idx_heads_fts")
+            for cid, name, heading in tx.execute("SELECT id, name, heading FROM idx_chunks").fetchall():
+                tx.execute("INSERT INTO idx_heads_fts(rowid, head) VALUES (?, ?)",
+                           (cid, head_text(name, heading)))
+            self.set_state("heads_filled", "1", tx)
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

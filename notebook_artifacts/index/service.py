@@ -49,7 +49,7 @@ from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_co
 from .embed import Embedder, EmbeddingCache
 from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind, extract
 from . import fuse as _fuse
-from .fuse import MIN_SCORE, MODES, fuse, rrf
+from .fuse import MIN_SCORE, MODES, doc_score, fuse, rrf
 from .keyword import _filter_sql, keyword_search
 from .question import split_question
 
@@ -605,7 +605,7 @@ class IndexService:
             else:
                 ranked = fuse(dense, kw, mode, self.dense_weight)
             found = self._collect(ranked, k, versions, tags, where, now, sources, floor)
-            below = bool(ranked) and ranked[-1][1] < floor
+            below = bool(ranked) and ranked[-1][1] < floor  # candidates reach under the floor
             if len(found) >= k or below or not truncated or n >= total_chunks:
                 return found
             n *= 4
@@ -647,56 +647,42 @@ class IndexService:
         return {cid: sim for (key, sim) in found if (cid := ids.get(key)) is not None}
 
     def _collect(self, ranked, k, versions, tags, where, now, sources, floor=0.0):
-        """Walk fused chunks best-first; keep those whose record passes the filters and whose
-        score reaches ``floor``. Returns ``[(hit, [(row, score), ...])]``: each hit with its
-        best chunk and the chunks of the same artifact that scored (its passage candidates)."""
-        rows: dict[int, Any] = {}
-        records: dict[str, Artifact] = {}
-        fetched, page = 0, max(50, 5 * k)
-        hits: list[QueryHit] = []
-        seen_owner: dict[str, int] = {}
-        scored: list[list[tuple[Any, float]]] = []
-        for i, (cid, score) in enumerate(ranked):
-            if score < floor:
-                break  # best first: nothing after this reaches the floor
-            if i >= fetched:  # rows and records are read page by page, as far as needed
-                if len(hits) >= k:
-                    break  # neighbours come from the pages already read
-                new = self.chunks.rows([c for c, _ in ranked[fetched:fetched + page]])
-                rows.update(new)
-                want = {r["artifact_id"] for r in new.values()
-                        if r["scope"] == "artifacts"} - records.keys()
-                if want:
-                    records.update(self.catalog.get_many(want))
-                fetched += page
-                page *= 2
+        """Rank artifacts by their chunks' fused scores (``fuse.doc_score``: the best chunk,
+        raised a little by the others that match), keep those whose record passes the filters
+        and whose score reaches ``floor``. Returns ``[(hit, [(row, score), ...])]``: each hit
+        with its best chunk first, then the other chunks of it that scored (passage
+        candidates)."""
+        rows = self.chunks.rows([cid for cid, _ in ranked])
+        by_owner: dict[str, list[tuple[Any, float]]] = {}
+        for cid, score in ranked:  # best first, so each owner's list is best first too
             row = rows.get(cid)
-            if row is None:
+            if row is not None:
+                by_owner.setdefault(row["owner_id"], []).append((row, float(score)))
+        owners = sorted(((doc_score([s for _, s in chunks]), owner)
+                         for owner, chunks in by_owner.items()), key=lambda t: (-t[0], t[1]))
+        want = {chunks[0][0]["artifact_id"] for chunks in by_owner.values()
+                if chunks[0][0]["scope"] == "artifacts"}
+        records = self.catalog.get_many(want) if want else {}
+        out: list[tuple[QueryHit, list[tuple[Any, float]]]] = []
+        for score, owner in owners:
+            if len(out) >= k or score < floor:
+                break
+            chunks = by_owner[owner]
+            row = chunks[0][0]
+            art = self._record_for(row, records, sources)
+            if art is None or not _passes(art, row["scope"], versions, tags, where, now):
                 continue
-            owner = row["owner_id"]
-            if owner not in seen_owner:
-                if len(hits) >= k:
-                    continue
-                art = self._record_for(row, records, sources)
-                if art is None or not _passes(art, row["scope"], versions, tags, where, now):
-                    seen_owner[owner] = -1
-                    continue
-                seen_owner[owner] = len(hits)
-                loc = {"chunk_index": row["ordinal"], "page": row["page"],
-                       "section": row["heading"],
-                       "heading_path": row["heading"].split(" > ") if row["heading"] else [],
-                       "char_start": row["char_start"], "char_end": row["char_end"],
-                       "scope": row["scope"]}
-                if row["scope"] == "sources":
-                    loc["source_id"] = owner
-                hits.append(QueryHit(artifact=art, score=round(float(score), 6),
-                                     matched_chunk=row["text"], location=loc,
-                                     citation=citation(art.name, art.version, row["page"],
-                                                       row["heading"])))
-                scored.append([])
-            if seen_owner[owner] >= 0:
-                scored[seen_owner[owner]].append((row, float(score)))
-        return list(zip(hits, scored))
+            loc = {"chunk_index": row["ordinal"], "page": row["page"], "section": row["heading"],
+                   "heading_path": row["heading"].split(" > ") if row["heading"] else [],
+                   "char_start": row["char_start"], "char_end": row["char_end"],
+                   "scope": row["scope"]}
+            if row["scope"] == "sources":
+                loc["source_id"] = owner
+            out.append((QueryHit(artifact=art, score=round(float(score), 6),
+                                 matched_chunk=row["text"], location=loc,
+                                 citation=citation(art.name, art.version, row["page"],
+                                                   row["heading"])), chunks))
+        return out
 
     def _record_for(self, row, records, sources) -> Artifact | None:
         if row["scope"] == "artifacts":
