@@ -22,6 +22,7 @@ from .errors import (
     IndexUnavailableError,
     IntegrityError,
     InvalidInputError,
+    NoSuchFileError,
     NotFoundError,
     ReadOnlyError,
 )
@@ -60,6 +61,7 @@ __all__ = [
     "ArtifactError",
     "InvalidInputError",
     "NotFoundError",
+    "NoSuchFileError",
     "IntegrityError",
     "IndexUnavailableError",
     "AccessDeniedError",

@@ -268,8 +268,10 @@ def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str
         names_for_paths(s for s in sources if s != "-")  # the one naming rule; clashes refused
     made = []
     for src in sources:
+        content: dict[str, Any] = {}
         if text:
-            obj: Any = src
+            obj: Any = None
+            content["text"] = src  # text on purpose, even when it looks like a path
         elif src == "-":
             obj = click.get_binary_stream("stdin")
             if name is None:
@@ -279,7 +281,7 @@ def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str
             if not obj.is_file():
                 raise CliError(f"no such file: {src} (use --text to store the argument as text)", 1)
         made.append(store.put(
-            obj, name, namespace=namespace, session_id=session_id, tags=split_list(tags),
+            obj, name, **content, namespace=namespace, session_id=session_id, tags=split_list(tags),
             metadata=metadata, description=description, ttl=ttl, pinned=pin,
             source="cli", source_tool=source_tool or "cli", index=not no_index,
         ))
@@ -844,6 +846,8 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
               show_default=True)
 @click.option("--budget", "context_budget", default=6000, show_default=True, type=int,
               help="Size of the combined context in characters.")
+@click.option("--min-score", "min_score", default=None, type=click.FloatRange(0, 1),
+              help="Leave out results scoring below this (default: the mode's relevance floor).")
 @click.option("--context", "show_context", is_flag=True, help="Print the combined context too.")
 @click.option("--wait", "wait_seconds", default=120.0, show_default=True, type=float,
               metavar="SECONDS", help="First wait up to SECONDS for pending indexing (0: don't).")
@@ -851,8 +855,8 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
 @pass_store
 def query(store: Store, text: str, k: int, mode: str, namespace: str | None, session_id: str | None,
           tags: tuple[str, ...], mime_types: tuple[str, ...], where_pairs: tuple[str, ...],
-          versions: str, scope: str, context_budget: int, show_context: bool, wait_seconds: float,
-          as_json: bool) -> None:
+          versions: str, scope: str, context_budget: int, min_score: float | None,
+          show_context: bool, wait_seconds: float, as_json: bool) -> None:
     """Search indexed artifacts (semantic + keyword) and print ranked results."""
     where = _parse_meta(where_pairs, None, "--where") if where_pairs else None
     if wait_seconds > 0 and not store.wait_indexed(wait_seconds):
@@ -860,11 +864,13 @@ def query(store: Store, text: str, k: int, mode: str, namespace: str | None, ses
                    "incomplete (see `notebook-artifacts reindex --wait`)", err=True)
     res = store.query(text, k, namespace=namespace, session_id=session_id,
                       tags=list(tags) or None, mime_types=list(mime_types) or None, where=where,
-                      mode=mode, versions=versions, scope=scope, context_budget=context_budget)
+                      mode=mode, versions=versions, scope=scope, context_budget=context_budget,
+                      min_score=min_score)
 
     def table() -> None:
         if not res.results:
-            click.echo("no results (is everything indexed? see `notebook-artifacts ls`)")
+            click.echo(f"no results: {res.note}" if res.note else
+                       "no results above the relevance floor (try other words, or --min-score 0)")
         rows = []
         for i, h in enumerate(res.results, start=1):
             snippet = " ".join(h.matched_chunk.split())

@@ -9,6 +9,7 @@ __all__ = [
     "ArtifactError",
     "InvalidInputError",
     "NotFoundError",
+    "NoSuchFileError",
     "IntegrityError",
     "IndexUnavailableError",
     "AccessDeniedError",
@@ -36,6 +37,17 @@ class NotFoundError(ArtifactError, LookupError):
 
     def __str__(self) -> str:  # LookupError would repr() a single argument
         return str(self.args[0]) if self.args else "not found"
+
+
+class NoSuchFileError(NotFoundError, FileNotFoundError):
+    """A path given to ``put`` (or ``register_file``) names no file. Both a
+    :class:`NotFoundError` and a ``FileNotFoundError`` (``errno`` ENOENT, ``filename`` set)."""
+
+    def __init__(self, message: str, path: str | None = None) -> None:
+        FileNotFoundError.__init__(self, errno.ENOENT, message, path)
+
+    def __str__(self) -> str:
+        return str(self.strerror)
 
 
 class IntegrityError(ArtifactError):

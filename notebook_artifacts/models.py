@@ -245,6 +245,16 @@ class QueryHit(_Record):
     location: dict[str, Any] = field(default_factory=dict)
     citation: str = ""
 
+    #: fields of the artifact record a hit leaves out of ``to_dict()``: the whole file's text
+    #: (the hit carries its ``matched_chunk`` and the record its ``content_preview``)
+    FILE_TEXT_FIELDS = ("content", "content_text")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        for key in self.FILE_TEXT_FIELDS:
+            d["artifact"].pop(key, None)
+        return d
+
 
 @dataclass
 class QueryResult(_Record):
@@ -254,6 +264,13 @@ class QueryResult(_Record):
     combined_context: str
     total_results: int
     query: str
+    #: why there are no results when the answer is known without searching (empty store)
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        d = super().to_dict()
+        d["results"] = [h.to_dict() for h in self.results]
+        return d
 
     def __iter__(self):
         return iter(self.results)

@@ -3,7 +3,11 @@
 Behaviour decisions (see also README):
 
 * ``put(src)``: a ``pathlib.Path`` must name an existing file. A ``str`` naming an existing
-  file is that file; any other ``str`` is TEXT content (stored as UTF-8, ``has_file=False``).
+  file is that file. A ``str`` that looks like a path (one line with a path separator or a
+  file extension) and names no file, given without a name, is a ``FileNotFoundError``
+  (:class:`NoSuchFileError`): a mistyped path is never stored as its own text. Any other
+  ``str``, a ``str`` given with a name, or ``put(text=...)`` is TEXT content (stored as UTF-8,
+  ``has_file=False``).
   ``bytes``/``bytearray``/``memoryview`` and binary (or text) file objects are stored as given;
   ``dict``/``list`` as pretty JSON (``has_file=False``); a pandas DataFrame as CSV (index kept
   only when it is not a plain RangeIndex) or Parquet when the name ends in ``.parquet``.
@@ -23,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import threading
 import time
@@ -30,7 +35,8 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import IndexUnavailableError, InvalidInputError, NotFoundError, StorageFullError
+from .errors import IndexUnavailableError, InvalidInputError, NoSuchFileError, NotFoundError
+from .errors import StorageFullError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
 from .models import QueryResult, Source
 from .storage import _validate as V
@@ -47,7 +53,7 @@ __all__ = ["ArtifactStore", "TextContent", "CONTENT_MAX_BYTES", "PREVIEW_CHARS",
 
 class TextContent(str):
     """A ``str`` that :meth:`ArtifactStore.put` always stores as text, never opens as a path
-    (for text from a client: HTTP bodies)."""
+    (``put(text=...)``, and text from a client: HTTP bodies)."""
 
 CONTENT_MAX_BYTES = 16 * 1024
 #: a put that would leave less free space than this is refused (deletes need a little room)
@@ -170,7 +176,7 @@ class ArtifactStore:
     def _on_put(self, artifact: Artifact) -> None:
         """Hook called after every put (the index service wakes its worker here)."""
         if self.index and self.background_index and artifact.status == "pending":
-            self._index().wake()
+            self.start_indexing()
 
     # -- scoped access tokens of a served store (storage/tokens.py) --------------------------
     _tokens: Any = None
@@ -184,6 +190,26 @@ class ArtifactStore:
 
     # -- semantic index (notebook_artifacts.index) -------------------------------------------
     _index_service: Any = None
+    _follow_work: Callable[[], None] | None = None
+    #: seconds a query waits for pending indexing before it answers (in a process that
+    #: indexes in the background; a CLI ``query`` waits with ``--wait`` instead)
+    query_drain_seconds: float = 60.0
+
+    def start_indexing(self) -> None:
+        """Index in this process: drain the work every process left pending, now and whenever
+        any process records new work (the event log wakes the indexer). The server calls this
+        at start; a put or a query does it too. No-op for ``index=False`` or
+        ``background_index=False`` stores. The model loads only once there is text to embed."""
+        if not (self.index and self.background_index) or self._closed:
+            return
+        svc = self._index()
+        if self._follow_work is None:
+            with self._defaults_lock:
+                if self._follow_work is None:
+                    self._follow_work = self.subscribe(
+                        lambda events: svc.wake(),
+                        types=("created", "version_created", "promoted"))
+        svc.wake()
 
     def _index(self) -> Any:
         """The IndexService, created on first use (no torch/Chroma import until needed)."""
@@ -207,22 +233,32 @@ class ArtifactStore:
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
         """Semantic + keyword search over indexed content.
 
         ``mode``: ``"hybrid"`` (default), ``"dense"`` or ``"keyword"``; ``versions``:
         ``"latest"`` or ``"all"``; ``scope``: ``"artifacts"``, ``"sources"`` or ``"all"``;
-        ``where``: metadata equality; ``context_budget``: characters of ``combined_context``.
+        ``where``: metadata equality; ``context_budget``: the most characters of
+        ``combined_context``; ``min_score``: results scoring below it are not returned
+        (default: the mode's floor in ``notebook_artifacts.index.fuse.MIN_SCORE``; 0: none).
         Each hit has the full ``artifact`` record, a 0..1 ``score``, ``matched_chunk`` and its
-        ``location`` (page, section, character span). Expired and deleted versions never match.
+        ``location`` (page, section, character span). ``combined_context`` holds the passages
+        of the returned hits only (a hit's chunk, merged with adjacent chunks that match as
+        well), best first. A question with several parts ("how good is X, and what do we do
+        when Y?") is searched whole and part by part. Expired and deleted versions never
+        match. With nothing indexed in scope the answer is immediate and ``note`` says why.
         """
         ns = None if namespace is None else V.validate_namespace(namespace)
         sid = V.validate_session_id(session_id)
         self._sweep()
+        if self.index and self.background_index:  # answer from everything put so far
+            self.start_indexing()
+            if self._index().pending_count():
+                self._index().wait_indexed(self.query_drain_seconds)
         return self._index().query(
             text, k, namespace=ns, session_id=sid, tags=tags, mime_types=mime_types,
             where=where, mode=mode, versions=versions, scope=scope,
-            context_budget=context_budget)
+            context_budget=context_budget, min_score=min_score)
 
     def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
         """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first.
@@ -267,9 +303,10 @@ class ArtifactStore:
     # -- put -----------------------------------------------------------------------------
     def put(
         self,
-        src: Any,
+        src: Any = None,
         name: str | None = None,
         *,
+        text: str | None = None,
         namespace: str = "default",
         session_id: str | None = None,
         tags: Iterable[str] | str | None = (),
@@ -290,7 +327,18 @@ class ArtifactStore:
 
         ``src``: a path (``Path``, or a ``str`` naming an existing file), ``bytes``, ``str``
         text, ``dict``/``list`` (JSON), a pandas DataFrame, or a binary file object.
+        ``text=``: store this string as text even if it looks like a path. A ``str`` that
+        looks like a path, names no file and comes without a name raises ``FileNotFoundError``.
         """
+        if text is not None or src is None:
+            if src is not None:
+                raise InvalidInputError("give the content as src or as text=, not both")
+            if not isinstance(text, str):
+                raise InvalidInputError(
+                    "put needs content: put(src) with a path, bytes, str, dict, list or "
+                    "DataFrame, or put(text='...') with a str" if text is None else
+                    f"text= takes a str, not {type(text).__name__}; pass other content as src")
+            src = TextContent(text)
         return self._put(
             src, name, namespace=namespace, session_id=session_id, tags=tags, metadata=metadata,
             description=description, ttl=ttl, pinned=pinned, source=source, source_tool=source_tool,
@@ -311,7 +359,8 @@ class ArtifactStore:
         """
         p = Path(path)
         if not p.is_file():
-            raise NotFoundError(f"cannot register {os.fspath(path)!r}: no such file")
+            raise NoSuchFileError(f"cannot register {os.fspath(path)!r}: no such file",
+                                  os.fspath(path))
         V.validate_optional_text(workspace_path, "workspace_path", 4096)
         return self._put(
             p, name, namespace=namespace, session_id=session_id, source=source,
@@ -411,15 +460,21 @@ class ArtifactStore:
 
     def _stage(self, src: Any, name: str | None) -> tuple[StagedBlob, str, str | None]:
         """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``."""
-        if isinstance(src, os.PathLike) or (
-                isinstance(src, str) and not isinstance(src, TextContent) and _looks_like_file(src)):
+        if isinstance(src, TextContent):
+            return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
+        if isinstance(src, str) and name is None and not _looks_like_file(src) \
+                and _looks_like_path(src):
+            raise NoSuchFileError(
+                f"no such file: {src!r}; nothing was stored. To store this string as text, "
+                f"use put(text={src!r}) or give it a name: put({src!r}, 'note.txt')", src)
+        if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
             p = Path(src)
             if p.is_dir():
                 raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
             if not p.is_file():
-                raise NotFoundError(
-                    f"no such file: {os.fspath(p)!r} (pass a str instead of a Path to store text)"
-                )
+                raise NoSuchFileError(
+                    f"no such file: {os.fspath(p)!r}; nothing was stored "
+                    f"(to store text, use put(text=...))", os.fspath(p))
             return self._blobs.stage_file(p), "file", name_for_path(p)
         if isinstance(src, str):
             return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
@@ -933,6 +988,18 @@ def names_for_paths(paths: Iterable[str | os.PathLike[str]]) -> list[str]:
                 f"{first!r} and {os.fspath(path)!r} would both be stored as {name!r}; "
                 "put them one at a time with different names")
     return names
+
+
+_PATH_EXT = re.compile(r"\.[A-Za-z][A-Za-z0-9]{0,9}$")
+
+
+def _looks_like_path(text: str) -> bool:
+    """One line with a path separator or ending in a file extension (``data/x.csv``,
+    ``notes.md``): what a mistyped path looks like, as opposed to prose."""
+    if not text or len(text) > 4096 or "\n" in text or "\x00" in text:
+        return False
+    text = text.strip()
+    return "/" in text or "\\" in text or bool(_PATH_EXT.search(text))
 
 
 def _looks_like_file(text: str) -> bool:

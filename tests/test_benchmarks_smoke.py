@@ -133,3 +133,19 @@ def test_blob_benchmark_runs_on_local_and_s3_with_raw_limits(tmp_path):
         assert {"store (local)", "store (s3)"} <= backends and any(b.startswith("raw") for b in backends)
     assert all(float(r[-1].rstrip("x")) > 0 for r in rows)
     assert "peak Python allocations" in out.read_text()
+
+
+def test_known_item_set_is_built_from_installed_text_with_one_answer_per_query():
+    from benchmarks.known_item import DOC_CHARS, build_known_item_set
+
+    kis = build_known_item_set()
+    assert len(kis.queries) >= 500 and set(kis.source.values()) == {"packages", "stdlib"}
+    assert len(set(q.lower() for q in kis.queries.values())) == len(kis.queries)  # unique
+    for qid, query in kis.queries.items():
+        (doc,) = kis.qrels[qid]  # exactly one relevant document, and it is in the corpus
+        assert doc in kis.docs and query not in kis.docs[doc]  # never copied from its answer
+        assert len(kis.docs[doc]) <= DOC_CHARS
+    tune, test = set(kis.half("tune")), set(kis.half("test"))
+    assert tune and test and not tune & test and tune | test == set(kis.queries)
+    again = build_known_item_set()  # the same installation gives the same set
+    assert again.queries == kis.queries and again.docs == kis.docs

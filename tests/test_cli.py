@@ -59,6 +59,17 @@ def test_put_ls_get_roundtrip(root, tmp_path):
         assert s.read_text("report.md") == "# Report\n"
 
 
+def test_put_text_that_looks_like_a_path_and_a_missing_path(root):
+    made = json.loads(run("put", "--text", "data/nope.csv", "--no-index", "--json",
+                          root=root).stdout)
+    with ArtifactStore(root, index=False) as s:
+        assert s.read_text(made[0]["artifact_id"]) == "data/nope.csv"
+    p = run("put", "data/nope.csv", "--no-index", root=root, check=False)
+    err = p.stderr.decode()
+    assert p.returncode == 1 and "no such file: data/nope.csv" in err and "--text" in err
+    assert "Traceback" not in err
+
+
 def test_versions_tag_rm_and_text_and_stdin(root):
     run("put", "--text", "one", "--name", "n.txt", "--no-index", root=root)
     run("put", "-", "--name", "n.txt", "--no-index", root=root, input=b"two")

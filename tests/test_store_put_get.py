@@ -45,10 +45,38 @@ def test_str_path_is_a_file_and_other_str_is_text(store, tmp_path):
     assert t.content == "not a path at all" and t.mime_type == "text/plain"
 
 
-def test_missing_pathlib_path_is_not_found_and_writes_nothing(store, tmp_path):
-    with pytest.raises(NotFoundError, match="no such file"):
+def test_missing_pathlib_path_is_file_not_found_and_writes_nothing(store, tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file") as err:
         store.put(tmp_path / "nope.csv")
+    assert isinstance(err.value, NotFoundError)  # still the project's error for a missing thing
+    assert err.value.filename == str(tmp_path / "nope.csv")
     assert store.list().total == 0 and blob_files(store) == []
+
+
+@pytest.mark.parametrize("mistyped", ["data/nope.csv", "nope.csv", "results\\run1.json",
+                                      "./missing", "reports/2024 summary.md"])
+def test_str_that_looks_like_a_missing_path_is_file_not_found(store, mistyped):
+    with pytest.raises(FileNotFoundError) as err:
+        store.put(mistyped)
+    msg = str(err.value)
+    assert repr(mistyped) in msg and "text=" in msg  # names the path, says how to store text
+    assert err.value.filename == mistyped
+    assert store.list().total == 0 and blob_files(store) == []
+
+
+def test_text_that_looks_like_a_path_is_stored_on_purpose(store):
+    a = store.put(text="data/nope.csv")
+    assert store.read_text(a.artifact_id) == "data/nope.csv" and a.name.endswith(".txt")
+    b = store.put("data/nope.csv", "typo.txt")  # a name says it is text on purpose
+    assert store.read_text("typo.txt") == "data/nope.csv" and not b.has_file
+    c = store.put(text="two\nlines", name="n.txt")
+    assert store.read_text("n.txt") == "two\nlines"
+    for plain in ("plain words", "Done.", "The value is 3.5", "two\nlines/with a slash"):
+        assert store.read_text(store.put(plain).artifact_id) == plain
+    with pytest.raises(InvalidInputError, match="not both"):
+        store.put("x", text="y")
+    with pytest.raises(InvalidInputError, match="text="):
+        store.put(text=b"bytes")
 
 
 def test_bytes_dict_list_and_generated_names(store):

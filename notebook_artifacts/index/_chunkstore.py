@@ -83,7 +83,7 @@ class ChunkStore:
                     self.db.insert_chunk(conn, (
                         chunk_key(owner.owner_id, c.ordinal), owner.scope, owner.owner_id,
                         owner.artifact_id, owner.root_artifact_id, owner.version, owner.name,
-                        owner.namespace, owner.session_id, owner.mime_type, c.ordinal, c.text,
+                        owner.namespace, owner.session_id, owner.mime_type, c.ordinal, c.passage,
                         c.section or None, c.page, c.start, c.end, c.sha256, model_id,
                         json.dumps(c.location) if c.location else None),
                         c.embed_text)

@@ -16,7 +16,9 @@ text, hence the same sha256, and their embeddings come from the cache. This is w
 one-line change to a long document cheap to re-index.
 
 The text that is embedded is prefixed with its context (artifact name, heading path, CSV header)
-so that short chunks ("Returns None.") stay findable; the stored ``text`` is the raw span.
+so that short chunks ("Returns None.") stay findable; ``text`` is the raw span. A table chunk
+(CSV, TSV, DataFrame, Parquet) is labelled with the rows it holds (``rows 11-17``) and its
+``passage``, what a query returns and ``combined_context`` shows, starts with the header row.
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ class Chunk:
     page: int | None = None
     tokens: int = 0
     location: dict[str, Any] = field(default_factory=dict)  # the segment's, rows narrowed
+    lead: str = ""  # a line shown before the text (a table's header row)
+
+    @property
+    def passage(self) -> str:
+        """What a reader sees: the lead line (a table's header) then the text."""
+        return f"{self.lead}\n{self.text}" if self.lead else self.text
 
     @property
     def sha256(self) -> str:
@@ -97,15 +105,29 @@ def chunk_document(
         if prefix_tokens > window // 3:  # an absurdly long heading: keep the name only
             prefix = name[:200] + "\n"
             prefix_tokens = len(token_offsets([prefix])[0])
-        budget = max(16, window - 2 - prefix_tokens)
+        slack = _ROW_LABEL_SLACK if seg.first_row is not None else 0
+        budget = max(16, window - 2 - prefix_tokens - slack)
         for start, end, ntok in _split_segment(doc.text, seg, token_offsets, budget, overlap):
             body = doc.text[start:end]
-            chunks.append(Chunk(len(chunks), body, prefix + body, start, end,
-                                seg.heading_path, seg.page, ntok + prefix_tokens,
-                                _narrow_rows(doc.text, seg, start, end)))
+            path, head, lead, extra = seg.heading_path, prefix, "", 0
+            if seg.first_row is not None and prefix != name[:200] + "\n":
+                first = seg.first_row + doc.text.count("\n", seg.start, start)
+                last = first + body.count("\n")
+                path = (*seg.heading_path[:-1], f"rows {first}-{last}")
+                head = context_prefix(name, Segment(seg.start, seg.end, path, seg.page,
+                                                    seg.context))
+                lead = seg.context
+                extra = len(token_offsets([head])[0]) - prefix_tokens
+            chunks.append(Chunk(len(chunks), body, head + body, start, end, path, seg.page,
+                                ntok + prefix_tokens + extra,
+                                location=_narrow_rows(doc.text, seg, start, end), lead=lead))
             if max_chunks and len(chunks) >= max_chunks:
                 return chunks
     return chunks
+
+
+#: tokens kept free in a table chunk for its row label, which names the chunk's own rows
+_ROW_LABEL_SLACK = 4
 
 
 def _paragraphs(text: str, seg: Segment) -> list[tuple[int, int]]:

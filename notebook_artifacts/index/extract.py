@@ -62,6 +62,8 @@ class Segment:
     #: where the segment is in its file, for citations: ``{"cell": 12}``, ``{"slide": 7}``,
     #: ``{"sheet": "Q3", "rows": [40, 80]}`` (see :func:`.context.format_location`)
     location: dict[str, Any] = field(default_factory=dict)
+    #: tables: the 1-based row number of the segment's first line (chunks label their rows)
+    first_row: int | None = None
 
 
 @dataclass
@@ -429,7 +431,7 @@ def _extract_csv(text: str, delimiter: str) -> Extracted:
         size = sum(len(x) for x in group)
         if "".join(group).strip():
             segments.append(Segment(pos, pos + size, (f"rows {i + 1}-{i + len(group)}",),
-                                    context=lines[0].strip()))
+                                    context=lines[0].strip(), first_row=i + 1))
         pos += size
     if not segments and lines[0].strip():
         segments.append(Segment(0, len(lines[0]), ()))

@@ -55,9 +55,11 @@ from ._budget import default_extract_budget, extract_within_budget
 from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind
 from .formats import KINDS, check_size
 from . import fuse as _fuse
-from .fuse import MODES, fuse, rrf
+from .fuse import MIN_SCORE, MODES, doc_score, fuse, rrf
+from .keyword import _filter_sql
+from .question import split_question
 
-__all__ = ["IndexService", "MAX_ATTEMPTS", "SCOPES", "VERSIONS"]
+__all__ = ["IndexService", "MAX_ATTEMPTS", "NEIGHBOUR_RATIO", "SCOPES", "VERSIONS"]
 
 log = logging.getLogger("notebook_artifacts.index")
 
@@ -532,24 +534,60 @@ class IndexService:
               session_id: str | None = None, tags: Sequence[str] | None = None,
               mime_types: Sequence[str] | None = None, where: dict[str, Any] | None = None,
               mode: str = "hybrid", versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = DEFAULT_CONTEXT_BUDGET) -> QueryResult:
+              context_budget: int = DEFAULT_CONTEXT_BUDGET,
+              min_score: float | None = None) -> QueryResult:
         """Ranked artifacts for ``text``; see :meth:`ArtifactStore.query`."""
         text, k, tags, mime_types, where = _validate_query(
             text, k, tags, mime_types, where, mode, versions, scope, context_budget)
+        floor = _validate_min_score(min_score, mode)
         scopes = ["artifacts", "sources"] if scope == "all" else [scope]
         filters = {"scope": scopes, "namespace": namespace, "session_id": session_id,
                    "mime_type": list(mime_types) or None}
+        note = self._nothing_to_search(filters)
+        if note:  # answered without the model: there is nothing to rank
+            return QueryResult(results=[], combined_context="", total_results=0, query=text,
+                               note=note)
+        parts = split_question(text)
+        # the keyword searches (SQLite, which releases the GIL) run while the query is embedded
         n = max(50, 5 * k)
-        # the keyword search (SQLite, which releases the GIL) runs while the query is embedded
-        kw_first = None
-        if mode == "hybrid":
-            kw_first = self._query_pool().submit(
-                lambda: self.db.keyword_search(text, n, filters))
-        qvec = self.embedder.encode_query(text) if mode != "keyword" else None
+        kw_first = [self._query_pool().submit(lambda p=p: self.db.keyword_search(p, n, filters))
+                    if mode == "hybrid" else None for p in parts]
+        qvecs = [self.embedder.encode_query(p) if mode != "keyword" else None for p in parts]
         now = self.clock()
         total_chunks = self.chunks.count()
         sources = {r["source_id"]: r for r in self.db.source_rows()} \
             if "sources" in scopes else {}
+        found = [self._search(p, qv, kw, k, mode, filters, versions, tags, where, now, sources,
+                              floor, total_chunks)
+                 for p, qv, kw in zip(parts, qvecs, kw_first)]
+        hits_out, passages = _merge_parts(found, k)
+        blocks = [ContextChunk(h.artifact.name, h.artifact.version, text_, page, heading, location)
+                  for h, rows in zip(hits_out, passages)
+                  for text_, page, heading, location in _passage_blocks(rows)]
+        context, _numbers = combined_context(blocks, context_budget)
+        return QueryResult(results=hits_out, combined_context=context,
+                           total_results=len(hits_out), query=text)
+
+    def _nothing_to_search(self, filters: dict[str, Any]) -> str:
+        """A note when no chunk lies in the query's scope (so the model is never loaded)."""
+        where, params = _filter_sql(filters)
+        if self.db.query(f"SELECT 1 FROM idx_chunks c WHERE 1 = 1 {where} LIMIT 1", params):
+            return ""
+        ns, sid = filters.get("namespace"), filters.get("session_id")
+        scope = "the store" if ns is None and sid is None else \
+            " ".join(x for x in (f"namespace {ns!r}" if ns is not None else "",
+                                 f"session {sid!r}" if sid is not None else "") if x)
+        listed = self.catalog.list_latest(namespace=ns, session_id=sid, tags=None, types=None,
+                                          include_expired=False, limit=1, cursor=None).total
+        if not listed:
+            return f"{scope} is empty: nothing to search (put some files first)"
+        return (f"nothing indexed in {scope} yet: its artifacts are pending indexing or hold no "
+                "text (binary files are stored but not embedded); see `ls` or wait_indexed()")
+
+    def _search(self, text, qvec, kw_first, k, mode, filters, versions, tags, where, now,
+                sources, floor, total_chunks):
+        """One question (or one part of one): fused chunks -> filtered hits with passages."""
+        n = max(50, 5 * k)
         while True:
             dense: dict[int, float] = {}
             kw: dict[int, float] = {}
@@ -573,16 +611,11 @@ class IndexService:
                 ranked = rrf(dense, kw)
             else:
                 ranked = fuse(dense, kw, mode, self.dense_weight)
-            hits_out, ctx = self._collect(ranked, k, versions, tags, where, now, sources)
-            if len(hits_out) >= k or not truncated or n >= total_chunks:
-                break
+            found = self._collect(ranked, k, versions, tags, where, now, sources, floor)
+            below = bool(ranked) and ranked[-1][1] < floor  # candidates reach under the floor
+            if len(found) >= k or below or not truncated or n >= total_chunks:
+                return found
             n *= 4
-        chunks_for_context = [c for c in ctx]
-        context, numbers = combined_context(
-            [ContextChunk(a.name, a.version, row["text"], row["page"], row["heading"],
-                          _location(row)) for a, row, _ in chunks_for_context], context_budget)
-        return QueryResult(results=hits_out, combined_context=context,
-                           total_results=len(hits_out), query=text)
 
     def _query_pool(self):
         if self._pool is None:
@@ -620,56 +653,43 @@ class IndexService:
         # which neighbours), so they are used as they are
         return {cid: sim for (key, sim) in found if (cid := ids.get(key)) is not None}
 
-    def _collect(self, ranked, k, versions, tags, where, now, sources):
-        """Walk fused chunks best-first; keep those whose record passes the filters."""
-        rows: dict[int, Any] = {}
-        records: dict[str, Artifact] = {}
-        fetched, page = 0, max(50, 5 * k)
-        hits: list[QueryHit] = []
-        seen_owner: dict[str, int] = {}
-        ctx: list[tuple[Artifact, Any, float]] = []
-        per_owner_ctx: dict[str, int] = {}
-        for i, (cid, score) in enumerate(ranked):
-            if i >= fetched:  # rows and records are read page by page, as far as needed
-                if len(hits) >= k:
-                    break  # the context comes from the pages already read
-                new = self.chunks.rows([c for c, _ in ranked[fetched:fetched + page]])
-                rows.update(new)
-                want = {r["artifact_id"] for r in new.values()
-                        if r["scope"] == "artifacts"} - records.keys()
-                if want:
-                    records.update(self.catalog.get_many(want))
-                fetched += page
-                page *= 2
+    def _collect(self, ranked, k, versions, tags, where, now, sources, floor=0.0):
+        """Rank artifacts by their chunks' fused scores (``fuse.doc_score``: the best chunk,
+        raised a little by the others that match), keep those whose record passes the filters
+        and whose score reaches ``floor``. Returns ``[(hit, [(row, score), ...])]``: each hit
+        with its best chunk first, then the other chunks of it that scored (passage
+        candidates)."""
+        rows = self.chunks.rows([cid for cid, _ in ranked])
+        by_owner: dict[str, list[tuple[Any, float]]] = {}
+        for cid, score in ranked:  # best first, so each owner's list is best first too
             row = rows.get(cid)
-            if row is None:
+            if row is not None:
+                by_owner.setdefault(row["owner_id"], []).append((row, float(score)))
+        owners = sorted(((doc_score([s for _, s in chunks]), owner)
+                         for owner, chunks in by_owner.items()), key=lambda t: (-t[0], t[1]))
+        want = {chunks[0][0]["artifact_id"] for chunks in by_owner.values()
+                if chunks[0][0]["scope"] == "artifacts"}
+        records = self.catalog.get_many(want) if want else {}
+        out: list[tuple[QueryHit, list[tuple[Any, float]]]] = []
+        for score, owner in owners:
+            if len(out) >= k or score < floor:
+                break
+            chunks = by_owner[owner]
+            row = chunks[0][0]
+            art = self._record_for(row, records, sources)
+            if art is None or not _passes(art, row["scope"], versions, tags, where, now):
                 continue
-            owner = row["owner_id"]
-            if owner not in seen_owner:
-                if len(hits) >= k:
-                    continue
-                art = self._record_for(row, records, sources)
-                if art is None or not _passes(art, row["scope"], versions, tags, where, now):
-                    seen_owner[owner] = -1
-                    continue
-                seen_owner[owner] = len(hits)
-                loc = {"chunk_index": row["ordinal"], "page": row["page"],
-                       "section": row["heading"],
-                       "heading_path": row["heading"].split(" > ") if row["heading"] else [],
-                       "char_start": row["char_start"], "char_end": row["char_end"],
-                       "scope": row["scope"], **_location(row)}
-                if row["scope"] == "sources":
-                    loc["source_id"] = owner
-                hits.append(QueryHit(artifact=art, score=round(float(score), 6),
-                                     matched_chunk=row["text"], location=loc,
-                                     citation=citation(art.name, art.version, row["page"],
-                                                       row["heading"], _location(row))))
-            if seen_owner[owner] < 0:
-                continue
-            if per_owner_ctx.get(owner, 0) < 3:
-                per_owner_ctx[owner] = per_owner_ctx.get(owner, 0) + 1
-                ctx.append((hits[seen_owner[owner]].artifact, row, score))
-        return hits, ctx
+            loc = {"chunk_index": row["ordinal"], "page": row["page"], "section": row["heading"],
+                   "heading_path": row["heading"].split(" > ") if row["heading"] else [],
+                   "char_start": row["char_start"], "char_end": row["char_end"],
+                   "scope": row["scope"], **_location(row)}
+            if row["scope"] == "sources":
+                loc["source_id"] = owner
+            out.append((QueryHit(artifact=art, score=round(float(score), 6),
+                                 matched_chunk=row["text"], location=loc,
+                                 citation=citation(art.name, art.version, row["page"],
+                                                   row["heading"], _location(row))), chunks))
+        return out
 
     def _record_for(self, row, records, sources) -> Artifact | None:
         if row["scope"] == "artifacts":
@@ -684,6 +704,69 @@ class IndexService:
 def _location(row) -> dict[str, Any]:
     """A chunk row's own location (``{"cell": 12}``, ``{"sheet": "Q3", "rows": [40, 80]}``)."""
     return json.loads(row["location"]) if row["location"] else {}
+
+
+#: a chunk next to a hit's best chunk joins its passage when it scores at least this share of
+#: the best (a "Results" section right after the "Modelling" section that matched)
+NEIGHBOUR_RATIO = 0.85
+
+
+def _merge_parts(found: list[list[tuple[QueryHit, list]]], k: int
+                 ) -> tuple[list[QueryHit], list[list[tuple[Any, float]]]]:
+    """Merge the hits of a question's parts: an artifact scores its best over the parts and
+    keeps the passages of each part it answers well (within NEIGHBOUR_RATIO of that best)."""
+    best: dict[str, QueryHit] = {}
+    per_part: dict[str, list[list[tuple[Any, float]]]] = {}
+    for hits in found:
+        for hit, scored in hits:
+            key = hit.artifact.artifact_id if hit.location.get("scope") != "sources" \
+                else hit.location.get("source_id", "")
+            if key not in best or hit.score > best[key].score:
+                best[key] = hit
+            per_part.setdefault(key, []).append(scored)
+    order = sorted(best, key=lambda key: -best[key].score)[:k]
+    hits_out, passages = [], []
+    for key in order:
+        top = best[key].score
+        rows: dict[int, tuple[Any, float]] = {}
+        for scored in per_part[key]:
+            if scored and scored[0][1] >= NEIGHBOUR_RATIO * top:
+                for row, score in _neighbourhood(scored):
+                    rows.setdefault(row["ordinal"], (row, score))
+        hits_out.append(best[key])
+        passages.append([rows[o] for o in sorted(rows)])
+    return hits_out, passages
+
+
+def _neighbourhood(scored: list[tuple[Any, float]]) -> list[tuple[Any, float]]:
+    """The best chunk and the adjacent chunks (by ordinal, chained) that score within
+    NEIGHBOUR_RATIO of it."""
+    best_row, best_score = scored[0]
+    by_ordinal = {row["ordinal"]: (row, score) for row, score in scored
+                  if score >= NEIGHBOUR_RATIO * best_score}
+    keep = [(best_row, best_score)]
+    for step in (-1, 1):
+        o = best_row["ordinal"] + step
+        while o in by_ordinal:
+            keep.append(by_ordinal[o])
+            o += step
+    return keep
+
+
+def _passage_blocks(rows: list[tuple[Any, float]]) -> list[tuple[str, int | None, str | None,
+                                                                  dict[str, Any]]]:
+    """Runs of consecutive chunks (document order) as ``(text, page, section, location)``
+    blocks."""
+    blocks: list[tuple[str, int | None, str | None, dict[str, Any]]] = []
+    prev = None
+    for row, _ in rows:
+        if prev is not None and row["ordinal"] == prev + 1 and blocks:
+            text, page, heading, location = blocks[-1]
+            blocks[-1] = (text.rstrip() + "\n\n" + row["text"].strip(), page, heading, location)
+        else:
+            blocks.append((row["text"], row["page"], row["heading"], _location(row)))
+        prev = row["ordinal"]
+    return blocks
 
 
 def _is_binary(art: Artifact) -> bool:
@@ -707,6 +790,15 @@ def _passes(art: Artifact, scope: str, versions: str, tags, where, now: float) -
             if key not in meta or meta[key] != value:
                 return False
     return True
+
+
+def _validate_min_score(min_score: Any, mode: str) -> float:
+    if min_score is None:
+        return MIN_SCORE[mode]
+    if isinstance(min_score, bool) or not isinstance(min_score, (int, float)) \
+            or not 0.0 <= float(min_score) <= 1.0:
+        raise InvalidInputError(f"min_score must be a number from 0 to 1, got {min_score!r}")
+    return float(min_score)
 
 
 def _chroma_where(filters: dict[str, Any]) -> dict[str, Any] | None:

@@ -188,6 +188,7 @@ def create_app(
         hub.ensure_started()
         cleaner = asyncio.ensure_future(run_idle_cleaner(store, "default", float(session_idle_seconds),
                                                              _clock_of(store)))
+        store.start_indexing()  # drain work other processes left pending, and follow new work
         try:
             yield
         finally:

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
-from ..errors import IntegrityError, InvalidInputError, NotFoundError
+from ..errors import IntegrityError, InvalidInputError, NoSuchFileError
 
 __all__ = ["Blobs", "BlobStore", "BlobEntry", "StagedBlob", "StagingArea", "StaleUpload",
            "open_blobs", "check_digest", "hash_stream", "CHUNK_SIZE", "HEAD_SIZE"]
@@ -253,7 +253,7 @@ class StagingArea:
         try:
             f = open(path, "rb")
         except FileNotFoundError:
-            raise NotFoundError(f"no such file: {os.fspath(path)}") from None
+            raise NoSuchFileError(f"no such file: {os.fspath(path)}", os.fspath(path)) from None
         with f:
             return self.stage_stream(f)
 
