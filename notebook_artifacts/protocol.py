@@ -8,7 +8,7 @@ Arguments, defaults, return types and exception classes are those of :class:`Art
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any, Protocol, runtime_checkable
 
@@ -21,7 +21,8 @@ __all__ = ["Store"]
 class Store(Protocol):
     """Versioned artifacts with tags, TTL, events and semantic query (local or served)."""
 
-    def put(self, src: Any, name: str | None = None, *, namespace: str = "default",
+    def put(self, src: Any = None, name: str | None = None, *, text: str | None = None,
+            namespace: str = "default",
             session_id: str | None = None, tags: Iterable[str] | str | None = (),
             metadata: dict[str, Any] | None = None, description: str | None = None,
             ttl: Any = None, pinned: bool = False, source: str | None = None,
@@ -96,7 +97,8 @@ class Store(Protocol):
     def sessions(self, namespace: str | None = None) -> list[dict[str, Any]]: ...
 
     def close_session(self, session_id: str, namespace: str = "default", *,
-                      clean: bool | None = None) -> dict[str, Any]: ...
+                      clean: bool | None = None,
+                      sources: Collection[str] | None = None) -> dict[str, Any]: ...
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]: ...
 
@@ -104,7 +106,7 @@ class Store(Protocol):
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000) -> QueryResult: ...
+              context_budget: int = 6000, min_score: float | None = None) -> QueryResult: ...
 
     def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool: ...
 
@@ -119,8 +121,8 @@ class Store(Protocol):
     def sources(self, namespace: str | None = None) -> list[Source]: ...
 
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
-                   namespace: str | None = None,
-                   session_id: str | None = None) -> Path | IO[bytes]: ...
+                   namespace: str | None = None, session_id: str | None = None,
+                   workspace_layout: bool = False) -> Path | IO[bytes]: ...
 
     def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport: ...
 

@@ -24,7 +24,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import fields
 from pathlib import Path
 from typing import IO, Any, Optional
@@ -33,7 +33,7 @@ from urllib.parse import quote
 import httpx
 
 from ._content import download_content, load_content
-from .errors import ConnectionLostError, InvalidInputError, NotFoundError
+from .errors import ConnectionLostError, InvalidInputError, NoSuchFileError, NotFoundError
 from .http_errors import exception_for
 from .models import (
     Artifact,
@@ -48,7 +48,7 @@ from .models import (
     Source,
 )
 from .storage import _validate as V
-from .store import _is_dataframe, _looks_like_file, _no_json
+from .store import TextContent, _is_dataframe, _looks_like_file, _looks_like_path, _no_json
 
 __all__ = ["RemoteStore", "connect", "URL_ENV", "TOKEN_ENV"]
 
@@ -317,7 +317,8 @@ class RemoteStore:
         return f"RemoteStore({self.url!r})"
 
     # -- put -------------------------------------------------------------------------------
-    def put(self, src: Any, name: str | None = None, *, namespace: str = "default",
+    def put(self, src: Any = None, name: str | None = None, *, text: str | None = None,
+            namespace: str = "default",
             session_id: str | None = None, tags: Iterable[str] | str | None = (),
             metadata: dict[str, Any] | None = None, description: str | None = None,
             ttl: Any = None, pinned: bool = False, source: str | None = None,
@@ -325,7 +326,17 @@ class RemoteStore:
             source_step_id: str | None = None, artifact_type: str | None = None,
             mime_type: str | None = None, file_name: str | None = None,
             index: bool = True) -> Artifact:
-        """Store ``src`` as the next version of ``name`` on the server (files are streamed)."""
+        """Store ``src`` as the next version of ``name`` on the server (files are streamed);
+        ``text=`` stores a string as text even when it looks like a path, as ``ArtifactStore``."""
+        if text is not None or src is None:
+            if src is not None:
+                raise InvalidInputError("give the content as src or as text=, not both")
+            if not isinstance(text, str):
+                raise InvalidInputError(
+                    "put needs content: put(src) with a path, bytes, str, dict, list or "
+                    "DataFrame, or put(text='...') with a str" if text is None else
+                    f"text= takes a str, not {type(text).__name__}; pass other content as src")
+            src = TextContent(text)
         opts: dict[str, Any] = dict(
             namespace=namespace, session_id=session_id,
             tags=list(tags) if tags is not None and not isinstance(tags, str) else tags,
@@ -356,13 +367,21 @@ class RemoteStore:
     def _upload_source(self, src: Any, name: str | None) -> tuple[str, Any, str | None, str | None, Callable[[], None]]:
         """(kind, body, suggested name, name, cleanup) for ``src``, checked like a local put."""
         nothing: Callable[[], None] = lambda: None  # noqa: E731
+        if isinstance(src, TextContent):
+            return "text", src.encode("utf-8"), None, name, nothing
+        if isinstance(src, str) and name is None and not _looks_like_file(src) \
+                and _looks_like_path(src):
+            raise NoSuchFileError(
+                f"no such file: {src!r}; nothing was stored. To store this string as text, "
+                f"use put(text={src!r}) or give it a name: put({src!r}, 'note.txt')", src)
         if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
             p = Path(src)
             if p.is_dir():
                 raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
             if not p.is_file():
-                raise NotFoundError(
-                    f"no such file: {os.fspath(p)!r} (pass a str instead of a Path to store text)")
+                raise NoSuchFileError(
+                    f"no such file: {os.fspath(p)!r}; nothing was stored "
+                    f"(to store text, use put(text=...))", os.fspath(p))
             f = open(p, "rb")
             return "stream", f, p.name, name, f.close
         if isinstance(src, str):
@@ -521,7 +540,8 @@ class RemoteStore:
 
     def names(self, namespace: str = "default", session_id: str | None = None) -> list[str]:
         return self._json("GET", "/v1/store/names", safe=True,
-                          params={"namespace": namespace, "session_id": session_id})
+                          params={"namespace": namespace, "session_id": session_id,
+                                  "workspace_layout": workspace_layout})
 
     # -- changing --------------------------------------------------------------------------
     def update(self, ref: Any, *, version: int | None = None, namespace: str = "default",
@@ -621,9 +641,11 @@ class RemoteStore:
         return self._json("GET", "/v1/store/sessions", safe=True, params={"namespace": namespace})
 
     def close_session(self, session_id: str, namespace: str = "default", *,
-                      clean: bool | None = None) -> dict[str, Any]:
+                      clean: bool | None = None,
+                      sources: Collection[str] | None = None) -> dict[str, Any]:
         return self._json("POST", f"/v1/store/sessions/{quote(str(session_id), safe='')}/close",
-                          safe=True, params={"namespace": namespace, "clean": clean})
+                          safe=True, params={"namespace": namespace, "clean": clean,
+                                             "sources": None if sources is None else list(sources)})
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
         return self._json("GET", f"/v1/store/sessions/{quote(str(session_id), safe='')}/manifest",
@@ -634,16 +656,18 @@ class RemoteStore:
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
         body = dict(text=text, k=k, namespace=namespace, session_id=session_id,
                     tags=_listish(tags), mime_types=_listish(mime_types), where=where, mode=mode,
-                    versions=versions, scope=scope, context_budget=context_budget)
+                    versions=versions, scope=scope, context_budget=context_budget,
+                    min_score=min_score)
         d = self._json("POST", "/v1/store/query", safe=True, body=_json_body("query", body))
         hits = [QueryHit(artifact=_artifact(h["artifact"]), score=h["score"],
                          matched_chunk=h["matched_chunk"], location=h.get("location") or {},
                          citation=h.get("citation", "")) for h in d["results"]]
         return QueryResult(results=hits, combined_context=d["combined_context"],
-                           total_results=d["total_results"], query=d["query"])
+                           total_results=d["total_results"], query=d["query"],
+                           note=d.get("note") or "")
 
     def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
         """Wait until the server has nothing pending indexing; False if ``timeout`` passed.
@@ -708,11 +732,13 @@ class RemoteStore:
 
     # -- export ----------------------------------------------------------------------------
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
-                   namespace: str | None = None, session_id: str | None = None) -> Path | IO[bytes]:
+                   namespace: str | None = None, session_id: str | None = None,
+                   workspace_layout: bool = False) -> Path | IO[bytes]:
         """Download the zip of a session or namespace into ``dest`` (a path, written atomically,
         or a writable binary stream; default ``./exports/<scope>.zip``)."""
         resp = self._send("GET", "/v1/store/export", safe=True, stream=True,
-                          params={"namespace": namespace, "session_id": session_id})
+                          params={"namespace": namespace, "session_id": session_id,
+                                  "workspace_layout": workspace_layout})
         try:
             if dest is None:
                 label = quote(namespace or "default", safe="") + (f"__{session_id}" if session_id else "")

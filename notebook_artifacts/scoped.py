@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
@@ -100,7 +100,7 @@ class ScopedStore:
         return a
 
     # -- put -------------------------------------------------------------------------------
-    def put(self, src: Any, name: str | None = None, *, namespace: str = "default",
+    def put(self, src: Any = None, name: str | None = None, *, namespace: str = "default",
             session_id: str | None = None, **kwargs: Any) -> Artifact:
         self._write()
         if not self.allows(namespace):
@@ -252,11 +252,12 @@ class ScopedStore:
         return [s for s in self.inner.sessions(namespace) if self.allows(s.get("namespace"))]
 
     def close_session(self, session_id: str, namespace: str = "default", *,
-                      clean: bool | None = None) -> dict[str, Any]:
+                      clean: bool | None = None,
+                      sources: Collection[str] | None = None) -> dict[str, Any]:
         self._write()
         if not self.allows(namespace):
             raise NotFoundError(f"no session {session_id!r} in namespace {namespace!r}")
-        return self.inner.close_session(session_id, namespace, clean=clean)
+        return self.inner.close_session(session_id, namespace, clean=clean, sources=sources)
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
         if not self.allows(namespace):
@@ -268,12 +269,12 @@ class ScopedStore:
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
         """The inner query, keeping only hits inside the prefixes; when any hit was left out,
         ``combined_context`` is rebuilt from the kept hits (nothing foreign is quoted)."""
         kw = dict(namespace=namespace, session_id=session_id, tags=tags, mime_types=mime_types,
                   where=where, mode=mode, versions=versions, scope=scope,
-                  context_budget=context_budget)
+                  context_budget=context_budget, min_score=min_score)
         res = self.inner.query(text, k, **kw)  # checks every argument
         if namespace is not None and not self.allows(namespace):
             return QueryResult(results=[], combined_context="", total_results=0, query=res.query)
@@ -317,11 +318,13 @@ class ScopedStore:
 
     # -- export ----------------------------------------------------------------------------
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
-                   namespace: str | None = None, session_id: str | None = None) -> Path | IO[bytes]:
+                   namespace: str | None = None, session_id: str | None = None,
+                   workspace_layout: bool = False) -> Path | IO[bytes]:
         ns = namespace if namespace is not None else "default"
         if (namespace is not None or session_id is not None) and not self.allows(ns):
             raise NotFoundError(f"no namespace {ns!r}")
-        return self.inner.export_zip(dest, namespace=namespace, session_id=session_id)
+        return self.inner.export_zip(dest, namespace=namespace, session_id=session_id,
+                                     workspace_layout=workspace_layout)
 
     # -- maintenance: the whole store, so the admin's only ---------------------------------
     def gc(self, *, events_keep: int = 100_000, temp_age: float = 0.0) -> GcReport:

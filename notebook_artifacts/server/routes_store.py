@@ -100,6 +100,7 @@ class QueryIn(BaseModel):
     versions: Any = "latest"
     scope: Any = "artifacts"
     context_budget: Any = 6000
+    min_score: Any = None
 
 
 class RefIn(BaseModel):
@@ -298,8 +299,9 @@ def sessions(request: Request, namespace: OptNamespace = None) -> list[dict[str,
 
 @router.post("/sessions/{session_id}/close", summary="Close session")
 def close_session(request: Request, session_id: str, namespace: Namespace = "default",
-                  clean: Optional[bool] = None) -> dict[str, Any]:
-    return _store(request).close_session(session_id, namespace, clean=clean)
+                  clean: Optional[bool] = None,
+                  sources: Annotated[Optional[list[str]], Query()] = None) -> dict[str, Any]:
+    return _store(request).close_session(session_id, namespace, clean=clean, sources=sources)
 
 
 @router.get("/sessions/{session_id}/manifest", summary="Session manifest")
@@ -345,13 +347,15 @@ def sources(request: Request, namespace: OptNamespace = None) -> list[dict[str, 
 @router.get("/export", summary="Export zip", response_class=Response,
             responses={200: {"description": "A zip of the latest versions.",
                              "content": {"application/zip": {"schema": {"type": "string", "format": "binary"}}}}})
-def export(request: Request, namespace: OptNamespace = None, session_id: SessionQ = None) -> Response:
+def export(request: Request, namespace: OptNamespace = None, session_id: SessionQ = None,
+           workspace_layout: bool = False) -> Response:
     """``store.export_zip``, written to a temp file first so an error is an answer, not a cut stream."""
     s = settings_of(request)
     fd, path = tempfile.mkstemp(prefix="na-export-", suffix=".zip", dir=s.tmp_dir)
     os.close(fd)
     try:
-        s.store.export_zip(path, namespace=namespace, session_id=session_id)
+        s.store.export_zip(path, namespace=namespace, session_id=session_id,
+                           workspace_layout=workspace_layout)
     except BaseException:
         os.unlink(path)
         raise
