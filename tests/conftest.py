@@ -46,3 +46,28 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("store", ["local", "remote"], indirect=True)
     if "blob_backend" in metafunc.fixturenames and marked("blob_backends"):
         metafunc.parametrize("blob_backend", ["local", "s3"], indirect=True)
+
+
+def _redundant(params: dict, item) -> bool:
+    """Combinations that test nothing the others do not: the HTTP face over the embedded
+    store only; S3 content together with the PostgreSQL catalog (the shared configuration)."""
+    catalog = params.get("catalog", params.get("module_catalog"))
+    face = params.get("store", params.get("world"))
+    blobs = params.get("blob_backend")
+    if face == "remote" and (catalog == "postgresql" or blobs == "s3"):
+        return True
+    if item.get_closest_marker("blob_backends") and catalog is not None and blobs is not None:
+        return (blobs == "s3") != (catalog == "postgresql")  # local+embedded, or S3+PostgreSQL
+    return False
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the store suites on three configurations, not every product of them: embedded
+    (SQLite + local files), shared (PostgreSQL + S3) and remote (HTTP over embedded)."""
+    keep, drop = [], []
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        (drop if _redundant(params, item) else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
