@@ -44,7 +44,7 @@ class NoSuchFileError(NotFoundError, FileNotFoundError):
     :class:`NotFoundError` and a ``FileNotFoundError`` (``errno`` ENOENT, ``filename`` set)."""
 
     def __init__(self, message: str, path: str | None = None) -> None:
-        FileNotFoundError.__init__(self, errno.ENOENT, message, path)
+        FileNotFoundError.__init__(self, _errno.ENOENT, message, path)
 
     def __str__(self) -> str:
         return str(self.strerror)

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from ..errors import InvalidInputError
+from ..store import TextContent
 from ..models import Artifact, FsckReport, GcReport, QueryResult, Source
 from . import _schemas as S
 from ._common import long_poll, settings_of
@@ -148,10 +149,8 @@ def _put_source(kind: str, path: str, suggested: Optional[str]) -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidInputError("text uploads must be UTF-8") from None
-    # put(str) reads a str naming an existing file as that file: never for text from a client
-    if "\n" not in text and len(text) < 4096 and os.path.lexists(text):
-        return data
-    return text
+    # text from a client is text: never opened as a path on the server, never refused as one
+    return TextContent(text)
 
 
 def _register(store: Any, path: str, name: Optional[str], suggested: Any, opts: dict[str, Any]) -> Artifact:
