@@ -14,7 +14,7 @@ from typing import IO, Any
 from .errors import InvalidInputError
 from .storage.mime import SPREADSHEET_MIMES, is_text_mime
 
-__all__ = ["load_content", "download_content"]
+__all__ = ["load_content", "download_content", "ReadMethods"]
 
 
 def load_content(mime_type: str, open_stream: Callable[[], IO[bytes]], label: str = "the content"
@@ -85,3 +85,28 @@ def download_content(a: Any, open_stream: Callable[[], IO[bytes]],
         tmp.unlink(missing_ok=True)
         raise
     return target
+
+
+class ReadMethods:
+    """``read_bytes`` and ``read_text`` over a store's ``open``: the same for every Store."""
+
+    def open(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+             session_id: str | None = None) -> IO[bytes]:
+        raise NotImplementedError
+
+    def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                   session_id: str | None = None) -> bytes:
+        """The whole content of one version (use ``open`` to stream a large file)."""
+        with self.open(ref, version, namespace=namespace, session_id=session_id) as f:
+            return f.read()
+
+    def read_text(self, ref: Any, version: int | None = None, *, namespace: str = "default",
+                  session_id: str | None = None, encoding: str = "utf-8", errors: str = "strict") -> str:
+        """The content decoded as text (``errors`` as for ``bytes.decode``)."""
+        data = self.read_bytes(ref, version, namespace=namespace, session_id=session_id)
+        try:
+            return data.decode(encoding, errors)
+        except UnicodeDecodeError:
+            raise InvalidInputError(
+                f"artifact {ref!r} is not {encoding} text; use read_bytes() or errors='replace'"
+            ) from None

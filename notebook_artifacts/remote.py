@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import httpx
 
-from ._content import download_content, load_content
+from ._content import ReadMethods, download_content, load_content
 from .errors import ConnectionLostError, InvalidInputError, NoSuchFileError, NotFoundError
 from .http_errors import exception_for
 from .models import (
@@ -208,7 +208,7 @@ class _ContentStream(io.RawIOBase):
         super().close()
 
 
-class RemoteStore:
+class RemoteStore(ReadMethods):
     """The :class:`~notebook_artifacts.protocol.Store` API of a server's store (see :func:`connect`)."""
 
     def __init__(self, url: str | None = None, token: str | None = None, *,
@@ -480,21 +480,6 @@ class RemoteStore:
                if b is None else self.get(old.artifact_id, b, namespace=namespace,
                                           session_id=session_id))
         return compute_diff(self, old, new)
-
-    def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
-                   session_id: str | None = None) -> bytes:
-        with self.open(ref, version, namespace=namespace, session_id=session_id) as f:
-            return f.read()
-
-    def read_text(self, ref: Any, version: int | None = None, *, namespace: str = "default",
-                  session_id: str | None = None, encoding: str = "utf-8", errors: str = "strict") -> str:
-        data = self.read_bytes(ref, version, namespace=namespace, session_id=session_id)
-        try:
-            return data.decode(encoding, errors)
-        except UnicodeDecodeError:
-            raise InvalidInputError(
-                f"artifact {ref!r} is not {encoding} text; use read_bytes() or errors='replace'"
-            ) from None
 
     def load(self, ref: Any, version: int | None = None, *, namespace: str = "default",
              session_id: str | None = None) -> Any:

@@ -35,6 +35,7 @@ from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import IO, Any
 
+from ._content import ReadMethods, download_content, load_content
 from .errors import IndexUnavailableError, InvalidInputError, NoSuchFileError, NotFoundError
 from .errors import StorageFullError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
@@ -83,7 +84,7 @@ def _is_dataframe(obj: Any) -> bool:
     return type(obj).__module__.split(".")[0] == "pandas" and hasattr(obj, "to_csv") and hasattr(obj, "columns")
 
 
-class ArtifactStore:
+class ArtifactStore(ReadMethods):
     """Versioned artifacts with tags, TTL and events in one directory (``root``), content
     there too or on any fsspec URL (``blobs="s3://bucket/prefix"``)."""
 
@@ -604,8 +605,6 @@ class ArtifactStore:
         """Write a version's content to ``dest`` (a file, or a folder: then its file name) and
         return the path. Streamed; written to ``.NAME.part`` then renamed, so ``dest`` is never
         left half-written."""
-        from ._content import download_content
-
         a = self._resolve(ref, version, namespace, session_id)
         return download_content(a, lambda: self._blobs.open(a.sha256), dest)
 
@@ -629,28 +628,11 @@ class ArtifactStore:
             return 0
         return int(self._index().pending_count())
 
-    def read_bytes(self, ref: Any, version: int | None = None, *, namespace: str = "default",
-                   session_id: str | None = None) -> bytes:
-        with self.open(ref, version, namespace=namespace, session_id=session_id) as f:
-            return f.read()
-
-    def read_text(self, ref: Any, version: int | None = None, *, namespace: str = "default",
-                  session_id: str | None = None, encoding: str = "utf-8", errors: str = "strict") -> str:
-        data = self.read_bytes(ref, version, namespace=namespace, session_id=session_id)
-        try:
-            return data.decode(encoding, errors)
-        except UnicodeDecodeError:
-            raise InvalidInputError(
-                f"artifact {ref!r} is not {encoding} text; use read_bytes() or errors='replace'"
-            ) from None
-
     def load(self, ref: Any, version: int | None = None, *, namespace: str = "default",
              session_id: str | None = None) -> Any:
         """Content as a Python object: DataFrame (CSV/TSV/Parquet, a one-sheet workbook), a dict
         of DataFrames by sheet name (a workbook with several sheets), parsed JSON, str, or
         bytes."""
-        from ._content import load_content
-
         a = self._resolve(ref, version, namespace, session_id)
         return load_content(a.mime_type, lambda: self._blobs.open(a.sha256), f"{a.name} v{a.version}")
 
