@@ -314,7 +314,7 @@ def test_a_catalog_indexed_before_locations_gains_the_column_and_keeps_its_chunk
     old.commit()
     old.close()
     db = IndexDB(path)
-    row = db.conn().execute("SELECT text, location FROM idx_chunks").fetchone()
+    (row,) = db.query("SELECT text, location FROM idx_chunks")
     assert tuple(row) == ("hello", None)
     IndexDB(path).close()  # a second open finds the column already there
     db.close()

@@ -135,11 +135,10 @@ def test_a_rerun_notebook_re_embeds_only_the_cells_whose_outputs_changed(world, 
     v2 = world.put(path)
     assert v2.version == 2 and world.wait_indexed(300)
     embedded = svc.cache.embedded_count - before
-    conn = svc.db.conn()
-    old = {r[0] for r in conn.execute("SELECT sha256 FROM idx_chunks WHERE owner_id = ?",
+    old = {r[0] for r in svc.db.query("SELECT sha256 FROM idx_chunks WHERE owner_id = ?",
                                       (v1.artifact_id,))}
-    new = conn.execute("SELECT sha256, location, text FROM idx_chunks WHERE owner_id = ?",
-                       (v2.artifact_id,)).fetchall()
+    new = svc.db.query("SELECT sha256, location, text FROM idx_chunks WHERE owner_id = ?",
+                       (v2.artifact_id,))
     changed = [(loc, text) for sha, loc, text in new if sha not in old]
     assert changed == [('{"cell": 4}', "validation accuracy 0.925")]
     assert embedded == 1 and len(new) == len(old)
