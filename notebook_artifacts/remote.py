@@ -33,7 +33,7 @@ from urllib.parse import quote
 import httpx
 
 from ._content import ReadMethods, download_content, load_content
-from .errors import ConnectionLostError, InvalidInputError, NoSuchFileError, NotFoundError
+from .errors import ConnectionLostError, InvalidInputError, NotFoundError
 from .http_errors import exception_for
 from .models import (
     Artifact,
@@ -48,7 +48,7 @@ from .models import (
     Source,
 )
 from .storage import _validate as V
-from .store import TextContent, _is_dataframe, _looks_like_file, _looks_like_path, _no_json
+from .store import TextContent, _is_dataframe, _no_json, source_file
 
 __all__ = ["RemoteStore", "connect", "URL_ENV", "TOKEN_ENV"]
 
@@ -367,23 +367,10 @@ class RemoteStore(ReadMethods):
     def _upload_source(self, src: Any, name: str | None) -> tuple[str, Any, str | None, str | None, Callable[[], None]]:
         """(kind, body, suggested name, name, cleanup) for ``src``, checked like a local put."""
         nothing: Callable[[], None] = lambda: None  # noqa: E731
-        if isinstance(src, TextContent):
-            return "text", src.encode("utf-8"), None, name, nothing
-        if isinstance(src, str) and name is None and not _looks_like_file(src) \
-                and _looks_like_path(src):
-            raise NoSuchFileError(
-                f"no such file: {src!r}; nothing was stored. To store this string as text, "
-                f"use put(text={src!r}) or give it a name: put({src!r}, 'note.txt')", src)
-        if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
-            p = Path(src)
-            if p.is_dir():
-                raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
-            if not p.is_file():
-                raise NoSuchFileError(
-                    f"no such file: {os.fspath(p)!r}; nothing was stored "
-                    f"(to store text, use put(text=...))", os.fspath(p))
-            f = open(p, "rb")
-            return "stream", f, p.name, name, f.close
+        path = source_file(src, name)  # the local store's rule, checked before any byte goes
+        if path is not None:
+            f = open(path, "rb")
+            return "stream", f, path.name, name, f.close
         if isinstance(src, str):
             return "text", src.encode("utf-8"), None, name, nothing
         if isinstance(src, (bytes, bytearray, memoryview)):

@@ -461,22 +461,9 @@ class ArtifactStore(ReadMethods):
 
     def _stage(self, src: Any, name: str | None) -> tuple[StagedBlob, str, str | None]:
         """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``."""
-        if isinstance(src, TextContent):
-            return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
-        if isinstance(src, str) and name is None and not _looks_like_file(src) \
-                and _looks_like_path(src):
-            raise NoSuchFileError(
-                f"no such file: {src!r}; nothing was stored. To store this string as text, "
-                f"use put(text={src!r}) or give it a name: put({src!r}, 'note.txt')", src)
-        if isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src)):
-            p = Path(src)
-            if p.is_dir():
-                raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
-            if not p.is_file():
-                raise NoSuchFileError(
-                    f"no such file: {os.fspath(p)!r}; nothing was stored "
-                    f"(to store text, use put(text=...))", os.fspath(p))
-            return self._blobs.stage_file(p), "file", name_for_path(p)
+        path = source_file(src, name)
+        if path is not None:
+            return self._blobs.stage_file(path), "file", name_for_path(path)
         if isinstance(src, str):
             return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
         if isinstance(src, (bytes, bytearray, memoryview)):
@@ -943,6 +930,29 @@ class ArtifactStore(ReadMethods):
         from .integrations.llama_index import ArtifactRetriever
 
         return ArtifactRetriever(self, k=k, **options)
+
+
+def source_file(src: Any, name: str | None) -> Path | None:
+    """The file ``put(src, name)`` reads, or None when ``src`` is not a path: one rule for every
+    Store. A ``Path`` or a ``str`` naming a file is that file; a missing one, or a one-line
+    ``str`` that looks like a path (a separator or an extension) and comes without a name, is a
+    :class:`NoSuchFileError`; :class:`TextContent` is never a path."""
+    if isinstance(src, TextContent):
+        return None
+    if isinstance(src, str) and name is None and not _looks_like_file(src) \
+            and _looks_like_path(src):
+        raise NoSuchFileError(
+            f"no such file: {src!r}; nothing was stored. To store this string as text, "
+            f"use put(text={src!r}) or give it a name: put({src!r}, 'note.txt')", src)
+    if not (isinstance(src, os.PathLike) or (isinstance(src, str) and _looks_like_file(src))):
+        return None
+    p = Path(src)
+    if p.is_dir():
+        raise InvalidInputError(f"{os.fspath(p)!r} is a directory: put its files one at a time")
+    if not p.is_file():
+        raise NoSuchFileError(f"no such file: {os.fspath(p)!r}; nothing was stored "
+                              f"(to store text, use put(text=...))", os.fspath(p))
+    return p
 
 
 def name_for_path(path: str | os.PathLike[str]) -> str:
