@@ -512,8 +512,7 @@ class RemoteStore(ReadMethods):
 
     def names(self, namespace: str = "default", session_id: str | None = None) -> list[str]:
         return self._json("GET", "/v1/store/names", safe=True,
-                          params={"namespace": namespace, "session_id": session_id,
-                                  "workspace_layout": workspace_layout})
+                          params={"namespace": namespace, "session_id": session_id})
 
     # -- changing --------------------------------------------------------------------------
     def update(self, ref: Any, *, version: int | None = None, namespace: str = "default",
