@@ -155,6 +155,8 @@ class ArtifactStore(ReadMethods):
         """Stop the event watcher and close the catalog connection."""
         if not self._closed:
             self._closed = True
+            if self._follow_work is not None:  # no new-work wake-ups while closing
+                self._follow_work()
             if self._tokens is not None:
                 self._tokens.close()
             if self._index_service is not None:  # index: stop the worker, release the lock

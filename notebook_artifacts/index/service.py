@@ -114,6 +114,7 @@ class IndexService:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._closed = False
         self._start_lock = threading.Lock()
         self._busy = threading.Event()
         self._progress = threading.Condition()
@@ -153,8 +154,8 @@ class IndexService:
         if self._thread is not None and self._thread.is_alive():
             return
         with self._start_lock:
-            if self._thread is not None and self._thread.is_alive():
-                return
+            if self._closed or (self._thread is not None and self._thread.is_alive()):
+                return  # a wake after close (a late event) never starts a worker again
             self._stop.clear()
             self._thread = threading.Thread(target=self._run, name="notebook-artifacts-indexer",
                                             daemon=True)
@@ -162,6 +163,8 @@ class IndexService:
 
     def close(self, timeout: float = 30.0) -> None:
         """Stop the worker (after its current item), release the lock, close connections."""
+        with self._start_lock:
+            self._closed = True
         self._stop.set()
         self._wake.set()
         if self._thread is not None:
