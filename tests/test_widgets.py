@@ -227,6 +227,23 @@ def test_download_panel_one_click_streams_any_size_and_copies_nothing(store, tmp
     panel.close()
 
 
+def test_a_refresh_keeps_the_pick_without_moving_the_browsers_picker(store):
+    store.put("a", "a.txt")
+    store.put("b", "b.txt")
+    panel = DownloadPanel(store, live=False)
+    panel.artifacts.value = "a.txt"  # the user's pick: not the first (newest first)
+    sent = []
+    panel.artifacts._send = lambda msg, buffers=None: sent.append(msg)  # what the browser gets
+    store.put("c", "c.txt")
+    panel.refresh()
+    # one update with the kept pick: never a passing "first option" that would undo (or be
+    # undone by) a pick the user makes in the same moment
+    assert [m["state"]["index"] for m in sent if "index" in m["state"]] == [2]
+    assert panel.artifacts.value == "a.txt" and [v for _, v in panel.version.options] == [1]
+    assert "a.txt" in panel.detail.value
+    panel.close()
+
+
 def test_dashboard_has_four_tabs(store):
     dash = Dashboard(store, session_id="s9")
     assert [dash.tabs.get_title(i) for i in range(4)] == ["Upload", "Events", "Artifacts", "Search"]

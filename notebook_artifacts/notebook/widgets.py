@@ -513,18 +513,23 @@ class DownloadPanel(_Snapshot, w.VBox):
             self.listing.value = listing_html(arts, total=total)
             options = [(f"{a.name} (v{a.version}, {format_size(a.size_bytes)})", a.name) for a in arts]
             current = self.artifacts.value
-            self.artifacts.options = options
             names = [o[1] for o in options]
-            if current in names:
-                self.artifacts.value = current
-                self._on_artifact({"new": current})
-            elif names:
-                self.artifacts.value = names[0]
-            else:
-                self.version.options = []
+            # New options reset the picker to the first one; the browser gets the options and
+            # the kept choice in one message, so a pick made meanwhile is not undone by the reset.
+            self._refilling = True
+            try:
+                with self.artifacts.hold_sync():
+                    self.artifacts.options = options
+                    self.artifacts.value = current if current in names else (names[0] if names else None)
+            finally:
+                self._refilling = False
+            self._on_artifact({"new": self.artifacts.value})
+            if not names:
                 self.detail.value = ""
 
     def _on_artifact(self, change: dict[str, Any]) -> None:
+        if self.__dict__.get("_refilling"):
+            return  # _render shows the choice it keeps
         name = change.get("new")
         if not name:
             self.version.options = []
