@@ -1,6 +1,7 @@
 """RemoteStore against ArtifactStore, with raw httpx on the same routes as the limit.
 
-Run: ``.venv/bin/python benchmarks/bench_remote.py [--large-mb 64] [--repeat 30] [--no-query]``
+Run: ``python benchmarks/bench_remote.py [--large-mb 64] [--repeat 30] [--no-query]
+[--out benchmarks/results/remote.md]`` (the figures go to ``--out`` as well as to stdout).
 
 A real ``notebook-artifacts serve`` process on loopback serves one root; a local ArtifactStore
 uses another, holding the same data. For each operation it prints the median time of the local
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -77,12 +79,16 @@ def wake_ms(wait: Callable[[int], Any], put: Callable[[], Any], cursor: Callable
     return Timing(out)
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
+RESULTS = Path(__file__).resolve().parent / "results" / "remote.md"
+
+
+def main(argv: list[str] | None = None) -> list[str]:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--large-mb", type=int, default=64)
     ap.add_argument("--repeat", type=int, default=30)
     ap.add_argument("--no-query", action="store_true", help="skip query (no model load)")
-    args = ap.parse_args()
+    ap.add_argument("--out", default=str(RESULTS), help=f"write the figures here too (default {RESULTS})")
+    args = ap.parse_args(argv)
     n = args.repeat
     tmp = Path(tempfile.mkdtemp(prefix="na-bench-remote-"))
     big = tmp / "large.bin"
@@ -166,12 +172,25 @@ def main() -> None:
         raw.close()
         local.close()
         srv.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
     load = os.getloadavg()[0]
-    print(f"RemoteStore vs ArtifactStore, server on loopback: median (best) ms over {n} runs "
-          f"({k} for large files); {os.cpu_count()} CPUs, load average {load:.1f}")
-    print(f"{'operation':<16}{'local':>18}{'remote':>18}{'raw httpx':>18}{'client cost':>14}")
+    lines = [f"RemoteStore vs ArtifactStore, server on loopback: median (best) ms over {n} runs "
+             f"({k} for large files); {os.cpu_count()} CPUs, load average {load:.1f}",
+             f"{'operation':<16}{'local':>18}{'remote':>18}{'raw httpx':>18}{'client cost':>14}"]
     for op, lo, re_, rw in rows:
-        print(f"{op:<16}{str(lo):>18}{str(re_):>18}{str(rw):>18}{re_.median - rw.median:>+14.2f}")
+        lines.append(f"{op:<16}{str(lo):>18}{str(re_):>18}{str(rw):>18}{re_.median - rw.median:>+14.2f}")
+    print("\n".join(lines))
+    if args.out:
+        cmd = "python benchmarks/bench_remote.py " + " ".join(argv if argv is not None else sys.argv[1:])
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(
+            f"# RemoteStore against ArtifactStore\n\n`{cmd.strip()}`\n\n"
+            f"{time.strftime('%Y-%m-%d', time.gmtime())}, {os.cpu_count()} CPUs shared with other "
+            f"jobs (load average {load:.1f} at the end): medians move with the load, so compare "
+            "the columns of one run, not runs with each other. *client cost* is RemoteStore's "
+            "median minus the bare httpx request's.\n\n```\n" + "\n".join(lines) + "\n```\n",
+            encoding="utf-8")
+    return lines
 
 
 if __name__ == "__main__":

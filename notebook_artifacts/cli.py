@@ -1,4 +1,5 @@
-"""The ``notebook-artifacts`` command line: a face over :class:`ArtifactStore` only.
+"""The ``notebook-artifacts`` command line: a face over the :class:`~notebook_artifacts.protocol.Store`
+API (the directory of ``--root``, or the served store of ``--url``).
 
 Other faces add their subcommands by decorating a function onto :data:`cli`::
 
@@ -21,14 +22,18 @@ import json
 import os
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .args import parse_meta, parse_tag_changes, split_list
 from .errors import ArtifactError, InvalidInputError
 from .protocol import Store
+from .models import Artifact, Event
 from .reprs import format_size, text_table
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .store import ArtifactStore
 
 __all__ = ["cli", "main", "pass_store", "json_option", "scope_options", "emit", "print_table",
            "human_size", "CliError"]
@@ -205,7 +210,7 @@ def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
     click.echo(text_table(rows, [h.upper() for h in headers]))
 
 
-def _artifact_rows(arts: Iterable[Any]) -> list[list[Any]]:
+def _artifact_rows(arts: Iterable[Artifact]) -> list[list[Any]]:
     return [[a.name, a.version, a.session_id or "", human_size(a.size_bytes), a.mime_type,
              ",".join(a.tags), (a.created_at or "")[:19].replace("T", " "),
              "pinned" if a.is_pinned else ("expired" if a.is_expired else (a.expires_at or "")[:16]),
@@ -433,7 +438,7 @@ def rm(store: Store, ref: str, version: int | None, namespace: str, session_id: 
         f"deleted {gone[0].name}: version(s) {', '.join(str(a.version) for a in gone)}"))
 
 
-def _event_line(e: Any) -> str:
+def _event_line(e: Event) -> str:
     import datetime as dt
 
     when = dt.datetime.fromtimestamp(e.timestamp, tz=dt.timezone.utc).strftime("%H:%M:%S")
@@ -640,7 +645,7 @@ def token() -> None:
     """Scoped tokens for a served store: create, list, revoke (on the server's --root)."""
 
 
-def _token_store(ctx: click.Context) -> Any:
+def _token_store(ctx: click.Context) -> ArtifactStore:
     from .store import ArtifactStore
 
     state = ctx.find_object(_State)

@@ -21,6 +21,16 @@ __all__ = ["Store"]
 class Store(Protocol):
     """Versioned artifacts with tags, TTL, events and semantic query (local or served)."""
 
+    @property
+    def location(self) -> str:
+        """Where the store is, for people: its folder, or the server's URL."""
+        ...
+
+    @property
+    def root(self) -> Path | None:
+        """The store's folder on this machine; None for a served store."""
+        ...
+
     def put(self, src: Any = None, name: str | None = None, *, text: str | None = None,
             namespace: str = "default",
             session_id: str | None = None, tags: Iterable[str] | str | None = (),

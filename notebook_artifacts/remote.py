@@ -211,6 +211,9 @@ class _ContentStream(io.RawIOBase):
 class RemoteStore(ReadMethods):
     """The :class:`~notebook_artifacts.protocol.Store` API of a server's store (see :func:`connect`)."""
 
+    #: a served store has no folder on this machine
+    root: Path | None = None
+
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  timeout: float = 60.0, retries: int = 3) -> None:
         url = url or os.environ.get(URL_ENV)
@@ -315,6 +318,11 @@ class RemoteStore(ReadMethods):
 
     def __repr__(self) -> str:
         return f"RemoteStore({self.url!r})"
+
+    @property
+    def location(self) -> str:
+        """The server's URL (``ArtifactStore.location`` is its folder)."""
+        return self.url
 
     # -- put -------------------------------------------------------------------------------
     def put(self, src: Any = None, name: str | None = None, *, text: str | None = None,

@@ -50,7 +50,7 @@ class ScopedStore:
         self.read_only = bool(read_only)
 
     def __getattr__(self, name: str) -> Any:
-        if name in ("clock", "root"):  # plain attributes the server reads (never a method)
+        if name in ("clock", "root", "location"):  # plain attributes (never a method)
             return getattr(self.inner, name)
         raise AttributeError(f"{type(self).__name__} has no attribute {name!r}")
 

@@ -173,6 +173,11 @@ class ArtifactStore(ReadMethods):
     def __repr__(self) -> str:
         return f"ArtifactStore({str(self.root)!r})"
 
+    @property
+    def location(self) -> str:
+        """The store's folder, as text (``RemoteStore.location`` is the server's URL)."""
+        return str(self.root)
+
     def _now(self) -> float:
         return float(self.clock())
 

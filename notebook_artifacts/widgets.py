@@ -1,4 +1,5 @@
-"""Jupyter widget panels over an :class:`~notebook_artifacts.ArtifactStore`.
+"""Jupyter widget panels over a store: an :class:`~notebook_artifacts.ArtifactStore`, or the
+:class:`~notebook_artifacts.RemoteStore` of ``connect()`` / ``%artifact connect``.
 
     from notebook_artifacts.widgets import Dashboard
     Dashboard()        # the kernel's current store; or Dashboard(store)

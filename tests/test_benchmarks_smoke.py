@@ -135,6 +135,20 @@ def test_blob_benchmark_runs_on_local_and_s3_with_raw_limits(tmp_path):
     assert "peak Python allocations" in out.read_text()
 
 
+def test_remote_benchmark_runs_against_a_served_store_and_writes_its_figures(tmp_path):
+    from benchmarks.bench_remote import main
+
+    out = tmp_path / "remote.md"
+    lines = main(["--large-mb", "1", "--repeat", "2", "--no-query", "--out", str(out)])
+    rows = {ln[:16].strip(): ln[16:].split() for ln in lines[2:]}
+    assert set(rows) == {"put 1 KiB", "put 1 MiB", "get 1 KiB", "get 1 MiB", "list 50", "event wake-up"}
+    for cells in rows.values():  # local, remote and raw httpx: median (best), then the difference
+        assert len(cells) == 7 and all(float(c.strip("()")) > 0 for c in cells[:6])
+    text = out.read_text()
+    assert text.startswith("# RemoteStore against ArtifactStore") and "load average" in text
+    assert "--large-mb 1" in text and lines[-1] in text
+
+
 def test_known_item_set_is_built_from_installed_text_with_one_answer_per_query():
     from benchmarks.known_item import DOC_CHARS, build_known_item_set
 

@@ -7,17 +7,24 @@ the store's watcher thread) and in the listing, downloads each with one click an
 bytes, sees the image preview of the notebook's chart, and asks the Search tab a question.
 Screenshots go to the test's tmp dir; set ``NA_SCREENSHOT_DIR=docs/screenshots`` to refresh the
 ones the README shows.
+
+A second notebook is connected to a ``notebook-artifacts serve`` process the test starts
+(``%artifact connect URL --token T``): a file uploaded through its panel lands on the server,
+a put by another process (the CLI with ``--url``) reaches its event feed and listing, and one
+click downloads that artifact, streamed from the server through the kernel.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from notebook_fixtures import CHROMIUM, CHROMIUM_ARGS, NOTEBOOKS, jupyterlab
+from remote_fixtures import ServerProcess, cli
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(600)]
 
@@ -209,3 +216,94 @@ def _run(browser, lab, small: Path, big: Path, shots: Path) -> None:
     dashboard.evaluate("el => el.scrollIntoView({block: 'start'})")
     page.wait_for_timeout(300)
     page.screenshot(path=str(shots / "dashboard-lab.png"))
+
+
+# -- a notebook connected to a served store ------------------------------------------------
+
+TOKEN = "browser-remote-token-41c7"
+
+
+def _connected_notebook(path: Path, url: str) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in (
+        "%load_ext notebook_artifacts",
+        f"%artifact connect {url} --token {TOKEN}",
+        "from notebook_artifacts.widgets import DownloadPanel, EventFeed, UploadPanel\nUploadPanel()",
+        "EventFeed()",
+        "DownloadPanel()",
+    )]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, str(path))
+
+
+def test_connected_notebook_uploads_hears_other_writers_and_downloads(tmp_path: Path) -> None:
+    from notebook_artifacts import connect
+
+    lab_root = tmp_path / "lab"
+    lab_root.mkdir()
+    shots = _screenshot_dir(tmp_path)
+    upload = tmp_path / "from-the-browser.csv"
+    upload.write_bytes(b"id,value\n" + b"".join(b"%d,%d\n" % (i, 3 * i) for i in range(500)))
+    other = tmp_path / "from-another-process.bin"
+    other.write_bytes(os.urandom(3 * 1024 * 1024 + 17))  # several pieces on the way down
+    with ServerProcess(tmp_path / "served", "--token", TOKEN) as srv, connect(srv.url, TOKEN) as team:
+        _connected_notebook(lab_root / "connected.ipynb", srv.url)
+        os.environ["NOTEBOOK_ARTIFACTS_CACHE"] = str(tmp_path / "cache")  # the kernel's spool
+        try:
+            with jupyterlab(lab_root, tmp_path / "state") as lab, playwright.sync_playwright() as pw:
+                browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+                try:
+                    _run_connected(browser, lab, srv.url, team, upload, other, shots)
+                finally:
+                    browser.close()
+        finally:
+            os.environ.pop("NOTEBOOK_ARTIFACTS_CACHE", None)
+        # the upload is on the server, stored by the panel
+        stored = team.get(upload.name)
+        assert team.read_bytes(upload.name) == upload.read_bytes()
+        assert stored.source_tool == "upload-panel"
+    left = {p.name for p in lab_root.iterdir()} - {".ipynb_checkpoints"}
+    assert left == {"connected.ipynb"}, left  # nothing copied into the project
+
+
+def _run_connected(browser, lab, url: str, team, upload: Path, other: Path, shots: Path) -> None:
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1400})
+    page = context.new_page()
+    page.goto(lab.url("lab/tree/connected.ipynb"))
+    page.wait_for_selector(".jp-Notebook", timeout=90_000)
+    _wait_idle(page)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    page.locator(".na-download-panel").first.wait_for(timeout=240_000)
+    _wait_idle(page, 300_000)
+    assert f"RemoteStore('{url}')" in page.locator(".jp-Notebook").inner_text()
+
+    # Upload through the panel: browser -> kernel (in pieces) -> server.
+    upload_panel = page.locator(".na-upload-panel").first
+    with page.expect_file_chooser() as chooser:
+        upload_panel.locator("button.na-chunked-upload").first.click()
+    chooser.value.set_files([str(upload)])
+    upload_panel.get_by_text("stored as").first.wait_for(timeout=120_000)
+    assert "not stored" not in upload_panel.inner_text()
+
+    # Another process writes to the server: the feed and the listing follow.
+    feed = page.locator(".na-event-feed").first
+    feed.get_by_text(upload.name).first.wait_for(timeout=30_000)
+    subprocess.run(cli() + ["--url", url, "--token", TOKEN, "put", str(other), "--tag", "cli"],
+                   check=True, timeout=120, capture_output=True)
+    feed.get_by_text(other.name).first.wait_for(timeout=30_000)
+    panel = page.locator(".na-download-panel").first
+    panel.locator("table").get_by_text(other.name).first.wait_for(timeout=30_000)
+
+    # One click downloads it, streamed from the server; the bytes match.
+    _pick(page, panel, other.name)
+    with page.expect_download(timeout=120_000) as dl:
+        panel.locator(".na-download-button button").click()
+    assert dl.value.suggested_filename == other.name
+    assert Path(dl.value.path()).read_bytes() == other.read_bytes()
+    panel.locator(".na-download-done").wait_for(timeout=30_000)
+    assert team.get(other.name).tags == ["cli"]
+    page.evaluate("window.jupyterapp.commands.execute('application:toggle-left-area')")
+    page.wait_for_timeout(500)
+    page.screenshot(path=str(shots / "browser-connected.png"), full_page=True)

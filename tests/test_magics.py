@@ -1,4 +1,6 @@
-"""``%artifact`` / ``%%artifact`` in a real IPython InteractiveShell over a real store."""
+"""``%artifact`` / ``%%artifact`` in a real IPython InteractiveShell over a real store: a local
+one (``%artifact use``) and a served one (``%artifact connect`` to a real ``serve`` process,
+face_fixtures.py)."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 from IPython.utils.capture import capture_output
 
+from face_fixtures import FACES, LOCAL_ONLY, TOKEN, elsewhere, emptied, served  # noqa: F401
 from notebook_artifacts import Artifact, EventPage, NotFoundError, Page
 
 
@@ -27,14 +30,18 @@ def ip():
     shell.run_line_magic("unload_ext", "notebook_artifacts")
 
 
-@pytest.fixture()
-def store(ip, tmp_path, monkeypatch):
+@pytest.fixture(params=FACES)
+def store(request, ip, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     from notebook_artifacts.notebook.extension import current_magics
 
     magics = current_magics()
     magics.namespace, magics.session = "default", None
-    s = ip.run_line_magic("artifact", f"use {tmp_path / 'store'} --no-index")
+    if request.param == "local":
+        s = ip.run_line_magic("artifact", f"use {tmp_path / 'store'} --no-index")
+    else:
+        url = request.getfixturevalue("served").url
+        s = emptied(ip.run_line_magic("artifact", f"connect {url} --token {TOKEN}"))
     yield s
     magics.close()
 
@@ -196,6 +203,7 @@ def test_large_download_leaves_no_copy_in_the_project(ip, store, tmp_path, monke
     assert list(project.iterdir()) == []  # git status stays clean
 
 
+@LOCAL_ONLY  # %artifact serve serves a store of this machine
 def test_large_download_through_a_signed_url_of_artifact_serve(ip, store, tmp_path, monkeypatch):
     httpx = pytest.importorskip("httpx")
     pytest.importorskip("fastapi")
@@ -271,6 +279,7 @@ def test_help_lists_every_subcommand(ip, store):
         assert sub in cap.stdout
 
 
+@LOCAL_ONLY
 def test_use_switches_store(ip, store, tmp_path):
     store.put("in first", "first.txt")
     other = art(ip, f"use {tmp_path / 'second'} --no-index")
@@ -282,8 +291,9 @@ def test_use_switches_store(ip, store, tmp_path):
 
 def test_events_follow_gives_a_live_feed(ip, store):
     feed = art(ip, "events --follow")
-    try:
-        store.put("x", "followed.txt")
+    try:  # another process writes: the same folder, or the same server
+        code = elsewhere(store) + "s.put('x', 'followed.txt'); s.close()\n"
+        subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
         import time
 
         deadline = time.monotonic() + 10
@@ -294,6 +304,7 @@ def test_events_follow_gives_a_live_feed(ip, store):
         feed.close()
 
 
+@LOCAL_ONLY
 def test_serve_starts_and_stops_a_server_on_the_store(ip, store):
     httpx = pytest.importorskip("httpx")
     pytest.importorskip("fastapi")
@@ -311,6 +322,7 @@ def test_serve_starts_and_stops_a_server_on_the_store(ip, store):
         httpx.get(f"{handle.url}/api/uploads/s1", timeout=2)
 
 
+@LOCAL_ONLY
 def test_switching_store_stops_the_server_of_the_old_one(ip, store, tmp_path):
     pytest.importorskip("fastapi")
     from notebook_artifacts.notebook.extension import current_magics
@@ -374,6 +386,7 @@ def test_waiting_on_indexing_shows_a_progress_bar(ip, tmp_path):
         current_magics().close()
 
 
+@LOCAL_ONLY  # ArtifactMagics.root: a folder
 def test_config_root_and_session_defaults(ip, store, tmp_path):
     from notebook_artifacts.notebook.extension import current_magics
 
@@ -494,3 +507,28 @@ def test_first_query_shows_the_model_load(tmp_path):
                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.split() == ["notes.md", "BAR"]
+
+
+@pytest.mark.parametrize("store", ["remote"], indirect=True)
+def test_connected_store_is_served_already_and_connect_local_goes_back(ip, store, tmp_path):
+    from notebook_artifacts import ArtifactStore, RemoteStore
+    from notebook_artifacts.notebook.extension import current_magics
+
+    assert isinstance(store, RemoteStore) and current_magics().store is store
+    with pytest.raises(UsageError, match=f"connected to {store.location}.*connect --local"):
+        art(ip, "serve")
+    assert current_magics().server is None
+    (tmp_path / "w").mkdir()
+    with capture_output():  # %artifact watch versions what a cell writes, onto the server
+        art(ip, "watch w")
+    try:
+        result = ip.run_cell("open('w/made.txt', 'w').write('by a cell')", store_history=True)
+        assert result.success
+    finally:
+        art(ip, "unwatch")
+    made = store.get("made.txt")
+    assert store.read_text("made.txt") == "by a cell" and made.source_step_id == str(result.execution_count)
+    local = art(ip, "connect --local")
+    assert isinstance(local, ArtifactStore) and current_magics().store is local
+    with pytest.raises(Exception, match="closed"):
+        store.list()  # the RemoteStore the kernel left was closed

@@ -41,8 +41,11 @@ def server(tmp_path):
 def test_both_stores_satisfy_the_protocol_with_identical_signatures(tmp_path):
     with ArtifactStore(tmp_path / "s", index=False) as local:
         assert isinstance(local, Store)
-    remote = RemoteStore("http://127.0.0.1:9", "t")
+        # where it is, for the faces: a folder here, or a server's URL with no folder here
+        assert (local.root, local.location) == ((tmp_path / "s").resolve(), str((tmp_path / "s").resolve()))
+    remote = RemoteStore("http://127.0.0.1:9/", "t")
     assert isinstance(remote, Store)
+    assert (remote.root, remote.location) == (None, "http://127.0.0.1:9")
     remote.close()
     members = [n for n, v in vars(Store).items() if callable(v) and not n.startswith("_")]
     assert len(members) >= 25

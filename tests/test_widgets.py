@@ -1,4 +1,5 @@
-"""Widget panels over a real store; live updates checked in a real ipykernel."""
+"""Widget panels over a real store, local and served (a RemoteStore connected to a real
+``serve`` process: face_fixtures.py); live updates checked in a real ipykernel."""
 
 from __future__ import annotations
 
@@ -13,14 +14,18 @@ from pathlib import Path
 
 import pytest
 
-from notebook_artifacts import ArtifactStore, NotFoundError
+from face_fixtures import FACES, TOKEN, elsewhere, emptied, served  # noqa: F401
+from notebook_artifacts import ArtifactStore, NotFoundError, connect
 from notebook_artifacts.widgets import Dashboard, DownloadPanel, EventFeed, UploadPanel
 
 
-@pytest.fixture()
-def store(tmp_path, monkeypatch):
+@pytest.fixture(params=FACES)
+def store(request, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    s = ArtifactStore(tmp_path / "store", index=False)
+    if request.param == "local":
+        s = ArtifactStore(tmp_path / "store", index=False)
+    else:
+        s = emptied(connect(request.getfixturevalue("served").url, TOKEN))
     yield s
     s.close()
 
@@ -123,6 +128,7 @@ def test_upload_panel_receives_big_files_in_pieces(store, tmp_path, monkeypatch)
 
 
 def test_upload_panel_refuses_over_its_limit_with_a_message(store):
+    start = store.latest_cursor()
     panel = UploadPanel(store, max_bytes=10)
     browser = _Browser(panel.file_upload)
     browser.upload("big.bin", b"x" * 11)
@@ -135,7 +141,7 @@ def test_upload_panel_refuses_over_its_limit_with_a_message(store):
     panel.ttl.value = "soon"
     assert panel.upload([_file("small.txt", b"ok")]) == []
     assert "not stored" in panel.status.children[0].children[1].value
-    assert store.list().total == 0 and store.latest_cursor() == 0
+    assert store.list().total == 0 and store.latest_cursor() == start
     assert "%artifact put PATH" in panel.note.value
     panel.close()
 
@@ -171,11 +177,8 @@ def test_event_feed_live_from_another_process_with_filters_and_pause(store, tmp_
     store.put("before", "old.txt")
     feed = EventFeed(store)
     assert [e.name for e in feed.events] == ["old.txt"]  # recent backlog
-    code = (
-        "from notebook_artifacts import ArtifactStore\n"
-        f"s = ArtifactStore({str(store.root)!r}, index=False)\n"
-        "s.put('a,b', 'other.csv', session_id='p2'); s.put('{}', 'other.json'); s.close()\n"
-    )
+    code = elsewhere(store) + (  # another process: the same folder, or the same server
+        "s.put('a,b', 'other.csv', session_id='p2'); s.put('{}', 'other.json'); s.close()\n")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
     _wait_for(lambda: "other.json" in feed.table.value)
     html = feed.table.value
@@ -224,6 +227,23 @@ def test_download_panel_one_click_streams_any_size_and_copies_nothing(store, tmp
     panel.close()
 
 
+def test_a_refresh_keeps_the_pick_without_moving_the_browsers_picker(store):
+    store.put("a", "a.txt")
+    store.put("b", "b.txt")
+    panel = DownloadPanel(store, live=False)
+    panel.artifacts.value = "a.txt"  # the user's pick: not the first (newest first)
+    sent = []
+    panel.artifacts._send = lambda msg, buffers=None: sent.append(msg)  # what the browser gets
+    store.put("c", "c.txt")
+    panel.refresh()
+    # one update with the kept pick: never a passing "first option" that would undo (or be
+    # undone by) a pick the user makes in the same moment
+    assert [m["state"]["index"] for m in sent if "index" in m["state"]] == [2]
+    assert panel.artifacts.value == "a.txt" and [v for _, v in panel.version.options] == [1]
+    assert "a.txt" in panel.detail.value
+    panel.close()
+
+
 def test_dashboard_has_four_tabs(store):
     dash = Dashboard(store, session_id="s9")
     assert [dash.tabs.get_title(i) for i in range(4)] == ["Upload", "Events", "Artifacts", "Search"]
@@ -240,13 +260,21 @@ def test_dashboard_has_four_tabs(store):
 # -- a real kernel: background-thread updates reach the frontend channel -----------------------
 
 KERNEL_SETUP = """
-from notebook_artifacts import ArtifactStore
+from notebook_artifacts import ArtifactStore, connect
 from notebook_artifacts.widgets import EventFeed
 from IPython.display import display
-store = ArtifactStore({root!r}, index=False)
+store = {open_store}
 feed = EventFeed(store)
 display(feed)
 """
+
+
+def _kernel_store(face: str, request, root) -> tuple[str, object]:
+    """The kernel's store (Python source) and another writer on the same data, in this process."""
+    if face == "local":
+        return f"ArtifactStore({str(root)!r}, index=False)", ArtifactStore(root, index=False)
+    url = request.getfixturevalue("served").url
+    return f"connect({url!r}, {TOKEN!r})", emptied(connect(url, TOKEN))
 
 
 def _comm_updates_with(kc, text: str, timeout: float) -> bool:
@@ -261,15 +289,15 @@ def _comm_updates_with(kc, text: str, timeout: float) -> bool:
     return False
 
 
-def test_event_feed_updates_reach_iopub_from_background_thread(tmp_path):
+@pytest.mark.parametrize("face", FACES)
+def test_event_feed_updates_reach_iopub_from_background_thread(tmp_path, face, request):
     from jupyter_client.manager import start_new_kernel
 
-    root = tmp_path / "kstore"
+    open_store, other = _kernel_store(face, request, tmp_path / "kstore")  # another process writes
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
     try:
-        reply = kc.execute_interactive(KERNEL_SETUP.format(root=str(root)), timeout=120)
+        reply = kc.execute_interactive(KERNEL_SETUP.format(open_store=open_store), timeout=120)
         assert reply["content"]["status"] == "ok", reply["content"]
-        other = ArtifactStore(root, index=False)  # another process writes
         try:
             other.put("idle", "while-idle.txt")
             assert _comm_updates_with(kc, "while-idle.txt", 15), "no widget update while idle"
@@ -304,6 +332,12 @@ used = ip.run_line_magic("artifact", "use switched --no-index")
 dash = Dashboard()
 print("switched", dash.store is used)
 dash.close()
+connected = ip.run_line_magic("artifact", f"connect {os.environ['NA_URL']} --token {os.environ['NA_TOKEN']}")
+dash = Dashboard()
+print("connected", dash.store is connected, type(connected).__name__,
+      os.environ["NA_URL"] in dash.children[0].value)
+dash.close()
+print("back", type(ip.run_line_magic("artifact", "connect --local")).__name__)
 broken = ArtifactStore("broken", index=False); broken.close()
 for cls in (Dashboard, EventFeed, DownloadPanel):
     try:
@@ -319,13 +353,15 @@ print("done")
 """
 
 
-def test_every_panel_works_with_no_argument_and_never_half_built(tmp_path):
-    env = dict(os.environ, NOTEBOOK_ARTIFACTS_HOME=str(tmp_path / "home"))
+def test_every_panel_works_with_no_argument_and_never_half_built(tmp_path, served):
+    env = dict(os.environ, NOTEBOOK_ARTIFACTS_HOME=str(tmp_path / "home"), NA_URL=served.url,
+               NA_TOKEN=TOKEN)
     out = subprocess.run([sys.executable, "-c", NO_ARG], capture_output=True, text=True,
                          timeout=120, cwd=tmp_path, env=env)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.split("\n")
     assert "default True" in lines and "switched True" in lines, out.stdout
+    assert "connected True RemoteStore True" in lines and "back ArtifactStore" in lines, out.stdout
     assert {"UploadPanel True", "EventFeed True", "DownloadPanel True"} <= set(lines)
     assert {"refused Dashboard", "refused EventFeed", "refused DownloadPanel"} <= {
         " ".join(ln.split()[:2]) for ln in lines}
@@ -345,7 +381,7 @@ def test_panels_have_a_static_snapshot_for_saved_notebooks(store):
             assert "application/vnd.jupyter.widget-view+json" in data  # still live in Jupyter
             text, html = data["text/plain"], data["text/html"]
             assert "children=" not in text and "HBox(" not in text, text
-            assert str(store.root) in text
+            assert store.location in text  # the folder, or the server's URL
         html = fmt.format(dash)[0]["text/html"]
         assert "table.csv" in html and "na-table" in html and "<script" not in html
         assert "created" in fmt.format(dash.event_feed)[0]["text/plain"]
@@ -389,18 +425,25 @@ def test_search_tab_answers_with_cards_filters_and_context(tmp_path):
 DOWNLOAD_SETUP = """
 import os
 %load_ext notebook_artifacts
-store = %artifact use {root} --no-index
+store = %artifact {use}
 store.put(os.urandom(300 * 1024), "big.bin")
 store.put(b"small", "small.txt")
 """
 
 
-def test_download_magic_in_a_kernel_is_a_one_click_button(tmp_path):
+@pytest.mark.parametrize("face", FACES)
+def test_download_magic_in_a_kernel_is_a_one_click_button(tmp_path, face, request):
     from jupyter_client.manager import start_new_kernel
 
+    if face == "local":
+        use = f"use {tmp_path / 'kstore'} --no-index"
+    else:
+        url = request.getfixturevalue("served").url
+        emptied(connect(url, TOKEN)).close()
+        use = f"connect {url} --token {TOKEN}"
     km, kc = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
     try:
-        reply = kc.execute_interactive(DOWNLOAD_SETUP.format(root=str(tmp_path / "kstore")), timeout=120)
+        reply = kc.execute_interactive(DOWNLOAD_SETUP.format(use=use), timeout=120)
         assert reply["content"]["status"] == "ok", reply["content"]
         outputs = []
         reply = kc.execute_interactive("%artifact download big.bin", timeout=60,
@@ -413,7 +456,8 @@ def test_download_magic_in_a_kernel_is_a_one_click_button(tmp_path):
         kc.execute_interactive("%artifact download small.txt", timeout=60, output_hook=outputs.append)
         data = next(m["content"]["data"] for m in outputs if m["msg_type"] == "execute_result")
         assert 'href="data:' in data["text/html"]  # small: a link that works in a saved notebook
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["kstore"]  # no copies in the project
+        # no copies in the project
+        assert sorted(p.name for p in tmp_path.iterdir()) == (["kstore"] if face == "local" else [])
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)

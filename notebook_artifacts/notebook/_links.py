@@ -17,7 +17,14 @@ import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from ..models import Artifact
+from ..protocol import Store
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..server.runner import ServerHandle
+    from ._transfer import ChunkedDownload, OutgoingFile
 
 __all__ = ["DATA_URI_LIMIT", "DownloadLink", "artifact_link", "zip_link", "cache_dir",
            "download_button", "zip_button", "in_kernel"]
@@ -83,16 +90,12 @@ def in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
-def _signed_url(server: Any, artifact_id: str, expires_in: int = SIGNED_URL_SECONDS) -> str | None:
+def _signed_url(server: ServerHandle | None, artifact_id: str,
+                expires_in: int = SIGNED_URL_SECONDS) -> str | None:
     """A signed download URL of a running ``%artifact serve`` server, or None."""
-    if server is None or not getattr(server, "running", False):
+    if server is None or not server.running:
         return None
-    try:
-        signer = server.app.state.settings.signer
-    except AttributeError:
-        return None
-    path, _ = signer.sign(artifact_id, expires_in)
-    return str(server.url).rstrip("/") + path
+    return server.signed_url(artifact_id, expires_in)
 
 
 def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
@@ -102,20 +105,20 @@ def _scope_kw(namespace: str | None, session_id: str | None) -> dict[str, Any]:
     return kw
 
 
-def _file_name(art: Any) -> str:
+def _file_name(art: Artifact) -> str:
     return art.file_name or Path(art.name.replace("\\", "/")).name or art.artifact_id
 
 
 def artifact_link(
-    store: Any,
+    store: Store,
     ref: str,
     *,
     version: int | None = None,
     namespace: str | None = None,
     session_id: str | None = None,
     data_uri_limit: int = DATA_URI_LIMIT,
-    server: Any = None,
-) -> Any:
+    server: ServerHandle | None = None,
+) -> DownloadLink | ChunkedDownload:
     """One click to download a version: a data-URI link up to ``data_uri_limit`` bytes; above
     it a signed URL of ``server`` (a running ``%artifact serve``), else in a kernel a
     :func:`download_button`, else a copy in :func:`cache_dir`."""
@@ -137,7 +140,7 @@ def artifact_link(
     return DownloadLink(file_name, None, "path", art.size_bytes, str(dest))
 
 
-def download_button(store: Any, ref: str, **scope: Any) -> Any:
+def download_button(store: Store, ref: str, **scope: Any) -> ChunkedDownload:
     """A one-click button streaming ``ref`` (an artifact id, or a name in ``scope``)."""
     from ..reprs import format_size
     from ._transfer import ChunkedDownload, OutgoingFile
@@ -157,7 +160,7 @@ def _zip_name(namespace: str | None, session_id: str | None) -> str:
     return f"artifacts-{scope}.zip"
 
 
-def zip_request(store: Any, namespace: str | None, session_id: str | None) -> Any:
+def zip_request(store: Store, namespace: str | None, session_id: str | None) -> OutgoingFile:
     """An :class:`OutgoingFile` of a zip of the scope, built in a temp file removed after."""
     from ._transfer import OutgoingFile
 
@@ -174,8 +177,8 @@ def zip_request(store: Any, namespace: str | None, session_id: str | None) -> An
                         cleanup=lambda: os.unlink(tmp))
 
 
-def zip_button(store: Any, *, namespace: str | None = None, session_id: str | None = None,
-               description: str = "Download all (zip)") -> Any:
+def zip_button(store: Store, *, namespace: str | None = None, session_id: str | None = None,
+               description: str = "Download all (zip)") -> ChunkedDownload:
     """A one-click button streaming a zip of every artifact in the scope."""
     from ._transfer import ChunkedDownload
 
@@ -184,12 +187,12 @@ def zip_button(store: Any, *, namespace: str | None = None, session_id: str | No
 
 
 def zip_link(
-    store: Any,
+    store: Store,
     *,
     namespace: str | None = None,
     session_id: str | None = None,
     data_uri_limit: int = DATA_URI_LIMIT,
-) -> Any:
+) -> DownloadLink | ChunkedDownload:
     """A zip of every artifact in the scope: a data-URI link when small, else in a kernel a
     :func:`zip_button`, else a copy in :func:`cache_dir`."""
     out = zip_request(store, namespace, session_id)

@@ -6,11 +6,15 @@ the first index or query, and the widgets module on first use.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..protocol import Store
+    from .magics import ArtifactMagics
 
 __all__ = ["load_ipython_extension", "unload_ipython_extension", "current_magics", "current_store"]
 
-_MAGICS: Any = None
+_MAGICS: ArtifactMagics | None = None
 
 
 def load_ipython_extension(ipython: Any) -> None:
@@ -41,12 +45,12 @@ def unload_ipython_extension(ipython: Any) -> None:
         ipython.configurables.remove(magics)
 
 
-def current_magics() -> Any:
+def current_magics() -> ArtifactMagics | None:
     """The loaded :class:`ArtifactMagics`, or ``None`` before ``%load_ext``."""
     return _MAGICS
 
 
-def current_store() -> Any:
+def current_store() -> Store:
     """The store ``%artifact`` commands use (``ArtifactStore.default()`` unless switched)."""
     if _MAGICS is not None:
         return _MAGICS.store

@@ -1,6 +1,7 @@
 """The ``%artifact`` line magic and the ``%%artifact save NAME`` cell magic.
 
-Every subcommand calls the public :class:`~notebook_artifacts.ArtifactStore` API and returns
+Every subcommand calls the :class:`~notebook_artifacts.protocol.Store` API (a local
+:class:`~notebook_artifacts.ArtifactStore`, or the served store of ``%artifact connect``) and returns
 an object that renders well and can be assigned (a record, a DataFrame, a query result). Any
 mistake raises :class:`IPython.core.error.UsageError` with one line saying what to do.
 """
@@ -12,7 +13,7 @@ import re
 import os
 import shlex
 import sys
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
@@ -24,6 +25,10 @@ from ..protocol import Store
 from ..reprs import format_size
 from ._commands import HELP, HelpShown, parser, subcommand_help
 from ._paths import glob_paths
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..server.runner import ServerHandle
+    from .watch import DirectoryWatcher
 
 __all__ = ["ArtifactMagics", "HELP", "wait_indexed"]
 
@@ -42,8 +47,8 @@ class ArtifactMagics(Magics):
     def __init__(self, shell=None, **kwargs: Any) -> None:
         # set before super().__init__: loading %config values fires the root observer
         self._store: Store | None = None
-        self._server = None
-        self._watcher = None
+        self._server: ServerHandle | None = None
+        self._watcher: DirectoryWatcher | None = None
         super().__init__(shell=shell, **kwargs)
 
     # -- store -----------------------------------------------------------------------------
@@ -74,15 +79,13 @@ class ArtifactMagics(Magics):
             self._watcher.stop()
             self._watcher = None
         if old is not None and old is not store:
-            close = getattr(old, "close", None)
-            if callable(close):
-                try:
-                    close()
-                except Exception:  # pragma: no cover - closing is best effort
-                    pass
+            try:
+                old.close()
+            except Exception:  # pragma: no cover - closing is best effort
+                pass
 
     @property
-    def server(self) -> Any:
+    def server(self) -> ServerHandle | None:
         """The running ``%artifact serve`` server handle, or None."""
         return self._server
 
@@ -159,7 +162,7 @@ class ArtifactMagics(Magics):
         print((subcommand_help(args.subcommand) if args.subcommand else HELP).rstrip("\n"))
         return None
 
-    def _cmd_use(self, argv: list[str]) -> Any:
+    def _cmd_use(self, argv: list[str]) -> Store:
         p = parser("use")
         args = p.parse_args(argv)
         from ..store import ArtifactStore
@@ -305,7 +308,7 @@ class ArtifactMagics(Magics):
     def _cmd_query(self, argv: list[str]) -> Any:
         p = parser("query")
         args = p.parse_args(argv)
-        query = _index_method(self.store, "query")
+        query = self.store.query
         if not args.no_wait:
             wait_indexed(self.store)
         scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
@@ -358,7 +361,7 @@ class ArtifactMagics(Magics):
 
     def _cmd_promote(self, argv: list[str]) -> Any:
         args = parser("promote").parse_args(argv)
-        return _index_method(self.store, "promote")(args.ref, **self._scope(args))
+        return self.store.promote(args.ref, **self._scope(args))
 
     def _cmd_serve(self, argv: list[str]) -> Any:
         p = parser("serve")
@@ -377,6 +380,11 @@ class ArtifactMagics(Magics):
         if args.action == "status":
             print("No server is running (start with %artifact serve)")
             return None
+        if self.store.root is None:  # a RemoteStore: its server already serves it
+            raise UsageError(
+                f"%artifact serve: this kernel is connected to {self.store.location}, which "
+                "serves the store already: share that URL, or `%artifact connect --local` to "
+                "serve a store on this machine")
         try:
             from ..server.runner import serve_in_thread
         except ImportError as exc:
@@ -434,15 +442,6 @@ class ArtifactMagics(Magics):
         return self.store.put(cell.encode("utf-8"), args.name, **{k: v for k, v in kw.items() if v is not None})
 
 
-def _index_method(store: Any, name: str) -> Callable[..., Any]:
-    method = getattr(store, name, None)
-    if method is None:
-        raise UsageError(
-            f"%artifact {name}: this store has no semantic index; install notebook-artifacts[index]"
-        )
-    return method
-
-
 def _execution_count(shell: Any) -> str | None:
     """The execution count of the cell running now.
 
@@ -463,9 +462,6 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(text.split())
 
 
-def wait_indexed(store: Any, timeout: float | None = None) -> bool:
+def wait_indexed(store: Store, timeout: float | None = None) -> bool:
     """``store.wait_indexed`` with its progress bar (the model load, artifacts, chunks)."""
-    wait = getattr(store, "wait_indexed", None)
-    if wait is None:
-        return True
-    return bool(wait(timeout=timeout, progress=True))
+    return bool(store.wait_indexed(timeout=timeout, progress=True))

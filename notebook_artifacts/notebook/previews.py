@@ -24,6 +24,7 @@ import json
 from typing import Any
 
 from ..models import Artifact
+from ..protocol import Store
 from ..reprs import PRE, _e, artifact_html, artifact_text, cut_at_word, format_size
 
 __all__ = ["preview_html", "ArtifactView", "THUMBNAIL_PX"]
@@ -64,7 +65,7 @@ def _pre(text: str) -> str:
     return f'<pre class="na-pre" style="{PRE}">{_e(text)}</pre>'
 
 
-def _image(store: Any, art: Any) -> str | None:
+def _image(store: Store, art: Artifact) -> str | None:
     with store.open(art.artifact_id) as f:
         head = f.read(16)
     mime = _image_type(head)
@@ -97,7 +98,7 @@ def _image(store: Any, art: Any) -> str | None:
             f'var(--jp-border-color2,#d0d7de)">{_note(size)}</div>')
 
 
-def _table(store: Any, art: Any, mime: str) -> str | None:
+def _table(store: Store, art: Artifact, mime: str) -> str | None:
     import pandas as pd
 
     if art.size_bytes > OPEN_LIMIT and mime.endswith("parquet"):
@@ -116,7 +117,7 @@ def _table(store: Any, art: Any, mime: str) -> str | None:
             f"{_note(f'{total}, {len(frame.columns)} columns')}</div>")
 
 
-def _pdf(store: Any, art: Any) -> str | None:
+def _pdf(store: Store, art: Artifact) -> str | None:
     try:
         from pypdf import PdfReader
     except ImportError:
@@ -152,7 +153,7 @@ def _json_node(value: Any, depth: int) -> str:
             f'<ul style="margin:0;padding-left:18px;list-style:none">{rows}</ul></details>')
 
 
-def _json(store: Any, art: Any) -> str | None:
+def _json(store: Store, art: Artifact) -> str | None:
     if art.size_bytes > 4 * 1024 * 1024:
         return None  # the text preview is enough
     with store.open(art.artifact_id) as f:
@@ -160,7 +161,7 @@ def _json(store: Any, art: Any) -> str | None:
     return f'<div class="na-preview na-preview-json" style="font-size:12px">{_json_node(value, 0)}</div>'
 
 
-def _text(store: Any, art: Any) -> str | None:
+def _text(store: Store, art: Artifact) -> str | None:
     text = art.content or art.content_preview
     if text is None:  # not stored as text (e.g. SVG, or a mislabelled file): text if it decodes
         with store.open(art.artifact_id) as f:
@@ -176,7 +177,7 @@ def _text(store: Any, art: Any) -> str | None:
     return f'<div class="na-preview na-preview-text">{_pre(text)}</div>'
 
 
-def preview_html(store: Any, art: Any) -> str:
+def preview_html(store: Store, art: Artifact) -> str:
     """The safe inline preview of one version (an empty string when there is nothing to show)."""
     mime = (art.mime_type or "").split(";", 1)[0].strip().lower()
     try:
@@ -202,7 +203,7 @@ class ArtifactView(Artifact):
     ``isinstance``) that shows its card with an inline preview: what ``%artifact show`` and
     ``%artifact put`` return, and what the dashboard shows for the selected artifact."""
 
-    def __init__(self, store: Any, record: Any) -> None:
+    def __init__(self, store: Store, record: Artifact) -> None:
         super().__init__(**{f.name: getattr(record, f.name) for f in dataclasses.fields(Artifact)})
         self._store = store
 

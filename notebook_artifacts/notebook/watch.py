@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..protocol import Store
+
 __all__ = ["DirectoryWatcher", "WatchReport", "DEFAULT_EXCLUDE"]
 
 #: Glob patterns (matched against each path part and the relative path) never versioned.
@@ -60,7 +62,7 @@ class DirectoryWatcher:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         directory: str | os.PathLike[str] = ".",
         *,
         namespace: str = "default",
@@ -80,8 +82,8 @@ class DirectoryWatcher:
         self.max_file_bytes = max_file_bytes
         self.max_bytes_per_scan = max_bytes_per_scan
         self.verbose = verbose
-        root = getattr(store, "root", None)
-        self._store_root = Path(root).resolve() if root else None
+        root = store.root  # None for a served store: nothing of it lives here
+        self._store_root = Path(root).resolve() if root is not None else None
         self._state: dict[str, tuple[int, int]] = {}  # rel path -> (mtime_ns, size)
         self._digests: dict[str, str] = {}  # rel path -> sha256 of the version we stored
         self._versioned: set[str] = set()
@@ -205,7 +207,7 @@ class DirectoryWatcher:
             art = self.store.put(
                 path, rel, source_tool=SOURCE_TOOL, source_step_id=step_id, **scope
             )
-            self._digests[rel] = getattr(art, "sha256", digest) or digest
+            self._digests[rel] = art.sha256 or digest
             self._versioned.add(rel)
             (report.created if old is None else report.changed).append(rel)
             new_state[rel] = sig

@@ -1,4 +1,6 @@
-"""ipywidgets panels over an :class:`ArtifactStore`: upload, live events, download, dashboard.
+"""ipywidgets panels over a :class:`~notebook_artifacts.protocol.Store` (a local
+:class:`ArtifactStore` or a :class:`RemoteStore` of ``%artifact connect``): upload, live events,
+download, dashboard.
 
 Live updates come from ``store.subscribe`` (a watcher thread that sees writes by any process).
 They are applied by setting widget traits from that thread, under a lock; with ipykernel 7 a
@@ -18,8 +20,9 @@ import ipywidgets as w
 import traitlets
 
 from ..args import split_list
-from ..errors import InvalidInputError
-from ..models import EVENT_TYPES
+from ..errors import IndexUnavailableError, InvalidInputError
+from ..models import EVENT_TYPES, Artifact, Event, QueryResult
+from ..protocol import Store
 from ..reprs import (CARD, _e, events_html, events_text, format_size, listing_html, listing_text,
                      query_html, query_text)
 from ._links import zip_request
@@ -51,16 +54,16 @@ def _spool_dir() -> Any:
     return cache_dir() / "uploads"
 
 
-def _store_or_current(store: Any) -> Any:
+def _store_or_current(store: Store | None) -> Store:
     """``store``, or the kernel's current store (the one ``%artifact`` uses) when None."""
     if store is None:
         from .extension import current_store
 
         return current_store()
-    if not all(callable(getattr(store, m, None)) for m in ("put", "list", "subscribe")):
+    if not isinstance(store, Store):
         raise TypeError(
-            f"expected an ArtifactStore, got {type(store).__name__}; pass a store, or nothing "
-            "for the current one (the store %artifact uses)")
+            f"expected a store (ArtifactStore or RemoteStore), got {type(store).__name__}; pass "
+            "a store, or nothing for the current one (the store %artifact uses)")
     return store
 
 
@@ -81,7 +84,7 @@ class _Snapshot:
         return data
 
     def _store_line(self) -> str:
-        return f"store {getattr(self.store, 'root', self.store)}"  # type: ignore[attr-defined]
+        return f"store {self.store.location}"  # type: ignore[attr-defined]
 
 
 def _snapshot_card(title: str, body: str) -> str:
@@ -112,7 +115,7 @@ class UploadPanel(_Snapshot, w.VBox):
 
     def __init__(
         self,
-        store: Any = None,
+        store: Store | None = None,
         *,
         namespace: str | None = None,
         session_id: str | None = None,
@@ -144,7 +147,7 @@ class UploadPanel(_Snapshot, w.VBox):
         self.path_button = w.Button(description="Store path", icon="hdd-o")
         self.path_button.on_click(lambda _b: self.store_path())
         self.status = w.VBox([])
-        self.last_stored: list[Any] = []
+        self.last_stored: list[Artifact] = []
         super().__init__(
             [w.HBox([self.file_upload, self.tags]), w.HBox([self.ttl, self.session]),
              self.namespace, self.note, w.HBox([self.path, self.path_button]), self.status],
@@ -179,7 +182,7 @@ class UploadPanel(_Snapshot, w.VBox):
         tags, ttl, scope = self._fields()
         label.value = f"{_e(incoming.name)} ({format_size(incoming.size)}): storing\u2026"
 
-        def put() -> Any:
+        def put() -> Artifact:
             with open(incoming.path, "rb") as fh:
                 return self.store.put(
                     fh, incoming.name, tags=tags, ttl=ttl, file_name=incoming.name,
@@ -208,7 +211,7 @@ class UploadPanel(_Snapshot, w.VBox):
         ttl = self.ttl.value.strip() or None
         return tags, ttl, _scope_kw(self.namespace.value.strip(), self.session.value.strip())
 
-    def store_path(self, pattern: str | None = None) -> list[Any]:
+    def store_path(self, pattern: str | None = None) -> list[Artifact]:
         """Store the files matching ``pattern`` (default: the Path field) on the kernel's
         machine, streamed from disk: the way in for files too large for the browser."""
         import os
@@ -247,7 +250,7 @@ class UploadPanel(_Snapshot, w.VBox):
         return stored
 
     def _store_one(self, bar: w.IntProgress, label: w.HTML, name: str,
-                   put: Callable[[], Any]) -> Any:
+                   put: Callable[[], Artifact]) -> Artifact | None:
         """Run ``put`` for one file, showing the outcome in its row; None if it failed."""
         bar.value = 30
         try:
@@ -279,7 +282,7 @@ class UploadPanel(_Snapshot, w.VBox):
             self.file_upload.close()  # drops any half-received spool file
         super().close()
 
-    def upload(self, files: Any) -> list[Any]:
+    def upload(self, files: Any) -> list[Artifact]:
         """Store in-memory files (dicts with name, type, size, content, as ipywidgets'
         ``FileUpload.value`` holds them); returns the records."""
         stored = []
@@ -310,7 +313,7 @@ class EventFeed(_Snapshot, w.VBox):
 
     def __init__(
         self,
-        store: Any = None,
+        store: Store | None = None,
         *,
         namespace: str | None = None,
         session_id: str | None = None,
@@ -323,7 +326,7 @@ class EventFeed(_Snapshot, w.VBox):
         self.scope_session = session_id
         self.max_rows = max_rows
         self._lock = threading.RLock()
-        self._events: deque[Any] = deque(maxlen=1000)
+        self._events: deque[Event] = deque(maxlen=1000)
         self._seen: set[int] = set()
         self.type_filter = w.Dropdown(options=["all", *EVENT_TYPES], value="all", description="Type")
         self.mime_filter = w.Text(description="MIME", placeholder="prefix, e.g. text/")
@@ -345,19 +348,19 @@ class EventFeed(_Snapshot, w.VBox):
         self.render()
 
     @property
-    def events(self) -> list[Any]:
+    def events(self) -> list[Event]:
         """Events received so far (oldest first)."""
         with self._lock:
             return list(self._events)
 
-    def _in_scope(self, ev: Any) -> bool:
+    def _in_scope(self, ev: Event) -> bool:
         if self.scope_namespace is not None and ev.namespace != self.scope_namespace:
             return False
         if self.scope_session is not None and ev.session_id != self.scope_session:
             return False
         return True
 
-    def _add(self, events: list[Any]) -> None:
+    def _add(self, events: list[Event]) -> None:
         with self._lock:
             for ev in events:
                 if ev.cursor in self._seen or not self._in_scope(ev):
@@ -365,7 +368,7 @@ class EventFeed(_Snapshot, w.VBox):
                 self._seen.add(ev.cursor)
                 self._events.append(ev)
 
-    def _on_events(self, events: list[Any]) -> None:
+    def _on_events(self, events: list[Event]) -> None:
         # called on the store's watcher thread
         self._add(events)
         if not self.pause.value:
@@ -377,7 +380,7 @@ class EventFeed(_Snapshot, w.VBox):
         if not change["new"]:
             self.render()
 
-    def visible_events(self) -> list[Any]:
+    def visible_events(self) -> list[Event]:
         """The filtered events, newest first."""
         kind = self.type_filter.value
         mime = self.mime_filter.value.strip()
@@ -424,7 +427,7 @@ class DownloadPanel(_Snapshot, w.VBox):
 
     def __init__(
         self,
-        store: Any = None,
+        store: Store | None = None,
         *,
         namespace: str | None = None,
         session_id: str | None = None,
@@ -435,8 +438,8 @@ class DownloadPanel(_Snapshot, w.VBox):
         self.namespace = namespace or "default"
         self.session_id = session_id
         self._lock = threading.RLock()
-        self._listed: list[Any] = []
-        self._all: list[Any] = []
+        self._listed: list[Artifact] = []
+        self._all: list[Artifact] = []
         self._total = 0
         self.artifacts = w.Dropdown(options=[], description="Artifact", layout=w.Layout(width="380px"))
         self.version = w.Dropdown(options=[], description="Version", layout=w.Layout(width="200px"))
@@ -480,7 +483,7 @@ class DownloadPanel(_Snapshot, w.VBox):
     def _scope(self) -> dict[str, Any]:
         return {"namespace": self.namespace, "session_id": self.session_id}
 
-    def _on_events(self, events: list[Any]) -> None:
+    def _on_events(self, events: list[Event]) -> None:
         if any(ev.namespace == self.namespace and ev.session_id == self.session_id for ev in events):
             self.refresh()
 
@@ -492,7 +495,7 @@ class DownloadPanel(_Snapshot, w.VBox):
             self._total = page.total
             self._render()
 
-    def shown(self) -> list[Any]:
+    def shown(self) -> list[Artifact]:
         """The listed artifacts after the filter and the sort order."""
         needle = self.filter.value.strip().lower()
         arts = [a for a in self._all
@@ -510,18 +513,23 @@ class DownloadPanel(_Snapshot, w.VBox):
             self.listing.value = listing_html(arts, total=total)
             options = [(f"{a.name} (v{a.version}, {format_size(a.size_bytes)})", a.name) for a in arts]
             current = self.artifacts.value
-            self.artifacts.options = options
             names = [o[1] for o in options]
-            if current in names:
-                self.artifacts.value = current
-                self._on_artifact({"new": current})
-            elif names:
-                self.artifacts.value = names[0]
-            else:
-                self.version.options = []
+            # New options reset the picker to the first one; the browser gets the options and
+            # the kept choice in one message, so a pick made meanwhile is not undone by the reset.
+            self._refilling = True
+            try:
+                with self.artifacts.hold_sync():
+                    self.artifacts.options = options
+                    self.artifacts.value = current if current in names else (names[0] if names else None)
+            finally:
+                self._refilling = False
+            self._on_artifact({"new": self.artifacts.value})
+            if not names:
                 self.detail.value = ""
 
     def _on_artifact(self, change: dict[str, Any]) -> None:
+        if self.__dict__.get("_refilling"):
+            return  # _render shows the choice it keeps
         name = change.get("new")
         if not name:
             self.version.options = []
@@ -631,7 +639,7 @@ class SearchPanel(_Snapshot, w.VBox):
     by tag and namespace, and a button copying the combined context (for an LLM prompt)."""
 
     def __init__(
-        self, store: Any = None, *, namespace: str | None = None, session_id: str | None = None,
+        self, store: Store | None = None, *, namespace: str | None = None, session_id: str | None = None,
         k: int = 5, **kwargs: Any,
     ) -> None:
         self.store = store = _store_or_current(store)
@@ -647,7 +655,7 @@ class SearchPanel(_Snapshot, w.VBox):
         self.copy_button = CopyButton()
         self.status = w.HTML("")
         self.results = w.HTML("")
-        self.result: Any = None
+        self.result: QueryResult | None = None
         self.search_button.on_click(lambda _b: self.search())
         self.query.observe(lambda c: self.search() if c["new"].strip() else None, names="value")
         super().__init__(
@@ -657,22 +665,21 @@ class SearchPanel(_Snapshot, w.VBox):
         )
         self.add_class("na-search-panel")
 
-    def search(self, text: str | None = None) -> Any:
+    def search(self, text: str | None = None) -> QueryResult | None:
         """Run the query (default: the Query field); returns the QueryResult, or None."""
         text = (self.query.value if text is None else text).strip()
         if not text:
             self.status.value = f'<span style="{MUTED_STYLE}">type a question first</span>'
             return None
-        query = getattr(self.store, "query", None)
-        if query is None or getattr(self.store, "index", True) is False:
-            self.status.value = ("<b>This store has no semantic index</b> (opened with index=False): "
-                                 "open it with ArtifactStore(root) to search")
-            return None
         self.status.value = f'<span style="{MUTED_STYLE}">searching\u2026</span>'
         try:
-            result = query(text, k=self.k.value, mode=self.mode.value,
-                           tags=split_list(self.tags.value) or None,
-                           namespace=self.namespace.value.strip() or None, session_id=self.session_id)
+            result = self.store.query(text, k=self.k.value, mode=self.mode.value,
+                                      tags=split_list(self.tags.value) or None,
+                                      namespace=self.namespace.value.strip() or None,
+                                      session_id=self.session_id)
+        except IndexUnavailableError as exc:  # a store opened (or served) without an index
+            self.status.value = f"<b>This store has no semantic index:</b> {_e(exc)}"
+            return None
         except Exception as exc:
             self.status.value = f"<b>Cannot search:</b> {_e(exc)}"
             return None
@@ -706,7 +713,7 @@ class Dashboard(_Snapshot, w.VBox):
     """
 
     def __init__(
-        self, store: Any = None, *, namespace: str | None = None, session_id: str | None = None,
+        self, store: Store | None = None, *, namespace: str | None = None, session_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         self.store = store = _store_or_current(store)
@@ -722,9 +729,8 @@ class Dashboard(_Snapshot, w.VBox):
                                     self.search_panel])
         for i, title in enumerate(("Upload", "Events", "Artifacts", "Search")):
             self.tabs.set_title(i, title)
-        root = getattr(store, "root", "")
         header = w.HTML(
-            f'<b>notebook-artifacts</b> <span style="{MUTED_STYLE}">store {_e(root)} &middot; '
+            f'<b>notebook-artifacts</b> <span style="{MUTED_STYLE}">store {_e(store.location)} &middot; '
             f"namespace {_e(namespace or 'default')}"
             f"{' &middot; session ' + _e(session_id) if session_id else ''}</span>"
         )

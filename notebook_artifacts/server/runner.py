@@ -77,6 +77,12 @@ class ServerHandle:
     def running(self) -> bool:
         return self._thread.is_alive()
 
+    def signed_url(self, artifact_id: str, expires_in: int) -> str:
+        """A download URL of this server for one version, valid ``expires_in`` seconds without
+        a token (``/v1/signed/...``)."""
+        path, _ = self.app.state.settings.signer.sign(artifact_id, expires_in)
+        return self.url.rstrip("/") + path
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop serving and wait for the thread (idempotent)."""
         self._server.should_exit = True
