@@ -163,10 +163,11 @@ class _ContentStream(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b: Any) -> int:
+    def _fill(self) -> bool:
+        """Make ``_buf`` hold the next bytes of the body; False at its end."""
         while not self._buf:
             if self._pos >= self.size:
-                return 0
+                return False
             try:
                 self._buf = memoryview(next(self._chunks, b""))
             except httpx.TransportError as exc:
@@ -174,11 +175,25 @@ class _ContentStream(io.RawIOBase):
                 continue
             if not self._buf:  # ended early without an error: treat as a drop
                 self._resume(None)
+        return True
+
+    def readinto(self, b: Any) -> int:
+        if not self._fill():
+            return 0
         n = min(len(b), len(self._buf))
         b[:n] = self._buf[:n]
         self._buf = self._buf[n:]  # a view: no copy of the rest
         self._pos += n
         return n
+
+    def readall(self) -> bytes:
+        """The rest of the body, joined once (not copied 8 KiB at a time)."""
+        parts = []
+        while self._fill():
+            parts.append(self._buf)
+            self._pos += len(self._buf)
+            self._buf = memoryview(b"")
+        return b"".join(parts)
 
     def _resume(self, exc: Optional[BaseException]) -> None:
         """Ask again for the rest of the same (immutable) version, or say the read was cut."""
