@@ -360,8 +360,9 @@ def test_waiting_on_indexing_shows_a_progress_bar(ip, tmp_path):
         assert s.pending_count() == 2
         with capture_output() as cap:  # from Python: the bar, the model load, the chunks
             assert s.wait_indexed(timeout=300, progress=True) is True
-        assert "loading the embedding model" in cap.stderr and "2/2" in cap.stderr
-        assert "2 chunks" in cap.stderr and "Indexed 2 artifacts (2 chunks) in" in cap.stdout
+        assert "loading the embedding model" in cap.stderr
+        assert "| 2/2 [" in cap.stderr and "chunk/s, 2/2 artifacts]" in cap.stderr  # by chunks
+        assert "Indexed 2 artifacts (2 chunks) in" in cap.stdout
         assert {a.status for a in s.list().artifacts} == {"indexed"} and s.pending_count() == 0
     s2 = art(ip, f"use {tmp_path / 'magic'}")
     try:
