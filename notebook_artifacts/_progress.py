@@ -117,7 +117,12 @@ class _IndexingView:
             desc = "indexing" if snap is None else "indexing in another process"
             return ("artifacts", desc, self.artifacts_total, self.artifacts_done,
                     _plural(self.event_chunks, "chunk"))
-        desc = "loading the embedding model" if not snap.model_loaded else "extracting and chunking"
+        if self.elsewhere:  # this process could not take the index (yet)
+            desc = "waiting for the indexer"
+        elif not snap.model_loaded:
+            desc = "loading the embedding model"
+        else:
+            desc = "extracting and chunking"
         return "phase", desc, None, 0, artifacts
 
     def _show(self, kind: str, desc: str, total: int | None, n: int, postfix: str) -> None:

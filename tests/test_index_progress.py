@@ -96,7 +96,7 @@ def test_wait_indexed_shows_the_model_load_then_counts_chunks(tmp_path, capsys):
     # then one bar by chunks, whose total is the chunk count from its first drawing on
     totals = {int(t) for t in re.findall(r"\| *\d+/(\d+) \[", err)}
     assert totals == {chunks}
-    assert re.match(rf"embedding: 100%\|.*\| {chunks}/{chunks} \[.*chunk/s, 2/2 artifacts\]",
+    assert re.match(rf"embedding: 100%\|.*\| {chunks}/{chunks} \[[^]]*chunk[^]]*, 2/2 artifacts\]",
                     [line for line in shown if line.startswith("embedding:")][-1])
     # it moves within the long document, not once per file
     assert any(0 < p.chunks_done < p.chunks_total for p in seen)
@@ -134,5 +134,46 @@ with ArtifactStore({str(root)!r}) as s:
     assert lines[2] == "B bores.md"
     chunks = int(re.search(r"\((\d+) chunks\)", lines[1]).group(1))
     assert chunks >= SECTIONS
-    assert re.search(rf"embedding: 100%\|.*\| {chunks}/{chunks} \[.*chunk/s, 1/1 artifacts\]",
+    assert re.search(rf"embedding: 100%\|.*\| {chunks}/{chunks} \[[^]]*chunk[^]]*, 1/1 artifacts\]",
                      shown)
+
+
+def test_where_another_process_indexes_the_bar_counts_artifacts(tmp_path, capsys):
+    root = tmp_path / "s"
+    with ArtifactStore(root) as holder:  # indexes in the background and holds the index
+        holder.put("Contract type and tenure matter most.", "a.md")
+        assert holder.wait_indexed(timeout=600) is True
+        with ArtifactStore(root) as other:  # cannot take the index: the holder drains its work
+            other.put(LONG_DOC, "wells.md")
+            other.put("Scale out when p99 latency is high.", "b.md")
+            assert other.wait_indexed(timeout=600, progress=True) is True
+            assert not other._index().indexing_progress().holder
+            chunks = sum(other.get(n).chunk_count for n in ("wells.md", "b.md"))
+    out, err = capsys.readouterr()
+    assert "indexing in another process" in err
+    assert re.search(r"indexing in another process: 100%\|.*\| 2/2 \[[^]]*artifact", err)
+    assert "chunk/s" not in err and "s/chunk" not in err  # it embedded nothing: no chunk bar
+    assert re.fullmatch(rf"Indexed 2 artifacts \({chunks} chunks\) in \d+ s(; .*)?\n", out)
+
+
+def test_remote_query_and_wait_show_the_servers_pending_artifacts(tmp_path, capsys):
+    from notebook_artifacts import RemoteStore
+    from remote_fixtures import ServerProcess
+
+    with ServerProcess(tmp_path / "served", "--token", "progress-token", index=True) as srv:
+        client = RemoteStore(srv.url, "progress-token")
+        client.query_drain_seconds = 600
+        try:
+            client.put("Buoy 4 reported a low battery during the May field survey.", "field.txt")
+            client.put(LONG_DOC, "wells.md")
+            res = client.query("which buoy had a low battery", k=1, progress=True)
+            assert res.results[0].artifact.name == "field.txt"
+            out, err = capsys.readouterr()
+            assert re.search(r"indexing: 100%\|.*\| 2/2 \[[^]]*artifact", err)
+            assert re.fullmatch(r"Indexed 2 artifacts \(\d+ chunks\) in \d+ s\n", out)
+            client.put("Scale out when p99 latency is high.", "b.md")
+            assert client.wait_indexed(timeout=600, progress=False) is True
+            client.query("latency", k=1)  # nobody watches: nothing shown
+            assert capsys.readouterr() == ("", "")
+        finally:
+            client.close()
