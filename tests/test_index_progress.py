@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import pty
 import re
@@ -177,3 +178,17 @@ def test_remote_query_and_wait_show_the_servers_pending_artifacts(tmp_path, caps
             assert capsys.readouterr() == ("", "")
         finally:
             client.close()
+
+
+def test_cli_query_json_in_a_terminal_prints_only_json(tmp_path):
+    """A person pipes ``query --json`` into jq from a terminal: stdout holds the JSON alone,
+    though the query first indexes what ``put`` left pending."""
+    root = tmp_path / "s"
+    with ArtifactStore(root, background_index=False) as s:  # as the CLI's put leaves it
+        s.put("Buoy 4 reported a low battery during the May field survey.", "field.txt")
+        assert s.pending_count() == 1
+    code = ("from notebook_artifacts.cli import main\n"
+            f"main(['--root', {str(root)!r}, 'query', 'which buoy had a low battery', '--json'])")
+    rc, out, shown = run_in_terminal(code)
+    assert rc == 0, shown
+    assert json.loads(out)["results"][0]["artifact"]["name"] == "field.txt"
