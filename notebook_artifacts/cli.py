@@ -864,7 +864,10 @@ def query(store: Store, text: str, k: int, mode: str, namespace: str | None, ses
           show_context: bool, wait_seconds: float, as_json: bool) -> None:
     """Search indexed artifacts (semantic + keyword) and print ranked results."""
     where = _parse_meta(where_pairs, None, "--where") if where_pairs else None
-    if wait_seconds > 0 and not store.wait_indexed(wait_seconds):
+    # with --json the bar's closing line would come before the JSON on stdout: no bar then
+    drained = wait_seconds <= 0 or store.wait_indexed(wait_seconds,
+                                                      progress=False if as_json else None)
+    if not drained:
         click.echo(f"note: indexing still pending after {wait_seconds:g} s; results may be "
                    "incomplete (see `notebook-artifacts reindex --wait`)", err=True)
     res = store.query(text, k, namespace=namespace, session_id=session_id,
@@ -901,7 +904,8 @@ def reindex(store: Store, ref: str | None, namespace: str, session_id: str | Non
             wait_seconds: float, as_json: bool) -> None:
     """Queue REF's versions (default: everything) for indexing again."""
     n = store.reindex(ref, namespace=namespace, session_id=session_id)
-    done = store.wait_indexed(wait_seconds) if wait_seconds > 0 else None
+    done = store.wait_indexed(wait_seconds, progress=False if as_json else None) \
+        if wait_seconds > 0 else None
     out = {"queued": n, "drained": done}
     emit(out, as_json, lambda: click.echo(
         f"queued {n} version(s) for indexing" + ("" if done is None else

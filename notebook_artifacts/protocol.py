@@ -116,7 +116,8 @@ class Store(Protocol):
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000, min_score: float | None = None) -> QueryResult: ...
+              context_budget: int = 6000, min_score: float | None = None,
+              progress: bool | None = None) -> QueryResult: ...
 
     def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool: ...
 

@@ -229,6 +229,10 @@ class RemoteStore(ReadMethods):
     #: a served store has no folder on this machine
     root: Path | None = None
 
+    #: seconds a query with progress shows the server's pending indexing before it asks (the
+    #: server's own query waits as long, see ``ArtifactStore.query_drain_seconds``)
+    query_drain_seconds: float = 60.0
+
     def __init__(self, url: str | None = None, token: str | None = None, *,
                  timeout: float = 60.0, retries: int = 3) -> None:
         url = url or os.environ.get(URL_ENV)
@@ -650,12 +654,29 @@ class RemoteStore(ReadMethods):
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None,
+              progress: bool | None = None) -> QueryResult:
+        """The server's query. ``progress`` (default: where a person watches): a bar while the
+        server indexes what is pending (it answers once that is done), and the time spent
+        while a slow answer (the server loading its embedding model) comes."""
         body = dict(text=text, k=k, namespace=namespace, session_id=session_id,
                     tags=_listish(tags), mime_types=_listish(mime_types), where=where, mode=mode,
                     versions=versions, scope=scope, context_budget=context_budget,
                     min_score=min_score)
-        d = self._json("POST", "/v1/store/query", safe=True, body=_json_body("query", body))
+        encoded = _json_body("query", body)
+        if progress is None:
+            from ._progress import interactive
+
+            progress = interactive()
+        if progress:
+            from ._progress import while_running
+
+            if self.pending_count():
+                self.wait_indexed(self.query_drain_seconds, progress=True)
+            d = while_running(lambda: self._json("POST", "/v1/store/query", safe=True,
+                                                 body=encoded), "querying the server")
+        else:
+            d = self._json("POST", "/v1/store/query", safe=True, body=encoded)
         hits = [QueryHit(artifact=_artifact(h["artifact"]), score=h["score"],
                          matched_chunk=h["matched_chunk"], location=h.get("location") or {},
                          citation=h.get("citation", "")) for h in d["results"]]

@@ -269,12 +269,13 @@ class ScopedStore:
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None,
+              progress: bool | None = None) -> QueryResult:
         """The inner query, keeping only hits inside the prefixes; when any hit was left out,
         ``combined_context`` is rebuilt from the kept hits (nothing foreign is quoted)."""
         kw = dict(namespace=namespace, session_id=session_id, tags=tags, mime_types=mime_types,
                   where=where, mode=mode, versions=versions, scope=scope,
-                  context_budget=context_budget, min_score=min_score)
+                  context_budget=context_budget, min_score=min_score, progress=progress)
         res = self.inner.query(text, k, **kw)  # checks every argument
         if namespace is not None and not self.allows(namespace):
             return QueryResult(results=[], combined_context="", total_results=0, query=res.query)

@@ -241,7 +241,8 @@ class ArtifactStore(ReadMethods):
               session_id: str | None = None, tags: Any = None, mime_types: Any = None,
               where: dict[str, Any] | None = None, mode: str = "hybrid",
               versions: str = "latest", scope: str = "artifacts",
-              context_budget: int = 6000, min_score: float | None = None) -> QueryResult:
+              context_budget: int = 6000, min_score: float | None = None,
+              progress: bool | None = None) -> QueryResult:
         """Semantic + keyword search over indexed content.
 
         ``mode``: ``"hybrid"`` (default), ``"dense"`` or ``"keyword"``; ``versions``:
@@ -255,18 +256,33 @@ class ArtifactStore(ReadMethods):
         well), best first. A question with several parts ("how good is X, and what do we do
         when Y?") is searched whole and part by part. Expired and deleted versions never
         match. With nothing indexed in scope the answer is immediate and ``note`` says why.
+        ``progress``: show bars (tqdm.auto) while pending work is indexed first and while
+        the embedding model loads; default: where a person watches, as ``wait_indexed``.
         """
         ns = None if namespace is None else V.validate_namespace(namespace)
         sid = V.validate_session_id(session_id)
         self._sweep()
+        if progress is None:
+            from ._progress import interactive
+
+            progress = interactive()
         if self.index and self.background_index:  # answer from everything put so far
             self.start_indexing()
             if self._index().pending_count():
-                self._index().wait_indexed(self.query_drain_seconds)
-        return self._index().query(
-            text, k, namespace=ns, session_id=sid, tags=tags, mime_types=mime_types,
-            where=where, mode=mode, versions=versions, scope=scope,
-            context_budget=context_budget, min_score=min_score)
+                self.wait_indexed(self.query_drain_seconds, progress=progress)
+        service = self._index()
+
+        def run() -> QueryResult:
+            return service.query(
+                text, k, namespace=ns, session_id=sid, tags=tags, mime_types=mime_types,
+                where=where, mode=mode, versions=versions, scope=scope,
+                context_budget=context_budget, min_score=min_score)
+
+        if progress and mode != "keyword" and not service.embedder.loaded:
+            from ._progress import while_running
+
+            return while_running(run, "querying (loading the embedding model)")
+        return run()
 
     def wait_indexed(self, timeout: float | None = None, *, progress: bool | None = None) -> bool:
         """Wait until nothing is pending indexing; False if ``timeout`` seconds passed first.
@@ -283,7 +299,9 @@ class ArtifactStore(ReadMethods):
         if progress and self.pending_count():
             from ._progress import wait_with_progress
 
-            return wait_with_progress(self, self._index().wait_indexed, timeout)
+            service = self._index()
+            return wait_with_progress(self, service.wait_indexed, timeout,
+                                      counters=service.indexing_progress)
         return self._index().wait_indexed(timeout)
 
     def reindex(self, ref: Any = None, *, namespace: str = "default",

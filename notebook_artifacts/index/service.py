@@ -16,6 +16,11 @@ catalog (PostgreSQL) there is no lock: every process drains, claiming jobs row b
 (``Catalog.claim_index_jobs``, ``FOR UPDATE SKIP LOCKED``), so nothing is embedded twice;
 without ``index_url`` the vectors are then served from the shared embedding cache.
 
+Progress. The worker counts the chunks it has chunked and embedded and says what it is doing
+(``progress.py``); :meth:`IndexService.indexing_progress` reads them for the progress bars of
+``wait_indexed`` and ``query``. Embedding goes through the cache a slice of chunks at a time
+(taken by length, as the embedder batches them), so the counters move within a long document.
+
 Deletion and expiry. The holder follows the catalog's event log (cursor kept in ``idx_state``)
 and removes the chunks of ``deleted`` / ``expired`` versions from both indexes; on start it also
 sweeps chunks whose version is gone, so nothing is missed while no process held the lock.
@@ -40,6 +45,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from ..errors import IntegrityError, InvalidInputError, NotFoundError
 from ..models import Artifact, QueryHit, QueryResult, Source
 from ..storage.blobs import BlobStore
@@ -57,6 +64,7 @@ from .formats import KINDS, check_size
 from . import fuse as _fuse
 from .fuse import MIN_SCORE, MODES, doc_score, fuse, rrf
 from .keyword import _filter_sql
+from .progress import IndexProgress, ProgressCounters
 from .question import split_question
 
 __all__ = ["IndexService", "MAX_ATTEMPTS", "NEIGHBOUR_RATIO", "SCOPES", "VERSIONS"]
@@ -67,6 +75,9 @@ MAX_ATTEMPTS = 4
 BACKOFF_BASE = 0.5  # seconds; attempt n waits BACKOFF_BASE * 2**(n-1)
 POLL_SECONDS = 1.0  # how often an idle worker looks for work queued by other processes
 BATCH_JOBS = 16  # versions extracted, embedded and written per round
+#: at least this many chunks (a multiple of the embedder's batch) go through the cache at a
+#: time, so that progress moves while a long document is embedded
+EMBED_SLICE = 32
 CONTENT_TEXT_LIMIT = 200_000
 #: Up to this many chunks, dense search is an exact in-memory matrix product (about 1 ms per
 #: 10k chunks, 1.5 KB of memory per chunk) instead of a Chroma HNSW query (~10-20 ms of fixed
@@ -118,6 +129,8 @@ class IndexService:
         self._start_lock = threading.Lock()
         self._busy = threading.Event()
         self._progress = threading.Condition()
+        #: chunks chunked and embedded so far, and the phase (read by indexing_progress)
+        self.counters = ProgressCounters()
         self._retry_at: dict[str, float] = {}
         self._swept = False
         self._removal_cursor: str | None = None
@@ -239,6 +252,7 @@ class IndexService:
                 self._write_batch(prepared)
             return did or bool(jobs)
         finally:
+            self.counters.phase("idle")
             self._busy.clear()
             with self._progress:
                 self._progress.notify_all()
@@ -307,6 +321,7 @@ class IndexService:
         that got this far (the others are marked failed or skipped)."""
         if not jobs or self._stop.is_set():
             return []
+        self.counters.phase("chunking")
         prepared = []
         for art in jobs:
             try:
@@ -319,13 +334,14 @@ class IndexService:
                 if not chunks:
                     raise SkipExtraction("no text to index")
                 prepared.append((art, doc, chunks))
+                self.counters.chunked(len(chunks))
             except Exception as exc:
                 self._fail(art, exc)
         if not prepared:
             return []
         try:
             texts = [c.embed_text for _, _, chunks in prepared for c in chunks]
-            vecs = self.cache.get_or_embed(texts)
+            vecs = self._embed(texts)
         except Exception as exc:
             for art, _, _ in prepared:
                 self._fail(art, exc)
@@ -336,9 +352,35 @@ class IndexService:
             pos += len(chunks)
         return out
 
+    def _embed(self, texts: Sequence[str]):
+        """The cache's vectors for ``texts`` (row per text), a slice at a time, each slice
+        counted as embedded. The slices follow the texts sorted by length and hold whole
+        batches of the embedder, which sorts them so too: slicing changes no batch."""
+        self.counters.phase("embedding")
+        if not texts:
+            return self.cache.get_or_embed(texts)
+        batch = max(1, self.embedder.batch_size or 1)
+        step = batch * max(8, -(-EMBED_SLICE // batch))
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vecs, done = None, 0
+        try:
+            for start in range(0, len(order), step):
+                part = order[start:start + step]
+                got = self.cache.get_or_embed([texts[i] for i in part])
+                if vecs is None:
+                    vecs = np.empty((len(texts), got.shape[1]), dtype=got.dtype)
+                vecs[part] = got
+                done += len(part)
+                self.counters.embedded(len(part))
+        except BaseException:
+            self.counters.dropped(len(texts) - done)
+            raise
+        return vecs
+
     def _write_batch(self, prepared: Sequence) -> None:
         """Write prepared versions: one Chroma upsert and one SQLite transaction, then each
         version's state and event."""
+        self.counters.phase("writing")
         items = [(self._owner(art), chunks, vecs) for art, _, chunks, vecs in prepared]
         try:  # one Chroma upsert and one SQLite transaction for the whole batch
             self.chunks.replace_many(items, self.embedder.model_id)
@@ -481,7 +523,8 @@ class IndexService:
             status = "indexed"
             try:
                 doc, chunks = self._chunk(art, self._read(row["sha256"]))
-                vecs = self.cache.get_or_embed([c.embed_text for c in chunks])
+                self.counters.chunked(len(chunks))
+                vecs = self._embed([c.embed_text for c in chunks])
                 self.chunks.replace(self._owner(art, "sources", row["source_id"]), chunks, vecs,
                                     self.embedder.model_id)
             except SkipExtraction:
@@ -495,6 +538,10 @@ class IndexService:
         return bool(rows)
 
     # -- waiting and reindexing ---------------------------------------------------------------
+    def indexing_progress(self) -> IndexProgress:
+        """The counters of this process's indexer (chunks chunked and embedded, the phase)."""
+        return self.counters.snapshot(model_loaded=self.embedder.loaded, holder=self.holder)
+
     def pending_count(self) -> int:
         return self.catalog.pending_count() + self.db.pending_source_count()
 

@@ -131,7 +131,7 @@ def build_server(store: Any, *, name: str = "notebook-artifacts",
                         mode: Literal["hybrid", "dense", "keyword"] = "hybrid") -> dict[str, Any]:
         """Semantic + keyword search: ranked chunks with citations, and combined_context."""
         res = store.query(query, k=k, namespace=namespace, session_id=session_id, tags=tags,
-                          mode=mode)
+                          mode=mode, progress=False)  # no bars: a service, nobody watches
         return {"query": res.query, "total_results": res.total_results,
                 "combined_context": res.combined_context,
                 "results": [hit_metadata(h) | {"matched_chunk": h.matched_chunk}

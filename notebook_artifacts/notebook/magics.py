@@ -312,12 +312,10 @@ class ArtifactMagics(Magics):
         if not args.no_wait:
             wait_indexed(self.store)
         scope = {"namespace": None, "session_id": None} if args.all else self._scope(args)
-        from .._progress import while_running
-
-        return while_running(lambda: query(
-            " ".join(args.text), k=args.k, mode="dense" if args.mode == "semantic" else args.mode,
-            tags=split_list(args.tags) or None, **scope,
-        ), "querying (the first query loads the embedding model)")
+        # progress: the store's bar while the embedding model loads (or the server answers)
+        return query(" ".join(args.text), k=args.k,
+                     mode="dense" if args.mode == "semantic" else args.mode,
+                     tags=split_list(args.tags) or None, progress=True, **scope)
 
     def _cmd_wait(self, argv: list[str]) -> Any:
         p = parser("wait")

@@ -245,7 +245,7 @@ def query_artifacts(org: Segment, workspace: Segment, namespace: Segment, body: 
     res = store.query(body.query, k=body.k, namespace=platform_namespace(org, workspace, namespace),
                       session_id=body.thread_id, tags=body.tags, mime_types=body.mime_types, where=body.where,
                       mode="dense" if body.mode == "semantic" else body.mode, versions=body.versions,
-                      scope=body.scope, context_budget=body.context_budget)
+                      scope=body.scope, context_budget=body.context_budget, progress=False)
     return {
         "results": [{**S.query_hit_out(h), "artifact": _out(h.artifact)} for h in res.results],
         "combined_context": res.combined_context,

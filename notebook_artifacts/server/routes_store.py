@@ -310,7 +310,7 @@ def manifest(request: Request, session_id: str, namespace: Namespace = "default"
 
 @router.post("/query", response_model=QueryResult, summary="Query")
 def query(request: Request, body: QueryIn) -> dict[str, Any]:
-    return _store(request).query(**body.model_dump()).to_dict()
+    return _store(request).query(**body.model_dump(), progress=False).to_dict()
 
 
 @router.post("/wait-indexed", summary="Wait until nothing is pending indexing")
