@@ -39,10 +39,11 @@ class FramedBody:
                     break
             body = self._cur
             if isinstance(body, (bytes, bytearray, memoryview)):
-                self._cur = b""  # next read ends the item
                 if len(body):
+                    self._cur = b""  # the next read ends the item
                     return _HEAD.pack(len(body)) + bytes(body)
-                continue
+                self._cur = None
+                return _HEAD.pack(0)
             chunk = body.read(_CHUNK if n is None or n < 0 else max(n, 1))
             if chunk:
                 return _HEAD.pack(len(chunk)) + bytes(chunk)
