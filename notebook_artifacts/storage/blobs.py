@@ -16,8 +16,8 @@ a blob a new version is about to use. Identical content is stored once. Nothing 
 file whole (files up to 1 MiB are read in one call). A file is copied in one pass over a read-only memory map of it (hashed and written
 from the same pages, no read buffer), its writeback started as it goes so the final fsync is
 short; content the local store already holds (same digest) is only read, never written.
-Many writes (``put_many``) stage without fsync and are made durable together
-(:meth:`StagingArea.make_durable`: writeback of all started, then one fsync each).
+Many writes (``put_many``) stage without fsync (their writeback started at once) and are made
+durable together (:meth:`StagingArea.make_durable`: one ``syncfs``, one journal commit).
 
 A temp file is ``flock``-ed by its writer from creation until it is renamed or discarded, so
 ``fsck``/``gc`` can tell the leftovers of a killed writer (unlocked) from a put in progress.
@@ -201,13 +201,15 @@ class StagingArea:
         The file is created as ``<hex>.new``, locked, then renamed to ``<hex>.tmp``, so a
         ``.tmp`` file is never visible unlocked while its writer lives.
         """
-        self.tmp.mkdir(parents=True, exist_ok=True)
         while True:
             stem = secrets.token_hex(8)
             fresh = self.tmp / f"{stem}{_RESERVING}"
             try:
                 fd = os.open(fresh, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
             except FileExistsError:
+                continue
+            except FileNotFoundError:  # the staging directory was removed: make it again
+                self.tmp.mkdir(parents=True, exist_ok=True)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -346,6 +348,7 @@ class StagingArea:
                     h.update(chunk)
                     _write_all(lock_fd, chunk)
                     chunk.release()
+                    _unmap_pages(m, off, CHUNK_SIZE * 4)
                     off = min(off + CHUNK_SIZE * 4, size)
                     if off - flushed >= WRITEBACK_EVERY:
                         _start_writeback(lock_fd, flushed, off - flushed)
@@ -360,12 +363,17 @@ class StagingArea:
         return StagedBlob(tmp, h.hexdigest(), size, bytes(m[:HEAD_SIZE]), lock_fd, durable=durable)
 
     def make_durable(self, staged: list[StagedBlob]) -> None:
-        """fsync every temp file staged with ``durable=False`` (their writeback already runs,
-        so the flushes overlap and the journal commits are shared)."""
-        for s in staged:
-            if not s.durable and s.lock_fd is not None:
-                os.fsync(s.lock_fd)
+        """Make every temp file staged with ``durable=False`` durable: a few are fsynced one
+        by one; a batch with one ``syncfs`` of the file system (one journal commit and one
+        cache flush for all, not one per file), else (no syncfs here) fsynced one by one."""
+        pending = [s for s in staged if not s.durable and s.lock_fd is not None]
+        if len(pending) > _FSYNC_EACH_UP_TO and _syncfs(pending[0].lock_fd):  # type: ignore[arg-type]
+            for s in pending:
                 s.durable = True
+            return
+        for s in pending:
+            os.fsync(s.lock_fd)  # type: ignore[arg-type]
+            s.durable = True
 
     def _refill(self, staged: StagedBlob) -> None:
         """Write the content of a staged blob that skipped its write (identical content was in
@@ -540,9 +548,17 @@ class BlobStore(StagingArea):
             staged.release()
 
     def flush(self, staged: list[StagedBlob]) -> None:
-        """Make the renames of committed blobs durable: fsync their directories (on a
-        journaling file system the first fsync commits them all and the rest return at once)."""
-        for d in sorted({os.path.join(self.objects, s.sha256[:2]) for s in staged}):
+        """Make the renames of committed blobs durable: one ``syncfs`` for a batch, else an
+        fsync of each directory they went to."""
+        dirs = sorted({os.path.join(self.objects, s.sha256[:2]) for s in staged})
+        if len(dirs) > _FSYNC_EACH_UP_TO:
+            fd = os.open(self.objects, os.O_RDONLY)
+            try:
+                if _syncfs(fd):
+                    return
+            finally:
+                os.close(fd)
+        for d in dirs:
             fd = os.open(d, os.O_RDONLY)
             try:
                 os.fsync(fd)
@@ -672,9 +688,49 @@ def _hash_view(m: Any) -> str:
     try:
         for off in range(0, len(view), CHUNK_SIZE * 4):
             h.update(view[off: off + CHUNK_SIZE * 4])
+            _unmap_pages(m, off, CHUNK_SIZE * 4)
     finally:
         view.release()
     return h.hexdigest()
+
+
+def _unmap_pages(m: Any, offset: int, length: int) -> None:
+    """Drop pages of a read-only map once they are hashed and written: they stay in the page
+    cache, but not in this process's resident memory (which stays flat for any file size)."""
+    if hasattr(m, "madvise"):
+        try:
+            m.madvise(mmap.MADV_DONTNEED, offset, min(length, len(m) - offset))
+        except (OSError, ValueError):
+            pass
+
+
+#: a batch of more files than this is made durable with one syncfs instead of an fsync each
+_FSYNC_EACH_UP_TO = 4
+_libc_syncfs: Any = None
+
+
+def _syncfs(fd: int) -> bool:
+    """``syncfs(2)`` of the file system holding ``fd`` (Linux): every file written there is
+    durable when it returns True; False where the call is missing (then fsync each file)."""
+    global _libc_syncfs
+    if _libc_syncfs is None:
+        _libc_syncfs = False
+        try:
+            import ctypes
+
+            fn = ctypes.CDLL(None, use_errno=True).syncfs
+            fn.argtypes = (ctypes.c_int,)
+            _libc_syncfs = fn
+        except (OSError, AttributeError, ImportError):
+            pass
+    if not _libc_syncfs:
+        return False
+    if _libc_syncfs(fd) != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"syncfs failed: {os.strerror(err)}")
+    return True
 
 
 _sync_file_range: Any = None

@@ -376,13 +376,10 @@ class Catalog:
                 for k in _BOOL_FIELDS:
                     rec[k] = int(bool(rec.get(k)))
                 cols = [k for k in rec if k != "seq"]
-                c.execute(
-                    f"INSERT INTO artifact_versions({','.join(cols)}) "
-                    f"VALUES ({','.join('?' * len(cols))})",
-                    [rec[k] for k in cols],
-                )
                 row = c.execute(
-                    "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
+                    f"INSERT INTO artifact_versions({','.join(cols)}) "
+                    f"VALUES ({','.join('?' * len(cols))}) RETURNING *",
+                    [rec[k] for k in cols],
                 ).fetchone()
                 append_event(c, "created" if version == 1 else "version_created", row, now)
                 out.append(self.to_artifact(row))
