@@ -13,11 +13,10 @@ known before it goes anywhere. :meth:`Blobs.prepare` then makes it durable where
 (an upload; nothing for local files), and :meth:`Blobs.commit`, which the catalog calls inside
 its write transaction, puts it in place (a rename here) so a concurrent ``gc`` can never remove
 a blob a new version is about to use. Identical content is stored once. Nothing reads a large
-file whole (files up to 1 MiB are read in one call). A file is copied in one pass over a read-only memory map of it (hashed and written
-from the same pages, no read buffer), its writeback started as it goes so the final fsync is
-short; content the local store already holds (same digest) is only read, never written.
-Many writes (``put_many``) stage without fsync (their writeback started at once) and are made
-durable together (:meth:`StagingArea.make_durable`: one ``syncfs``, one journal commit).
+file whole (files up to 1 MiB are read in one call); a large file is copied in one pass, each
+chunk hashed and written from one buffer. Content the local store already holds (same
+digest) is only read, never written. Many writes (``put_many``) stage without fsync and are
+made durable together (:meth:`StagingArea.make_durable`: one ``syncfs``, one journal commit).
 
 A temp file is ``flock``-ed by its writer from creation until it is renamed or discarded, so
 ``fsck``/``gc`` can tell the leftovers of a killed writer (unlocked) from a put in progress.
@@ -28,7 +27,6 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import io
-import mmap
 import os
 import secrets
 import stat
@@ -45,10 +43,8 @@ __all__ = ["Blobs", "BlobStore", "BlobEntry", "StagedBlob", "StagingArea", "Stal
 
 CHUNK_SIZE = 1 << 20
 HEAD_SIZE = 64 * 1024
-#: files up to this size are read whole (one read); larger ones are copied from a memory map
+#: files up to this size are read whole (one read); larger ones are copied in chunks
 SMALL_FILE = 1 << 20
-#: start the kernel's writeback of a large blob every this many bytes (the fsync is then short)
-WRITEBACK_EVERY = 16 << 20
 _DIGEST_CHARS = set("0123456789abcdef")
 _RESERVING = ".new"  # suffix of a temp file between its creation and its lock
 _RESERVING_GRACE = 10.0
@@ -297,70 +293,34 @@ class StagingArea:
 
     def stage_file(self, path: str | os.PathLike[str], *, durable: bool = True,
                    dedup: bool = False) -> StagedBlob:
-        """Stage a file: read whole when small; else copied in one pass from a memory map
-        (hashed and written from the same pages). ``dedup``: identical content may well be
-        stored already (the catalog knows a version of this size), so hash first and write
-        only if it is new here (one read, no write for a repeat)."""
+        """Stage a file: read whole when small; else copied in one pass (hashed as it is
+        written). ``dedup``: identical content may well be stored already (the catalog knows
+        a version of this size), so hash first and write only if it is new here (one read,
+        no write for a repeat)."""
         try:
             f = open(path, "rb")
         except FileNotFoundError:
             raise NoSuchFileError(f"no such file: {os.fspath(path)}", os.fspath(path)) from None
         with f:
             st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                return self.stage_stream(f, durable=durable)  # a pipe, a device: read as a stream
-            if st.st_size <= SMALL_FILE:
-                data = f.read()
+            if stat.S_ISREG(st.st_mode) and st.st_size <= SMALL_FILE:
+                data = f.read(SMALL_FILE + 1)
                 if len(data) <= SMALL_FILE:
                     return self.stage_bytes(data, durable=durable)
                 f.seek(0)  # it grew meanwhile
-            try:
-                m = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            except (OSError, ValueError):  # a file system without mmap
-                return self.stage_stream(f, durable=durable)
-            with m:
-                if hasattr(m, "madvise"):
-                    m.madvise(mmap.MADV_SEQUENTIAL)
-                sha = None
-                if dedup and self.dedup_local:
-                    sha = _hash_view(m)
-                    if self._known(sha, len(m)):
-                        return StagedBlob(None, sha, len(m), bytes(m[:HEAD_SIZE]), existed=True,  # type: ignore[arg-type]
-                                          source=Path(path))
-                staged = self._copy_map(m, durable)
-            if sha is not None and staged.sha256 != sha:
-                self.discard(staged)
-                raise InvalidInputError(f"{os.fspath(path)!r} changed while it was being stored; "
-                                        "nothing was stored: put it again once it is written")
-            return staged
-
-    def _copy_map(self, m: mmap.mmap, durable: bool) -> StagedBlob:
-        """Hash and write a mapped file in one pass, starting writeback as it goes."""
-        tmp, lock_fd = self.reserve_temp()
-        h = hashlib.sha256()
-        size = len(m)
-        try:
-            view = memoryview(m)
-            try:
-                off = flushed = 0
-                while off < size:
-                    chunk = view[off: off + CHUNK_SIZE * 4]
-                    h.update(chunk)
-                    _write_all(lock_fd, chunk)
-                    chunk.release()
-                    _unmap_pages(m, off, CHUNK_SIZE * 4)
-                    off = min(off + CHUNK_SIZE * 4, size)
-                    if off - flushed >= WRITEBACK_EVERY:
-                        _start_writeback(lock_fd, flushed, off - flushed)
-                        flushed = off
-            finally:
-                view.release()
-            _settle(lock_fd, durable)
-        except BaseException:
-            tmp.unlink(missing_ok=True)
-            os.close(lock_fd)
-            raise
-        return StagedBlob(tmp, h.hexdigest(), size, bytes(m[:HEAD_SIZE]), lock_fd, durable=durable)
+            sha = None
+            if dedup and self.dedup_local and stat.S_ISREG(st.st_mode):
+                sha, size, head = _hash_file(f)
+                if self._known(sha, size):
+                    return StagedBlob(None, sha, size, head, existed=True,  # type: ignore[arg-type]
+                                      source=Path(path))
+                f.seek(0)
+            staged = self.stage_stream(f, durable=durable)
+        if sha is not None and staged.sha256 != sha:
+            self.discard(staged)
+            raise InvalidInputError(f"{os.fspath(path)!r} changed while it was being stored; "
+                                    "nothing was stored: put it again once it is written")
+        return staged
 
     def make_durable(self, staged: list[StagedBlob]) -> None:
         """Make every temp file staged with ``durable=False`` durable: a few are fsynced one
@@ -682,26 +642,19 @@ def _write_all(fd: int, data: Any) -> None:
         view = view[n:]
 
 
-def _hash_view(m: Any) -> str:
+def _hash_file(f: IO[bytes]) -> tuple[str, int, bytes]:
+    """``(sha256, size, head)`` of what is left in ``f``, read in chunks."""
     h = hashlib.sha256()
-    view = memoryview(m)
-    try:
-        for off in range(0, len(view), CHUNK_SIZE * 4):
-            h.update(view[off: off + CHUNK_SIZE * 4])
-            _unmap_pages(m, off, CHUNK_SIZE * 4)
-    finally:
-        view.release()
-    return h.hexdigest()
-
-
-def _unmap_pages(m: Any, offset: int, length: int) -> None:
-    """Drop pages of a read-only map once they are hashed and written: they stay in the page
-    cache, but not in this process's resident memory (which stays flat for any file size)."""
-    if hasattr(m, "madvise"):
-        try:
-            m.madvise(mmap.MADV_DONTNEED, offset, min(length, len(m) - offset))
-        except (OSError, ValueError):
-            pass
+    buf = bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
+    size = 0
+    head = b""
+    while n := f.readinto(buf):
+        h.update(view[:n])
+        if size < HEAD_SIZE:
+            head += bytes(view[: min(n, HEAD_SIZE - size)])
+        size += n
+    return h.hexdigest(), size, head
 
 
 #: a batch of more files than this is made durable with one syncfs instead of an fsync each
@@ -733,31 +686,7 @@ def _syncfs(fd: int) -> bool:
     return True
 
 
-_sync_file_range: Any = None
-
-
-def _start_writeback(fd: int, offset: int = 0, nbytes: int = 0) -> None:
-    """Ask the kernel to start writing these bytes to disk now, without waiting (Linux
-    ``sync_file_range``): a later fsync then waits for I/O already under way. A no-op where
-    the call is missing."""
-    global _sync_file_range
-    if _sync_file_range is None:
-        _sync_file_range = False
-        try:
-            import ctypes
-
-            fn = ctypes.CDLL(None, use_errno=True).sync_file_range
-            fn.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
-            _sync_file_range = fn
-        except (OSError, AttributeError, ImportError):
-            pass
-    if _sync_file_range:
-        _sync_file_range(fd, offset, nbytes, 2)  # SYNC_FILE_RANGE_WRITE
-
-
 def _settle(fd: int, durable: bool) -> None:
-    """fsync now, or start writeback for a later fsync (:meth:`StagingArea.make_durable`)."""
+    """fsync now, or leave it to :meth:`StagingArea.make_durable` (a batch: one syncfs)."""
     if durable:
         os.fsync(fd)
-    else:
-        _start_writeback(fd)
