@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, Response
 
 from ..errors import InvalidInputError
 from .._frames import ItemReader, item_frames
-from ..store import TextContent
+from ..store import PUT_KEYWORDS, TextContent
 from ..models import Artifact, FsckReport, GcReport, QueryResult, Source
 from . import _schemas as S
 from ._common import long_poll, settings_of
@@ -232,9 +232,9 @@ async def put_many(request: Request) -> list[dict[str, Any]]:
                 or not all(isinstance(x, dict) for x in specs):
             raise InvalidInputError("the 'options' field must be a JSON object with 'common' "
                                     "(an object) and 'items' (a list of objects)")
-        unknown = sorted(set(common) - set(PUT_OPTIONS[:-1]))
+        unknown = sorted(set(common) - set(PUT_KEYWORDS))
         if unknown:
-            raise InvalidInputError(f"unknown put option {unknown[0]!r}: one of {', '.join(PUT_OPTIONS[:-1])}")
+            raise InvalidInputError(f"unknown put option {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
 
         def do_put(path: str) -> list[Artifact]:
             frames = item_frames(path, len(specs))
