@@ -428,32 +428,51 @@ class Catalog:
     ) -> Artifact:
         """Apply column ``changes`` to one version (and relink), emitting ``event_type``."""
         with self.write() as c:
+            return self._update_one(c, artifact_id, changes, now, event_data, event_type)
+
+    def update_versions(
+        self, updates: list[tuple[str, dict[str, Any], dict[str, Any] | None, str | None]], *,
+        now: float,
+    ) -> list[Artifact | None]:
+        """:meth:`update_version` of each ``(artifact_id, changes, event_data, event_type)`` in
+        ONE transaction; None for a version deleted meanwhile."""
+        out: list[Artifact | None] = []
+        with self.write() as c:
+            for artifact_id, changes, event_data, event_type in updates:
+                try:
+                    out.append(self._update_one(c, artifact_id, changes, now, event_data, event_type))
+                except NotFoundError:
+                    out.append(None)
+        return out
+
+    def _update_one(self, c: Conn, artifact_id: str, changes: dict[str, Any], now: float,
+                    event_data: dict[str, Any] | None, event_type: str | None) -> Artifact:
+        row = c.execute(
+            "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no artifact version {artifact_id!r}; it may have been deleted")
+        if changes:
+            vals = dict(changes)
+            for k in _JSON_FIELDS:
+                if k in vals:
+                    vals[k] = json.dumps(vals[k])
+            for k in _BOOL_FIELDS:
+                if k in vals:
+                    vals[k] = int(bool(vals[k]))
+            vals["updated_at"] = iso_utc(now)
+            sets = ", ".join(f"{k}=?" for k in vals)
+            c.execute(
+                f"UPDATE artifact_versions SET {sets} WHERE artifact_id=?",
+                [*vals.values(), artifact_id],
+            )
+            self._relink(c, row["root_artifact_id"])
             row = c.execute(
                 "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
             ).fetchone()
-            if row is None:
-                raise NotFoundError(f"no artifact version {artifact_id!r}; it may have been deleted")
-            if changes:
-                vals = dict(changes)
-                for k in _JSON_FIELDS:
-                    if k in vals:
-                        vals[k] = json.dumps(vals[k])
-                for k in _BOOL_FIELDS:
-                    if k in vals:
-                        vals[k] = int(bool(vals[k]))
-                vals["updated_at"] = iso_utc(now)
-                sets = ", ".join(f"{k}=?" for k in vals)
-                c.execute(
-                    f"UPDATE artifact_versions SET {sets} WHERE artifact_id=?",
-                    [*vals.values(), artifact_id],
-                )
-                self._relink(c, row["root_artifact_id"])
-                row = c.execute(
-                    "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
-                ).fetchone()
-                if event_type:
-                    append_event(c, event_type, row, now, event_data)
-            return self.to_artifact(row)
+            if event_type:
+                append_event(c, event_type, row, now, event_data)
+        return self.to_artifact(row)
 
     def delete_versions(
         self, root_artifact_id: str, version: int | None, *, now: float, blobs: BlobStore,
@@ -833,6 +852,22 @@ class Catalog:
             event_data={"status": status, "chunk_count": chunk_count, "error": index_error}
             if event_type else None,
         )
+
+    def set_index_states(self, states: list[tuple[str, dict[str, Any]]], *, now: float) -> None:
+        """:meth:`set_index_state` of each ``(artifact_id, its keywords)`` in ONE transaction
+        (a batch of binary puts skipped at once: one commit, not one per version)."""
+        updates = []
+        for artifact_id, kw in states:
+            changes: dict[str, Any] = dict(
+                status=kw["status"], is_indexed=kw["is_indexed"], indexed_at=kw["indexed_at"],
+                index_collection=kw["index_collection"], index_error=kw["index_error"],
+                index_attempts=kw["index_attempts"], embedding_model_id=kw["embedding_model_id"],
+                chunk_count=kw["chunk_count"], index_claimed_by=None, index_claim_until=None)
+            event_type = kw.get("event_type")
+            data = {"status": kw["status"], "chunk_count": kw["chunk_count"],
+                    "error": kw["index_error"]} if event_type else None
+            updates.append((artifact_id, changes, data, event_type))
+        self.update_versions(updates, now=now)
 
     def mark_pending(self, artifact_ids: Iterable[str]) -> int:
         """Queue versions for (re)indexing; returns how many were marked."""
