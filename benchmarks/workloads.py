@@ -21,7 +21,7 @@ __all__ = ["GROUPS", "run_group", "supports"]
 
 GROUPS = ("put_large", "small_puts", "index", "query")
 _SUPPORT = {
-    "put_large": ("put_file",),
+    "put_large": ("put_file",),  # + put_file_again (content stored already), where offered
     "small_puts": ("put_small",),
     "index": ("ingest",),
     "query": ("reopen",),
@@ -88,7 +88,11 @@ def _put_large(system, spec: dict) -> dict:
     path = Path(spec["large_file"])
     size = path.stat().st_size
     seconds, _, mem = _timed(system.put_file, path)
-    return {"seconds": seconds, "bytes": size, "mb_per_s": size / 2**20 / seconds, **mem}
+    out = {"seconds": seconds, "bytes": size, "mb_per_s": size / 2**20 / seconds, **mem}
+    if hasattr(system, "put_file_again"):  # the same content once more (stored already)
+        again, _, mem = _timed(system.put_file_again, path)
+        out["again"] = {"seconds": again, **mem}
+    return out
 
 
 def _small_puts(system, spec: dict) -> dict:
@@ -99,7 +103,14 @@ def _small_puts(system, spec: dict) -> dict:
             system.put_small(name, data)
 
     seconds, _, mem = _timed(run)
-    return {"seconds": seconds, "count": len(payloads), "puts_per_s": len(payloads) / seconds, **mem}
+    out = {"seconds": seconds, "count": len(payloads), "puts_per_s": len(payloads) / seconds, **mem}
+    if hasattr(system, "put_many_small"):  # as many other files at once (put_many)
+        batch = [(f"many/{name.split('/')[-1]}", data)
+                 for name, data in small_payloads(spec["small_count"], spec["small_size"], seed=6)]
+        seconds, _, mem = _timed(system.put_many_small, batch)
+        out["many"] = {"seconds": seconds, "count": len(batch),
+                       "puts_per_s": len(batch) / seconds, **mem}
+    return out
 
 
 def _search_ids(system, text: str, k: int, mode: str | None) -> list[str]:

@@ -271,25 +271,27 @@ def put(store: Store, sources: tuple[str, ...], name: str | None, namespace: str
         from .store import names_for_paths
 
         names_for_paths(s for s in sources if s != "-")  # the one naming rule; clashes refused
-    made = []
+    items: list[dict[str, Any]] = []
     for src in sources:
-        content: dict[str, Any] = {}
         if text:
-            obj: Any = None
-            content["text"] = src  # text on purpose, even when it looks like a path
+            items.append({"text": src, "name": name})  # text on purpose, even when it looks like a path
         elif src == "-":
-            obj = click.get_binary_stream("stdin")
             if name is None:
                 raise CliError("reading stdin needs --name", 2)
+            items.append({"src": click.get_binary_stream("stdin"), "name": name})
         else:
-            obj = Path(src)
-            if not obj.is_file():
+            if not Path(src).is_file():
                 raise CliError(f"no such file: {src} (use --text to store the argument as text)", 1)
-        made.append(store.put(
-            obj, name, **content, namespace=namespace, session_id=session_id, tags=split_list(tags),
-            metadata=metadata, description=description, ttl=ttl, pinned=pin,
-            source="cli", source_tool=source_tool or "cli", index=not no_index,
-        ))
+            items.append({"src": Path(src), "name": name})
+    common: dict[str, Any] = dict(
+        namespace=namespace, session_id=session_id, tags=split_list(tags), metadata=metadata,
+        description=description, ttl=ttl, pinned=pin, source="cli",
+        source_tool=source_tool or "cli", index=not no_index)
+    if len(items) == 1:
+        item = items[0]
+        made = [store.put(item.get("src"), item["name"], text=item.get("text"), **common)]
+    else:  # several: one transaction, all stored or none
+        made = store.put_many(items, **common)
     emit(made, as_json, lambda: print_table(_artifact_rows(made), _ART_HEADERS))
 
 

@@ -41,6 +41,8 @@ class Store(Protocol):
             mime_type: str | None = None, file_name: str | None = None,
             index: bool = True) -> Artifact: ...
 
+    def put_many(self, items: Iterable[Any], **common: Any) -> list[Artifact]: ...
+
     def register_file(self, path: str | os.PathLike[str], name: str | None = None, *,
                       namespace: str = "default", session_id: str | None = None,
                       source: str = "workspace", workspace_path: str | None = None,

@@ -48,7 +48,9 @@ from .models import (
     Source,
 )
 from .storage import _validate as V
-from .store import TextContent, _is_dataframe, _no_json, source_file
+from ._frames import FramedBody
+from .store import PUT_KEYWORDS, TextContent, _is_dataframe, _item_spec, _labelled, _no_json
+from .store import source_file
 
 __all__ = ["RemoteStore", "connect", "URL_ENV", "TOKEN_ENV"]
 
@@ -372,6 +374,47 @@ class RemoteStore(ReadMethods):
             source_step_id=source_step_id, artifact_type=artifact_type, mime_type=mime_type,
             file_name=file_name, index=index)
         return self._upload(src, name, opts)
+
+    def put_many(self, items: Iterable[Any], **common: Any) -> list[Artifact]:
+        """Store several items in one request and one server-side transaction: all of them
+        or none; the records in order (``ArtifactStore.put_many``'s arguments). Contents are
+        streamed one after another in one body (files are never read whole)."""
+        unknown = sorted(set(common) - set(PUT_KEYWORDS))
+        if unknown:
+            raise InvalidInputError(
+                f"put_many got an unknown keyword {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
+        if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+            raise InvalidInputError(
+                "put_many takes a list of items (paths, content, (src, name) pairs or dicts "
+                "of put's arguments); to store one item, use put")
+        items = list(items)
+        if not items:
+            return []
+        if common.get("tags") is not None and not isinstance(common["tags"], str):
+            common["tags"] = list(common["tags"])
+        specs, bodies, cleanups = [], [], []
+        try:
+            for i, item in enumerate(items):
+                src, name, opts = _labelled(i, item, lambda item=item: _item_spec(item, {}))
+                if opts.get("metadata") is not None:
+                    _labelled(i, item, lambda opts=opts: V.validate_metadata(opts["metadata"]))
+                if opts.get("tags") is not None and not isinstance(opts["tags"], str):
+                    opts["tags"] = list(opts["tags"])
+                kind, content, suggested, name, cleanup = _labelled(
+                    i, item, lambda src=src, name=name: self._upload_source(src, name))
+                cleanups.append(cleanup)
+                specs.append(dict(kind=kind, name=name, suggested_name=suggested, options=opts))
+                bodies.append(content)
+            if common.get("metadata") is not None:
+                V.validate_metadata(common["metadata"])
+            payload = _json_body("put_many", {"common": common, "items": specs}).decode("utf-8")
+            resp = self._send("POST", "/v1/store/artifacts/many", safe=False,
+                              files={"file": ("items", FramedBody(bodies), "application/octet-stream")},
+                              data={"options": payload})
+        finally:
+            for cleanup in cleanups:
+                cleanup()
+        return [_artifact(a) for a in resp.json()]
 
     def _upload(self, src: Any, name: str | None, opts: dict[str, Any],
                 register: str | None = None) -> Artifact:

@@ -108,6 +108,18 @@ class ScopedStore:
                                 f"{', '.join(self.prefixes)}")
         return self.inner.put(src, name, namespace=namespace, session_id=session_id, **kwargs)
 
+    def put_many(self, items: Iterable[Any], **common: Any) -> list[Artifact]:
+        """``put_many`` when every item's namespace (its own, else ``common``'s) is in scope."""
+        self._write()
+        items = list(items) if not isinstance(items, (str, bytes, dict)) else items
+        default = common.get("namespace", "default")
+        for ns in [default] + [i.get("namespace", default) for i in items
+                                 if isinstance(i, dict) and ("src" in i or "text" in i)]:
+            if not self.allows(ns):
+                raise NotFoundError(f"no namespace {ns!r} for this token: it may write under "
+                                    f"{', '.join(self.prefixes)}")
+        return self.inner.put_many(items, **common)
+
     def register_file(self, path: str | os.PathLike[str], name: str | None = None, *,
                       namespace: str = "default", session_id: str | None = None,
                       source: str = "workspace", workspace_path: str | None = None,

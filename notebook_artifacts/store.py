@@ -36,19 +36,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from ._content import ReadMethods, download_content, load_content
-from .errors import IndexUnavailableError, InvalidInputError, NoSuchFileError, NotFoundError
+from .errors import ArtifactError, IndexUnavailableError, InvalidInputError, NoSuchFileError
+from .errors import NotFoundError
 from .errors import StorageFullError
 from .models import EVENT_TYPES, Artifact, Event, EventPage, FsckReport, GcReport, Page
 from .models import QueryResult, Source
 from .storage import _validate as V
-from .storage.blobs import StagedBlob, open_blobs
+from .storage.blobs import SMALL_FILE, StagedBlob, open_blobs
 from .storage.catalog import Catalog
 from .storage.events import EventFilter, EventWatcher
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
 from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
 
-__all__ = ["ArtifactStore", "TextContent", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path",
+__all__ = ["ArtifactStore", "TextContent", "PUT_KEYWORDS", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path",
            "names_for_paths"]
 
 
@@ -393,82 +394,149 @@ class ArtifactStore(ReadMethods):
             workspace_path=workspace_path or str(p.resolve()), **kwargs,
         )
 
-    def _put(self, src: Any, name: str | None, *, namespace: str = "default",
-             session_id: str | None = None, tags: Any = (), metadata: Any = None,
-             description: Any = None, ttl: Any = None, pinned: Any = False, source: Any = None,
-             source_tool: Any = None, source_execution_id: Any = None, source_step_id: Any = None,
-             artifact_type: Any = None, mime_type: Any = None, file_name: Any = None,
-             index: Any = True, workspace_path: str | None = None) -> Artifact:
-        ns = V.validate_namespace(namespace)
-        sid = V.validate_session_id(session_id)
+    def put_many(self, items: Iterable[Any], **common: Any) -> list[Artifact]:
+        """Store several items in ONE catalog transaction: all of them or, on any error,
+        none; returns the new versions in the order given.
+
+        Each item is what :meth:`put` takes as ``src`` (its name then comes from the content,
+        as in ``put``), a ``(src, name)`` pair, or a dict of ``put``'s arguments (``src`` or
+        ``text``, ``name``, and any keyword). ``common``: ``put``'s keywords for every item (a
+        dict item overrides them). Content is written first and made durable with one flush
+        for all, then recorded at once; the records, events and manifests are those of
+        ``put`` one by one (two items with one name become two versions, in order). A bad
+        item raises the error ``put`` would, naming the item, and stores nothing. To store a
+        2-tuple as JSON, pass it as a list or as ``{"src": ...}``.
+        """
+        unknown = sorted(set(common) - set(PUT_KEYWORDS))
+        if unknown:
+            raise InvalidInputError(
+                f"put_many got an unknown keyword {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
+        if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+            raise InvalidInputError(
+                "put_many takes a list of items (paths, content, (src, name) pairs or dicts "
+                "of put's arguments); to store one item, use put")
+        items = list(items)
+        checked = []
+        for i, item in enumerate(items):
+            checked.append(_labelled(i, item, lambda item=item: self._checked(
+                *_item_spec(item, common))))
+        if not checked:
+            return []
+        staged: list[StagedBlob] = []
+        try:
+            entries = []
+            for i, (src, name, opts) in enumerate(checked):
+                st, kind, src_name = _labelled(
+                    i, items[i], lambda src=src, name=name: self._stage(src, name, durable=False))
+                staged.append(st)
+                entries.append((st, kind, src_name, name, opts))
+            self._blobs.make_durable(staged)  # one flush for all: their writeback overlaps
+            return self._record(entries, flush=True)
+        except BaseException:
+            for st in staged:
+                self._blobs.discard(st)
+            raise
+
+    def _put(self, src: Any, name: str | None, *, workspace_path: str | None = None,
+             **options: Any) -> Artifact:
+        unknown = sorted(set(options) - set(PUT_KEYWORDS))
+        if unknown:
+            raise TypeError(f"put() got an unexpected keyword argument {unknown[0]!r}")
+        src, name, opts = self._checked(src, name, dict(options, workspace_path=workspace_path))
+        st, kind, src_name = self._stage(src, name)
+        try:
+            return self._record([(st, kind, src_name, name, opts)])[0]
+        except BaseException:
+            self._blobs.discard(st)
+            raise
+
+    def _checked(self, src: Any, name: str | None, o: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any]]:
+        """``put``'s arguments validated, before any content is read: ``(src, name, opts)``."""
+        namespace, session_id = o.get("namespace", "default"), o.get("session_id")
+        mime_type, pinned = o.get("mime_type"), o.get("pinned", False)
+        out: dict[str, Any] = dict(
+            ns=V.validate_namespace(namespace), sid=V.validate_session_id(session_id),
+            tags=V.validate_tags(o.get("tags", ())), meta=V.validate_metadata(o.get("metadata")),
+            ttl=parse_ttl(o.get("ttl")),
+            description=V.validate_optional_text(o.get("description"), "description"),
+            mime_type=mime_type, pinned=pinned, index=o.get("index", True),
+            workspace_path=o.get("workspace_path"))
         if name is not None:
             name = V.validate_name(name)
-        tag_list = V.validate_tags(tags)
-        meta = V.validate_metadata(metadata)
-        ttl_seconds = parse_ttl(ttl)
-        description = V.validate_optional_text(description, "description")
-        for what, val in (("source", source), ("source_tool", source_tool),
-                          ("source_execution_id", source_execution_id),
-                          ("source_step_id", source_step_id), ("artifact_type", artifact_type),
-                          ("file_name", file_name)):
-            V.validate_optional_text(val, what, 1024)
+        for what in ("source", "source_tool", "source_execution_id", "source_step_id",
+                     "artifact_type", "file_name"):
+            out[what] = V.validate_optional_text(o.get(what), what, 1024)
         if mime_type is not None and (not isinstance(mime_type, str) or "/" not in mime_type
                                       or len(mime_type) > 255 or not mime_type.isascii()
                                       or any(c in mime_type for c in "\r\n\x00")):
             raise InvalidInputError(f"invalid mime_type {mime_type!r}: give a type like 'text/csv'")
         if not isinstance(pinned, bool):
             raise InvalidInputError(f"invalid pinned {pinned!r}: give True or False")
+        return src, name, out
 
-        staged, kind, src_name = self._stage(src, name)
+    def _record(self, entries: list[tuple[StagedBlob, str, str | None, str | None, dict[str, Any]]],
+                flush: bool = False) -> list[Artifact]:
+        """Record staged content as new versions in one catalog transaction (the caller
+        discards the staged blobs if this raises), then write manifests and wake the indexer."""
+        self._check_disk_reserve([e[0] for e in entries])
+        now = self._now()
+        items = []
+        for st, kind, src_name, name, o in entries:
+            items.append((self._fields(st, kind, src_name, name, o, now), st, o["workspace_path"]))
         try:
-            self._check_disk_reserve(staged)
-            if name is None:
-                name = src_name or self._generated_name(kind, staged)
-                name = V.validate_name(name)
-            mime = mime_type or guess_mime(name, staged.head)
-            text_like = is_text_mime(mime)
-            text_head = decode_text(staged.head) if text_like else None
-            content = text_head if (text_head is not None and staged.size <= CONTENT_MAX_BYTES) else None
-            now = self._now()
-            fields: dict[str, Any] = dict(
-                namespace=ns, session_id=sid, name=name, workspace_id=_workspace_of(ns),
-                namespace_id=ns, thread_id=sid, description=description,
-                artifact_type=artifact_type or artifact_type_for(mime, kind),
-                content=content,
-                content_preview=text_head[:PREVIEW_CHARS] if text_head is not None else None,
-                content_text=None,
-                file_name=file_name or src_name or name.replace("\\", "/").rsplit("/", 1)[-1],
-                mime_type=mime, ext=extension_of(name), size_bytes=staged.size,
-                sha256=staged.sha256, has_file=kind not in ("text", "json"),
-                summary=None, keywords=[], tags=tag_list, metadata=meta, source=source,
-                source_execution_id=source_execution_id, source_step_id=source_step_id,
-                source_tool=source_tool, scope="session" if sid else "namespace",
-                status="pending" if (self.index and index) else "skipped",
-                ttl_seconds=ttl_seconds,
-                expires_at=iso_utc(now + ttl_seconds) if ttl_seconds else None,
-                expires_ts=now + ttl_seconds if ttl_seconds else None,
-                is_pinned=pinned, is_expired=False, is_indexed=False, created_by=self.created_by,
-            )
-            self._blobs.prepare(staged)  # an upload to object storage, outside the write lock
-            artifact = self._catalog.add_version(
-                fields, staged=staged, blobs=self._blobs, now=now, workspace_path=workspace_path
-            )
+            for st, *_ in entries:
+                self._blobs.prepare(st)  # an upload to object storage, outside the write lock
+            artifacts = self._catalog.add_versions(items, blobs=self._blobs, now=now, flush=flush)
         except BaseException:
-            self._blobs.discard(staged)
-            if self._blobs.exists(staged.sha256):
-                # the catalog write failed after the blob landed (e.g. SQLite found the disk
+            digests = [st.sha256 for st, *_ in entries]
+            for st, *_ in entries:
+                self._blobs.discard(st)
+            if any(self._blobs.exists(d) for d in digests):
+                # the catalog write failed after a blob landed (e.g. SQLite found the disk
                 # full): drop it unless a version uses it, so it does not keep the disk full
                 try:
-                    self._catalog.remove_orphan_blobs(self._blobs, [staged.sha256])
+                    self._catalog.remove_orphan_blobs(self._blobs, digests)
                 except Exception:
                     pass  # gc / fsck(repair=True) reclaim it later
             raise
-        if sid is not None:
-            self._write_manifest(ns, sid)
-        self._on_put(artifact)
-        return artifact
+        for ns, sid in dict.fromkeys((a.namespace, a.session_id) for a in artifacts):
+            if sid is not None:
+                self._write_manifest(ns, sid)
+        pending = [a for a in artifacts if a.status == "pending"]
+        if pending:
+            self._on_put(pending[-1])
+        return artifacts
 
-    def _check_disk_reserve(self, staged: StagedBlob) -> None:
+    def _fields(self, staged: StagedBlob, kind: str, src_name: str | None, name: str | None,
+                o: dict[str, Any], now: float) -> dict[str, Any]:
+        """A new version's own column values (the catalog adds ids, version and times)."""
+        if name is None:
+            name = V.validate_name(src_name or self._generated_name(kind, staged))
+        mime = o["mime_type"] or guess_mime(name, staged.head)
+        text_head = decode_text(staged.head) if is_text_mime(mime) else None
+        content = text_head if (text_head is not None and staged.size <= CONTENT_MAX_BYTES) else None
+        ns, sid, ttl_seconds = o["ns"], o["sid"], o["ttl"]
+        return dict(
+            namespace=ns, session_id=sid, name=name, workspace_id=_workspace_of(ns),
+            namespace_id=ns, thread_id=sid, description=o["description"],
+            artifact_type=o["artifact_type"] or artifact_type_for(mime, kind),
+            content=content,
+            content_preview=text_head[:PREVIEW_CHARS] if text_head is not None else None,
+            content_text=None,
+            file_name=o["file_name"] or src_name or name.replace("\\", "/").rsplit("/", 1)[-1],
+            mime_type=mime, ext=extension_of(name), size_bytes=staged.size,
+            sha256=staged.sha256, has_file=kind not in ("text", "json"),
+            summary=None, keywords=[], tags=o["tags"], metadata=o["meta"], source=o["source"],
+            source_execution_id=o["source_execution_id"], source_step_id=o["source_step_id"],
+            source_tool=o["source_tool"], scope="session" if sid else "namespace",
+            status="pending" if (self.index and o["index"]) else "skipped",
+            ttl_seconds=ttl_seconds,
+            expires_at=iso_utc(now + ttl_seconds) if ttl_seconds else None,
+            expires_ts=now + ttl_seconds if ttl_seconds else None,
+            is_pinned=o["pinned"], is_expired=False, is_indexed=False, created_by=self.created_by,
+        )
+
+    def _check_disk_reserve(self, staged: list[StagedBlob]) -> None:
         """Refuse a put that would leave under DISK_RESERVE_BYTES free: SQLite needs a little
         space to record deletes and gc, so a full disk could not be freed through the store."""
         try:
@@ -476,23 +544,31 @@ class ArtifactStore(ReadMethods):
         except (OSError, AttributeError):  # pragma: no cover - no statvfs on this platform
             return
         free = st.f_bavail * st.f_frsize
-        if free < DISK_RESERVE_BYTES and not self._blobs.exists(staged.sha256):
+        if free < DISK_RESERVE_BYTES and not all(self._blobs.exists(s.sha256) for s in staged):
             # (identical content already stored: committing frees the staged copy)
+            size = sum(s.size for s in staged)
             raise StorageFullError((
-                f"No space left on device: storing {staged.size} bytes would leave {free} bytes "
+                f"No space left on device: storing {size} bytes would leave {free} bytes "
                 f"free in {self.root}, under the {DISK_RESERVE_BYTES} bytes kept so deletes and "
                 "gc can still run; nothing was stored. Free space (store.delete(...), store.gc()) "
                 "and try again"))
 
-    def _stage(self, src: Any, name: str | None) -> tuple[StagedBlob, str, str | None]:
-        """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``."""
+    def _stage(self, src: Any, name: str | None, durable: bool = True
+               ) -> tuple[StagedBlob, str, str | None]:
+        """Copy ``src`` into a staged blob: ``(staged, kind, name it suggests)``. ``durable``:
+        fsync it now (False: the caller flushes a batch with ``make_durable``)."""
         path = source_file(src, name)
         if path is not None:
-            return self._blobs.stage_file(path), "file", name_for_path(path)
+            dedup = False
+            if self._blobs.dedup_local:  # hash a large file first if its twin may be stored
+                size = os.stat(path).st_size
+                dedup = size > SMALL_FILE and self._catalog.has_size(size)
+            return (self._blobs.stage_file(path, durable=durable, dedup=dedup), "file",
+                    name_for_path(path))
         if isinstance(src, str):
-            return self._blobs.stage_bytes(src.encode("utf-8")), "text", None
+            return self._blobs.stage_bytes(src.encode("utf-8"), durable=durable), "text", None
         if isinstance(src, (bytes, bytearray, memoryview)):
-            return self._blobs.stage_bytes(src), "bytes", None
+            return self._blobs.stage_bytes(src, durable=durable), "bytes", None
         if isinstance(src, (dict, list, tuple)):
             try:
                 text = json.dumps(src, indent=2, ensure_ascii=False, allow_nan=False, default=_no_json)
@@ -501,20 +577,20 @@ class ArtifactStore(ReadMethods):
                     f"cannot store this {type(src).__name__} as JSON: {exc}; values must be str, "
                     "number, bool, None, list or dict"
                 ) from None
-            return self._blobs.stage_bytes(text.encode("utf-8")), "json", None
+            return self._blobs.stage_bytes(text.encode("utf-8"), durable=durable), "json", None
         if _is_dataframe(src):
             return self._stage_dataframe(src, name), "dataframe", None
         if hasattr(src, "file") and hasattr(src, "filename") and hasattr(src.file, "read"):
             # an upload object (e.g. starlette's UploadFile): stream its file, keep its name
             upload_name = os.path.basename(str(src.filename or "")) or None
-            return self._blobs.stage_stream(src.file), "stream", upload_name
+            return self._blobs.stage_stream(src.file, durable=durable), "stream", upload_name
         if hasattr(src, "read"):
             raw_name = getattr(src, "name", None)
             suggested = None
             if isinstance(raw_name, str) and raw_name and not raw_name.startswith("<"):
                 suggested = os.path.basename(raw_name) or None
             try:
-                return self._blobs.stage_stream(src), "stream", suggested
+                return self._blobs.stage_stream(src, durable=durable), "stream", suggested
             except OSError as exc:
                 raise InvalidInputError(f"cannot read the file object: {exc}") from None
         raise InvalidInputError(
@@ -955,6 +1031,57 @@ class ArtifactStore(ReadMethods):
         from .integrations.llama_index import ArtifactRetriever
 
         return ArtifactRetriever(self, k=k, **options)
+
+
+#: the keywords of :meth:`ArtifactStore.put` (also what ``put_many`` takes for all items)
+PUT_KEYWORDS = ("namespace", "session_id", "tags", "metadata", "description", "ttl", "pinned",
+                "source", "source_tool", "source_execution_id", "source_step_id",
+                "artifact_type", "mime_type", "file_name", "index")
+
+
+def _item_spec(item: Any, common: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any]]:
+    """One ``put_many`` item as ``(src, name, put keywords)``: content, a ``(src, name)``
+    pair, or a dict of ``put``'s arguments (over ``common``)."""
+    if isinstance(item, dict) and ("src" in item or "text" in item):
+        extra = sorted(set(item) - {"src", "text", "name", *PUT_KEYWORDS})
+        if extra:
+            raise InvalidInputError(f"unknown key {extra[0]!r}: an item dict takes src or text, "
+                                    f"name, and put's keywords ({', '.join(PUT_KEYWORDS)})")
+        opts = dict(common)
+        opts.update((k, v) for k, v in item.items() if k in PUT_KEYWORDS)
+        src, text = item.get("src"), item.get("text")
+        if (src is None) == (text is None):
+            raise InvalidInputError("an item dict needs exactly one of src and text")
+        if text is not None:
+            if not isinstance(text, str):
+                raise InvalidInputError(f"text= takes a str, not {type(text).__name__}")
+            src = TextContent(text)
+        return src, item.get("name"), opts
+    if isinstance(item, tuple) and len(item) == 2 and (item[1] is None or isinstance(item[1], str)):
+        src, name = item
+    else:
+        src, name = item, None
+    if src is None:
+        raise InvalidInputError("an item has no content: give a path, bytes, str, dict, list, "
+                                "DataFrame or file object")
+    return src, name, dict(common)
+
+
+def _labelled(i: int, item: Any, fn: Callable[[], Any]) -> Any:
+    """``fn()``; an error it raises names the item (``item 3 ('a.csv'): ...``), same type."""
+    try:
+        return fn()
+    except ArtifactError as exc:
+        label = os.fspath(item) if isinstance(item, os.PathLike) else item
+        if isinstance(label, tuple):
+            label = label[1] or label[0]
+        what = f" ({label!r})" if isinstance(label, str) and len(label) <= 200 else ""
+        prefix = f"put_many item {i}{what}: "
+        if isinstance(exc, OSError) and isinstance(exc.strerror, str):
+            exc.strerror = prefix + exc.strerror
+        elif exc.args and isinstance(exc.args[0], str):
+            exc.args = (prefix + exc.args[0], *exc.args[1:])
+        raise
 
 
 def source_file(src: Any, name: str | None) -> Path | None:

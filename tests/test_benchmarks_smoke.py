@@ -78,6 +78,12 @@ def test_harness_tiny_run_writes_results(tmp_path):
         assert v["bytes"] == cfg["large_mb"] << 20 and v["seconds"] > 0 and v["mb_per_s"] > 0, s
     for s, v in res["small_puts"].items():
         assert v["count"] == cfg["small_count"] and v["puts_per_s"] > 0, s
+    # put_many and a put of stored content, each against its raw limit (issue 17)
+    for s in ("raw", "ours"):
+        assert res["small_puts"][s]["many"]["count"] == cfg["small_count"], s
+        assert res["put_large"][s]["again"]["seconds"] > 0, s
+    metrics = {r["metric"]: r for r in doc["summary"]}
+    assert metrics["put_many of as many small files: per second"]["ours_vs_raw"] > 0
     chars = {v["chars"] for v in res["index"].values()}
     assert len(chars) == 1  # same corpus for everyone
     for s, v in res["index"].items():

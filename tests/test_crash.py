@@ -184,6 +184,21 @@ elif point == "put_before_manifest":
 elif point == "delete_one_version_blob_removed":
     after(blobs_mod.BlobStore, "remove")
     store.delete("doc.txt", version=2, session_id="s1")
+elif point.startswith("put_many_"):
+    import itertools
+    where, nth = {"put_many_staged": (blobs_mod.StagingArea, "make_durable"),
+                  "put_many_committing": (blobs_mod.BlobStore, "commit"),
+                  "put_many_flushed": (blobs_mod.BlobStore, "flush")}[point], 3
+    counter = itertools.count(1)
+    real = getattr(*where)
+    def counting(*a, **k):
+        out = real(*a, **k)
+        if next(counter) >= (nth if where[1] == "commit" else 1):
+            die()
+        return out
+    setattr(where[0], where[1], counting)
+    store.put_many([(f"item {i}".encode() * 50, f"many-{i}.txt") for i in range(8)]
+                   + [(b"doc v4", "doc.txt")], session_id="s1")
 print("point never reached", flush=True)
 """
 
@@ -208,6 +223,36 @@ def test_kill_at_chosen_points(tmp_path, point):
     live = {a.artifact_id for n in store.names(session_id="s1")
             for a in store.versions(n, session_id="s1")}
     assert {e["artifact_id"] for e in doc["attachments"]} == live
+    print(f"\n{point}: residue repaired {stats['fsck_kinds']}")
+
+
+@pytest.mark.parametrize("point", ["put_many_staged", "put_many_committing", "put_many_flushed"])
+def test_kill9_during_put_many_leaves_none_of_its_items(tmp_path, point):
+    """SIGKILL in the middle of a put_many: after its content is written and flushed, after
+    three of its nine blobs are placed inside the catalog transaction, and right before that
+    transaction commits. None of its items is visible afterwards (not even the new version of
+    an existing name), no event of it was recorded, and fsck is clean once crash residue
+    (orphan blobs, temp files) is repaired."""
+    root = tmp_path / "store"
+    p = subprocess.run([sys.executable, "-c", CRASH_POINT, str(root), point], capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=120)
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stdout, p.stderr.decode()[-2000:])
+    assert b"armed" in p.stdout and b"never reached" not in p.stdout
+    stats = check_store(root)
+    from notebook_artifacts import ArtifactStore
+
+    store = ArtifactStore(root, index=False)
+    try:
+        assert store.names(session_id="s1") == ["doc.txt", "kept.txt"]
+        assert [v.version for v in store.versions("doc.txt", session_id="s1")] == [1, 2, 3]
+        assert store.read_bytes("doc.txt", session_id="s1") == b"v2" * 100
+        names = {e.name for e in store.events(after=0, limit=100).events}
+        assert not any(n.startswith("many-") for n in names)
+        doc = store.manifest("s1")
+        assert not any(e["name"].startswith("many-") for e in doc["attachments"])
+        assert store.fsck().ok
+    finally:
+        store.close()
     print(f"\n{point}: residue repaired {stats['fsck_kinds']}")
 
 

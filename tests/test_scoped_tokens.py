@@ -261,5 +261,15 @@ def test_scoped_store_in_python_has_the_same_boundary(tmp_path):
         with pytest.raises(NotFoundError):
             view.put("x", "t.txt", namespace="team/ab")
         assert [e.name for e in view.events(after=0).events] == ["m.txt"]
+        # put_many: every item's namespace (its own or the common one) must be in scope
+        with pytest.raises(NotFoundError):
+            view.put_many([("x", "a.txt")], namespace="team/ab")
+        with pytest.raises(NotFoundError):
+            view.put_many([("x", "a.txt"), {"text": "y", "name": "b.txt", "namespace": "team/ab"}],
+                          namespace="team/a")
+        assert store.list(namespace="team/ab").total == 1
+        assert [a.namespace for a in view.put_many([("x", "a.txt")], namespace="team/a")] == ["team/a"]
+        with pytest.raises(ReadOnlyError):
+            ScopedStore(store, ["team/a"], read_only=True).put_many([("x", "a.txt")], namespace="team/a")
         with pytest.raises(ReadOnlyError):
             ScopedStore(store, ["team/a"], read_only=True).delete(mine.artifact_id)

@@ -288,10 +288,21 @@ class IndexService:
         """Mark the pending binary versions skipped without the model (a store of only binary
         puts never loads torch, the model or Chroma)."""
         jobs = [j for j in pending if _is_binary(j)]
+        if not jobs:
+            return False
+        # one transaction for the whole batch (a put_many of 1000 files: one commit, not 1000)
+        self.chunks.remove([a.artifact_id for a in jobs])
+        stamp = iso_utc(self.clock())
+        states = []
         for art in jobs:
-            self._fail(art, SkipExtraction(
-                f"binary content ({art.mime_type or 'unknown type'}) is not embedded"))
-        return bool(jobs)
+            self._retry_at.pop(art.artifact_id, None)
+            states.append((art.artifact_id, dict(
+                status="skipped", is_indexed=False, indexed_at=stamp, index_collection=None,
+                index_error=f"binary content ({art.mime_type or 'unknown type'}) is not embedded",
+                index_attempts=art.index_attempts + 1, embedding_model_id=self.embedder.model_id,
+                chunk_count=0, event_type="indexed")))
+        self.catalog.set_index_states(states, now=self.clock())
+        return True
 
     def _needs_vectors(self, pending: Sequence[Artifact]) -> bool:
         """Work for the vector index: something to embed, or chunks that may need removal."""

@@ -207,12 +207,10 @@ class ArtifactMagics(Magics):
         from ..store import names_for_paths
 
         names = names_for_paths(files)  # the same rule as for one file; clashes refused first
-        from tqdm.auto import tqdm
-
         from ..models import Page
 
-        stored = [self.store.put(path, name, **common)
-                  for path, name in zip(tqdm(files, desc="uploading", unit="file"), names)]
+        # one transaction: every file is stored, or (on an error naming the file) none
+        stored = self.store.put_many(list(zip(files, names)), **common)
         return Page(artifacts=stored, total=len(stored), has_more=False)
 
     def _cmd_ls(self, argv: list[str]) -> Any:

@@ -177,6 +177,7 @@ class DirectoryWatcher:
         budget = self.max_bytes_per_scan
         scope = {"namespace": self.namespace, "session_id": self.session_id}
         new_state = dict(self._state)
+        changed: list[tuple[str, Path, str, bool, Any]] = []
         for rel, sig in now.items():
             old = self._state.get(rel)
             if old == sig:
@@ -204,13 +205,15 @@ class DirectoryWatcher:
             if known == digest:
                 new_state[rel] = sig
                 continue
-            art = self.store.put(
-                path, rel, source_tool=SOURCE_TOOL, source_step_id=step_id, **scope
-            )
-            self._digests[rel] = art.sha256 or digest
-            self._versioned.add(rel)
-            (report.created if old is None else report.changed).append(rel)
-            new_state[rel] = sig
+            changed.append((rel, path, digest, old is None, sig))
+        if changed:  # one transaction for all: stored together, or none (retried next time)
+            arts = self.store.put_many([(path, rel) for rel, path, *_ in changed],
+                                       source_tool=SOURCE_TOOL, source_step_id=step_id, **scope)
+            for (rel, _, digest, created, sig), art in zip(changed, arts):
+                self._digests[rel] = art.sha256 or digest
+                self._versioned.add(rel)
+                (report.created if created else report.changed).append(rel)
+                new_state[rel] = sig
         for rel in list(self._state):
             if rel in now:
                 continue

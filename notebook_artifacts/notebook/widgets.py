@@ -239,13 +239,9 @@ class UploadPanel(_Snapshot, w.VBox):
             label.value = f"{_e(pattern)}: nothing stored: {_e(exc)}"
             self.last_stored = []
             return []
-        stored = []
-        for path, name in zip(paths, names):
-            _, bar, label = self._row(name, os.path.getsize(path))
-            art = self._store_one(bar, label, name, lambda: self.store.put(
-                path, name, tags=tags, ttl=ttl, source_tool="upload-panel", **scope))
-            if art is not None:
-                stored.append(art)
+        rows = [self._row(name, os.path.getsize(path))[1:] for path, name in zip(paths, names)]
+        stored = self._store_all(rows, names, list(zip(paths, names)), dict(
+            tags=tags, ttl=ttl, source_tool="upload-panel", **scope))
         self.last_stored = stored
         return stored
 
@@ -259,13 +255,36 @@ class UploadPanel(_Snapshot, w.VBox):
             bar.bar_style = "danger"
             label.value = f"{_e(name)}: not stored: {_e(exc)}"
             return None
+        self._show_stored(bar, label, name, art)
+        return art
+
+    def _store_all(self, rows: list[tuple[w.IntProgress, w.HTML]], names: list[str],
+                   items: list[Any], common: dict[str, Any]) -> list[Any]:
+        """Store several files with one ``put_many`` (all of them or none), each row showing
+        the outcome; returns the records."""
+        if not items:
+            return []
+        for bar, _ in rows:
+            bar.value = 30
+        try:
+            arts = self.store.put_many(items, **common)
+        except Exception as exc:  # shown in the panel, nothing stored
+            for (bar, label), name in zip(rows, names):
+                bar.bar_style = "danger"
+                label.value = f"{_e(name)}: not stored: {_e(exc)}"
+            return []
+        for (bar, label), name, art in zip(rows, names, arts):
+            self._show_stored(bar, label, name, art)
+        return arts
+
+    @staticmethod
+    def _show_stored(bar: w.IntProgress, label: w.HTML, name: str, art: Any) -> None:
         bar.value = 100
         bar.bar_style = "success"
         label.value = (
             f"{_e(name)}: stored as <b>{_e(art.name)}</b> v{art.version} "
             f"({format_size(art.size_bytes)}, {_e(art.artifact_id)})"
         )
-        return art
 
     def _snapshot_text(self) -> str:
         done = "; ".join(f"{a.name} v{a.version}" for a in self.last_stored)
@@ -285,8 +304,8 @@ class UploadPanel(_Snapshot, w.VBox):
     def upload(self, files: Any) -> list[Artifact]:
         """Store in-memory files (dicts with name, type, size, content, as ipywidgets'
         ``FileUpload.value`` holds them); returns the records."""
-        stored = []
         tags, ttl, scope = self._fields()
+        rows, names, items = [], [], []
         for entry in files:
             name = str(entry["name"])
             size = int(entry.get("size") or len(entry["content"]))
@@ -299,11 +318,12 @@ class UploadPanel(_Snapshot, w.VBox):
                     "instead (or use the Path field below)"
                 )
                 continue
-            art = self._store_one(bar, label, name, lambda: self.store.put(
-                bytes(entry["content"]), name, tags=tags, ttl=ttl, file_name=name,
-                mime_type=entry.get("type") or None, source_tool="upload-panel", **scope))
-            if art is not None:
-                stored.append(art)
+            rows.append((bar, label))
+            names.append(name)
+            items.append(dict(src=bytes(entry["content"]), name=name, file_name=name,
+                              mime_type=entry.get("type") or None))
+        stored = self._store_all(rows, names, items, dict(
+            tags=tags, ttl=ttl, source_tool="upload-panel", **scope))
         self.last_stored = stored
         return stored
 

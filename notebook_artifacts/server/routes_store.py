@@ -22,7 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import FileResponse, Response
 
 from ..errors import InvalidInputError
-from ..store import TextContent
+from .._frames import ItemReader, item_frames
+from ..store import PUT_KEYWORDS, TextContent
 from ..models import Artifact, FsckReport, GcReport, QueryResult, Source
 from . import _schemas as S
 from ._common import long_poll, settings_of
@@ -139,7 +140,11 @@ def _put_source(kind: str, path: str, suggested: Optional[str]) -> Any:
     if kind == "stream":
         return _NamedReader(open(path, "rb"), suggested)
     with open(path, "rb") as f:
-        data = f.read()
+        return _decoded(kind, f.read())
+
+
+def _decoded(kind: str, data: bytes) -> Any:
+    """The content of a ``json`` or ``text`` upload as ``put`` takes it."""
     if kind == "json":
         try:
             return json.loads(data)
@@ -201,6 +206,57 @@ async def put(request: Request) -> dict[str, Any]:
     finally:
         up.cleanup()
     return a.to_dict()
+
+
+@router.post("/artifacts/many", response_model=list[S.ArtifactOut], status_code=201,
+             summary="Put many",
+             openapi_extra=multipart_body_schema({
+                 "options": {"type": "string", "description": (
+                     "JSON object: common (put's keywords for every item) and items (a list: "
+                     "kind (stream|text|json), name, suggested_name, options: the item's own "
+                     "keywords). The file part holds the items' contents one after another, "
+                     "each as frames <8-byte big-endian length><bytes> ended by an empty frame.")}}))
+async def put_many(request: Request) -> list[dict[str, Any]]:
+    """``store.put_many``: several items in one request, stored in one transaction (all of
+    them or none); the records in order."""
+    s = settings_of(request)
+    up = await read_multipart(request, max_bytes=s.max_upload_bytes, tmp_dir=s.tmp_dir)
+    try:
+        try:
+            opts = json.loads(up.fields.get("options") or "{}")
+        except ValueError:
+            raise InvalidInputError("the 'options' field must be a JSON object") from None
+        common, specs = (opts.get("common") or {}, opts.get("items")) if isinstance(opts, dict) \
+            else (None, None)
+        if not isinstance(common, dict) or not isinstance(specs, list) \
+                or not all(isinstance(x, dict) for x in specs):
+            raise InvalidInputError("the 'options' field must be a JSON object with 'common' "
+                                    "(an object) and 'items' (a list of objects)")
+        unknown = sorted(set(common) - set(PUT_KEYWORDS))
+        if unknown:
+            raise InvalidInputError(f"unknown put option {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
+
+        def do_put(path: str) -> list[Artifact]:
+            frames = item_frames(path, len(specs))
+            items = []
+            for i, (spec, item_frames_) in enumerate(zip(specs, frames)):
+                kind = spec.get("kind", "stream")
+                own = spec.get("options") or {}
+                if kind not in ("stream", "text", "json") or not isinstance(own, dict):
+                    raise InvalidInputError(f"put_many item {i}: invalid kind {kind!r} or options")
+                suggested = spec.get("suggested_name")
+                reader = ItemReader(path, item_frames_, suggested if isinstance(suggested, str) else None)
+                if kind == "stream":
+                    src: Any = reader
+                else:
+                    src = _decoded(kind, reader.read())
+                items.append(dict(own, src=src, name=spec.get("name")))
+            return s.store.put_many(items, **common)
+
+        arts: list[Artifact] = await store_upload(up, do_put)
+    finally:
+        up.cleanup()
+    return [a.to_dict() for a in arts]
 
 
 @router.get("/artifact", response_model=S.ArtifactOut, summary="Get")

@@ -12,8 +12,11 @@ Writing is staged on the local disk in both: content is copied in chunks into
 known before it goes anywhere. :meth:`Blobs.prepare` then makes it durable where that is slow
 (an upload; nothing for local files), and :meth:`Blobs.commit`, which the catalog calls inside
 its write transaction, puts it in place (a rename here) so a concurrent ``gc`` can never remove
-a blob a new version is about to use. Identical content is stored once. Nothing reads a file
-whole.
+a blob a new version is about to use. Identical content is stored once. Nothing reads a large
+file whole (files up to 1 MiB are read in one call); a large file is copied in one pass, each
+chunk hashed and written from one buffer. Content the local store already holds (same
+digest) is only read, never written. Many writes (``put_many``) stage without fsync and are
+made durable together (:meth:`StagingArea.make_durable`: one ``syncfs``, one journal commit).
 
 A temp file is ``flock``-ed by its writer from creation until it is renamed or discarded, so
 ``fsck``/``gc`` can tell the leftovers of a killed writer (unlocked) from a put in progress.
@@ -40,6 +43,8 @@ __all__ = ["Blobs", "BlobStore", "BlobEntry", "StagedBlob", "StagingArea", "Stal
 
 CHUNK_SIZE = 1 << 20
 HEAD_SIZE = 64 * 1024
+#: files up to this size are read whole (one read); larger ones are copied in chunks
+SMALL_FILE = 1 << 20
 _DIGEST_CHARS = set("0123456789abcdef")
 _RESERVING = ".new"  # suffix of a temp file between its creation and its lock
 _RESERVING_GRACE = 10.0
@@ -56,13 +61,17 @@ def check_digest(sha256: str) -> str:
 class StagedBlob:
     """Content written to a local temp file and hashed, not yet in place."""
 
-    tmp_path: Path
+    tmp_path: Path  # None when nothing was written (see ``source``)
     sha256: str
     size: int
     head: bytes  # the first HEAD_SIZE bytes, for MIME sniffing and previews
     lock_fd: int | None = None  # holds the temp file's flock until commit/discard
     prepared: bool = False  # the content is already at its final place (object storage)
     existed: bool = False  # identical content was stored before (found by prepare)
+    #: ``tmp_path`` is None: identical content is already in place and nothing was written;
+    #: ``source`` (the bytes, or the file) rewrites it should it vanish before the commit
+    source: bytes | Path | None = None
+    durable: bool = True  # the temp file is fsynced (False until make_durable)
 
     def release(self) -> None:
         if self.lock_fd is not None:
@@ -97,24 +106,31 @@ class Blobs(Protocol):
     """What the store, gc, fsck, export, the index and downloads need from blob storage.
 
     Writing: ``stage_*`` (or ``reserve_temp`` + ``adopt``) copy content into a local, locked,
-    hashed temp file; ``prepare`` makes it durable where that is slow (before the catalog's
-    write transaction); ``commit`` puts it in place inside that transaction; ``discard``
-    drops it. Reading: ``open`` is a seekable stream checked against the digest at its end.
+    hashed temp file (``durable=False``: fsynced later, with others, by ``make_durable``);
+    ``prepare`` makes it durable where that is slow (before the catalog's write transaction);
+    ``commit`` puts it in place inside that transaction (``flush`` makes a batch of commits
+    durable); ``discard`` drops it. Reading: ``open`` is a seekable stream checked against
+    the digest at its end.
     Upkeep: ``iter_blobs`` lists every entry, ``place`` moves a misplaced one home,
     ``stale_temp_files`` / ``stale_uploads`` + ``drop_upload`` find and drop the leftovers of
     killed writers. ``presigned_url`` is the store's own signed GET URL, or None.
     """
 
     tmp: Path  #: the local staging directory (``<root>/blobs/tmp``)
+    #: identical content is found locally before writing (``stage_file(dedup=True)`` pays off)
+    dedup_local: bool
 
-    def stage_stream(self, stream: Any) -> StagedBlob: ...
-    def stage_bytes(self, data: bytes | bytearray | memoryview) -> StagedBlob: ...
-    def stage_file(self, path: str | os.PathLike[str]) -> StagedBlob: ...
+    def stage_stream(self, stream: Any, *, durable: bool = True) -> StagedBlob: ...
+    def stage_bytes(self, data: bytes | bytearray | memoryview, *, durable: bool = True) -> StagedBlob: ...
+    def stage_file(self, path: str | os.PathLike[str], *, durable: bool = True,
+                   dedup: bool = False) -> StagedBlob: ...
     def reserve_temp(self) -> tuple[Path, int]: ...
     def adopt(self, tmp_path: Path, lock_fd: int | None = None) -> StagedBlob: ...
     def prepare(self, staged: StagedBlob) -> None: ...
     def commit(self, staged: StagedBlob) -> bool: ...
     def discard(self, staged: StagedBlob | None) -> None: ...
+    def make_durable(self, staged: list[StagedBlob]) -> None: ...
+    def flush(self, staged: list[StagedBlob]) -> None: ...
     def exists(self, sha256: str) -> bool: ...
     def size(self, sha256: str) -> int | None: ...
     def open(self, sha256: str) -> IO[bytes]: ...
@@ -181,13 +197,15 @@ class StagingArea:
         The file is created as ``<hex>.new``, locked, then renamed to ``<hex>.tmp``, so a
         ``.tmp`` file is never visible unlocked while its writer lives.
         """
-        self.tmp.mkdir(parents=True, exist_ok=True)
         while True:
             stem = secrets.token_hex(8)
             fresh = self.tmp / f"{stem}{_RESERVING}"
             try:
                 fd = os.open(fresh, os.O_CREAT | os.O_EXCL | os.O_RDWR, 0o600)
             except FileExistsError:
+                continue
+            except FileNotFoundError:  # the staging directory was removed: make it again
+                self.tmp.mkdir(parents=True, exist_ok=True)
                 continue
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
@@ -199,7 +217,16 @@ class StagingArea:
                 raise
             return path, fd
 
-    def stage_stream(self, stream: Any) -> StagedBlob:
+    #: True where :meth:`_known` is a cheap local check (local files): identical content is
+    #: then hashed first and never written again
+    dedup_local = False
+
+    def _known(self, sha256: str, size: int, data: bytes | None = None) -> bool:
+        """Whether sound content with this digest is already in place (checked before
+        writing): ``data`` (small content) is compared with it byte for byte."""
+        return False
+
+    def stage_stream(self, stream: Any, *, durable: bool = True) -> StagedBlob:
         """Copy ``stream`` (binary, or text encoded as UTF-8) into a temp file while hashing."""
         tmp, lock_fd = self.reserve_temp()
         h = hashlib.sha256()
@@ -239,23 +266,90 @@ class StagingArea:
                             head += chunk[: HEAD_SIZE - len(head)]
                         size += len(chunk)
                 out.flush()
-                os.fsync(out.fileno())
+                _settle(out.fileno(), durable)
         except BaseException:
             tmp.unlink(missing_ok=True)
             os.close(lock_fd)
             raise
-        return StagedBlob(tmp, h.hexdigest(), size, bytes(head), lock_fd)
+        return StagedBlob(tmp, h.hexdigest(), size, bytes(head), lock_fd, durable=durable)
 
-    def stage_bytes(self, data: bytes | bytearray | memoryview) -> StagedBlob:
-        return self.stage_stream(io.BytesIO(bytes(data)))
+    def stage_bytes(self, data: bytes | bytearray | memoryview, *, durable: bool = True
+                    ) -> StagedBlob:
+        """Stage content held in memory: hashed first, written only when it is new here."""
+        data = bytes(data)
+        sha = hashlib.sha256(data).hexdigest()
+        head = data[:HEAD_SIZE]
+        if self.dedup_local and self._known(sha, len(data), data):
+            return StagedBlob(None, sha, len(data), head, existed=True, source=data)  # type: ignore[arg-type]
+        tmp, lock_fd = self.reserve_temp()
+        try:
+            _write_all(lock_fd, data)
+            _settle(lock_fd, durable)
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            os.close(lock_fd)
+            raise
+        return StagedBlob(tmp, sha, len(data), head, lock_fd, durable=durable)
 
-    def stage_file(self, path: str | os.PathLike[str]) -> StagedBlob:
+    def stage_file(self, path: str | os.PathLike[str], *, durable: bool = True,
+                   dedup: bool = False) -> StagedBlob:
+        """Stage a file: read whole when small; else copied in one pass (hashed as it is
+        written). ``dedup``: identical content may well be stored already (the catalog knows
+        a version of this size), so hash first and write only if it is new here (one read,
+        no write for a repeat)."""
         try:
             f = open(path, "rb")
         except FileNotFoundError:
             raise NoSuchFileError(f"no such file: {os.fspath(path)}", os.fspath(path)) from None
         with f:
-            return self.stage_stream(f)
+            st = os.fstat(f.fileno())
+            if stat.S_ISREG(st.st_mode) and st.st_size <= SMALL_FILE:
+                data = f.read(SMALL_FILE + 1)
+                if len(data) <= SMALL_FILE:
+                    return self.stage_bytes(data, durable=durable)
+                f.seek(0)  # it grew meanwhile
+            sha = None
+            if dedup and self.dedup_local and stat.S_ISREG(st.st_mode):
+                sha, size, head = _hash_file(f)
+                if self._known(sha, size):
+                    return StagedBlob(None, sha, size, head, existed=True,  # type: ignore[arg-type]
+                                      source=Path(path))
+                f.seek(0)
+            staged = self.stage_stream(f, durable=durable)
+        if sha is not None and staged.sha256 != sha:
+            self.discard(staged)
+            raise InvalidInputError(f"{os.fspath(path)!r} changed while it was being stored; "
+                                    "nothing was stored: put it again once it is written")
+        return staged
+
+    def make_durable(self, staged: list[StagedBlob]) -> None:
+        """Make every temp file staged with ``durable=False`` durable: a few are fsynced one
+        by one; a batch with one ``syncfs`` of the file system (one journal commit and one
+        cache flush for all, not one per file), else (no syncfs here) fsynced one by one."""
+        pending = [s for s in staged if not s.durable and s.lock_fd is not None]
+        if len(pending) > _FSYNC_EACH_UP_TO and _syncfs(pending[0].lock_fd):  # type: ignore[arg-type]
+            for s in pending:
+                s.durable = True
+            return
+        for s in pending:
+            os.fsync(s.lock_fd)  # type: ignore[arg-type]
+            s.durable = True
+
+    def _refill(self, staged: StagedBlob) -> None:
+        """Write the content of a staged blob that skipped its write (identical content was in
+        place) because that content has gone since (a delete or gc in between)."""
+        src = staged.source
+        if isinstance(src, Path):
+            fresh = self.stage_file(src)
+        elif src is not None:
+            fresh = self.stage_bytes(src)
+        else:  # pragma: no cover - a staged blob without a temp file always has a source
+            raise IntegrityError(f"staged content {staged.sha256[:12]}... has nothing to write")
+        if fresh.sha256 != staged.sha256:
+            self.discard(fresh)
+            raise InvalidInputError(f"{os.fspath(src)!r} changed while it was being stored; "  # type: ignore[arg-type]
+                                    "nothing was stored: put it again once it is written")
+        staged.tmp_path, staged.lock_fd, staged.durable = fresh.tmp_path, fresh.lock_fd, True
 
     def adopt(self, tmp_path: Path, lock_fd: int | None = None) -> StagedBlob:
         """Hash a temp file already written (from :meth:`reserve_temp`, e.g. by to_parquet)."""
@@ -281,7 +375,8 @@ class StagingArea:
 
     def discard(self, staged: StagedBlob | None) -> None:
         if staged is not None:
-            staged.tmp_path.unlink(missing_ok=True)
+            if staged.tmp_path is not None:
+                staged.tmp_path.unlink(missing_ok=True)
             staged.release()
 
 
@@ -296,6 +391,20 @@ class BlobStore(StagingArea):
 
     def __repr__(self) -> str:
         return f"BlobStore({str(self.base)!r})"
+
+    dedup_local = True
+
+    def _known(self, sha256: str, size: int, data: bytes | None = None) -> bool:
+        # a damaged copy is not "known": the verified bytes staged now replace it. Small
+        # content is compared whole (a read instead of a write + fsync); a large file's copy
+        # only by size (one read of the source and nothing else: fsck verifies content)
+        try:
+            with open(os.path.join(self.objects, sha256[:2], sha256), "rb") as f:
+                if os.fstat(f.fileno()).st_size != size:
+                    return False
+                return data is None or f.read(size + 1) == data
+        except (FileNotFoundError, NotADirectoryError):
+            return False
 
     # -- reading -----------------------------------------------------------------------
     def path(self, sha256: str) -> Path:
@@ -379,17 +488,42 @@ class BlobStore(StagingArea):
 
     def commit(self, staged: StagedBlob) -> bool:
         """Move a staged blob into place; True if it was new (False: identical content existed)."""
-        final = self.path(staged.sha256)
+        final = os.path.join(self.objects, staged.sha256[:2], staged.sha256)
         try:
-            existed = final.exists()
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if staged.tmp_path is None:  # nothing written: identical content was in place
+                if os.path.isfile(final):
+                    return False
+                self._refill(staged)  # it went meanwhile (a delete, gc): write it after all
+            existed = os.path.exists(final)
             os.chmod(staged.tmp_path, stat.S_IRUSR | stat.S_IRGRP | stat.S_IROTH)
             # replace an existing copy too: same bytes when it is sound, and a damaged copy
             # is healed by the verified bytes just staged (no extra I/O: they are written)
-            os.replace(staged.tmp_path, final)
+            try:
+                os.replace(staged.tmp_path, final)
+            except FileNotFoundError:  # the first blob of its fan-out directory
+                os.makedirs(os.path.dirname(final), exist_ok=True)
+                os.replace(staged.tmp_path, final)
             return not existed
         finally:
             staged.release()
+
+    def flush(self, staged: list[StagedBlob]) -> None:
+        """Make the renames of committed blobs durable: one ``syncfs`` for a batch, else an
+        fsync of each directory they went to."""
+        dirs = sorted({os.path.join(self.objects, s.sha256[:2]) for s in staged})
+        if len(dirs) > _FSYNC_EACH_UP_TO:
+            fd = os.open(self.objects, os.O_RDONLY)
+            try:
+                if _syncfs(fd):
+                    return
+            finally:
+                os.close(fd)
+        for d in dirs:
+            fd = os.open(d, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
 
     def remove(self, sha256: str) -> int:
         """Delete a blob; returns the bytes freed (0 if it was not there)."""
@@ -499,3 +633,60 @@ class _VerifiedReader(io.RawIOBase):
 
 def _is_text_stream(stream: Any) -> bool:
     return isinstance(stream, io.TextIOBase)
+
+
+def _write_all(fd: int, data: Any) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _hash_file(f: IO[bytes]) -> tuple[str, int, bytes]:
+    """``(sha256, size, head)`` of what is left in ``f``, read in chunks."""
+    h = hashlib.sha256()
+    buf = bytearray(CHUNK_SIZE)
+    view = memoryview(buf)
+    size = 0
+    head = b""
+    while n := f.readinto(buf):
+        h.update(view[:n])
+        if size < HEAD_SIZE:
+            head += bytes(view[: min(n, HEAD_SIZE - size)])
+        size += n
+    return h.hexdigest(), size, head
+
+
+#: a batch of more files than this is made durable with one syncfs instead of an fsync each
+_FSYNC_EACH_UP_TO = 4
+_libc_syncfs: Any = None
+
+
+def _syncfs(fd: int) -> bool:
+    """``syncfs(2)`` of the file system holding ``fd`` (Linux): every file written there is
+    durable when it returns True; False where the call is missing (then fsync each file)."""
+    global _libc_syncfs
+    if _libc_syncfs is None:
+        _libc_syncfs = False
+        try:
+            import ctypes
+
+            fn = ctypes.CDLL(None, use_errno=True).syncfs
+            fn.argtypes = (ctypes.c_int,)
+            _libc_syncfs = fn
+        except (OSError, AttributeError, ImportError):
+            pass
+    if not _libc_syncfs:
+        return False
+    if _libc_syncfs(fd) != 0:
+        import ctypes
+
+        err = ctypes.get_errno()
+        raise OSError(err, f"syncfs failed: {os.strerror(err)}")
+    return True
+
+
+def _settle(fd: int, durable: bool) -> None:
+    """fsync now, or leave it to :meth:`StagingArea.make_durable` (a batch: one syncfs)."""
+    if durable:
+        os.fsync(fd)

@@ -29,7 +29,7 @@ from .ttl import iso_utc
 
 __all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _JSON_FIELDS = ("keywords", "tags", "metadata")
 _BOOL_FIELDS = ("is_latest", "has_file", "is_pinned", "is_expired", "is_indexed")
@@ -122,6 +122,9 @@ _MIGRATIONS: dict[int, list[str]] = {
         "ALTER TABLE artifact_versions ADD COLUMN index_claimed_by TEXT",
         "ALTER TABLE artifact_versions ADD COLUMN index_claim_until REAL",
     ],
+    # 4: versions by size, so a put of a large file checks cheaply whether identical content
+    # may be stored already (then it is hashed first and, when it is, never written)
+    4: ["CREATE INDEX IF NOT EXISTS av_size ON artifact_versions(size_bytes)"],
 }
 
 # PostgreSQL: the manifest-generation triggers as one trigger function, and the event counter
@@ -320,52 +323,74 @@ class Catalog:
         ``root_artifact_id``, ``is_latest`` and the times, moves the staged blob into place
         and relinks the previous latest version, all in one transaction.
         """
-        ns, sid, name = fields["namespace"], fields["session_id"], fields["name"]
-        skey = session_key(sid)
+        return self.add_versions([(fields, staged, workspace_path)], blobs=blobs, now=now)[0]
+
+    def add_versions(
+        self, items: list[tuple[dict[str, Any], StagedBlob, str | None]], *, blobs: BlobStore,
+        now: float, flush: bool = False,
+    ) -> list[Artifact]:
+        """:meth:`add_version` for each ``(fields, staged, workspace_path)``, in order, in ONE
+        transaction: all are stored or none. Two items with one name become two versions.
+        ``flush``: make the blobs' renames durable (``blobs.flush``) before the commit."""
         stamp = iso_utc(now)
-        artifact_id = new_artifact_id()
+        out: list[Artifact] = []
         with self.write() as c:
-            lin = c.execute(
-                "SELECT root_artifact_id, last_version FROM lineages "
-                "WHERE namespace=? AND session_key=? AND name=?",
-                (ns, skey, name),
-            ).fetchone()
-            if lin is None:
-                root, version = artifact_id, 1
-                c.execute(
-                    "INSERT INTO lineages(root_artifact_id, namespace, session_key, name, "
-                    "last_version, created_at) VALUES (?,?,?,?,?,?)",
-                    (root, ns, skey, name, 1, stamp),
+            touched: set[tuple[str, str]] = set()
+            for fields, staged, workspace_path in items:
+                ns, sid, name = fields["namespace"], fields["session_id"], fields["name"]
+                skey = session_key(sid)
+                artifact_id = new_artifact_id()
+                lin = c.execute(
+                    "SELECT root_artifact_id, last_version FROM lineages "
+                    "WHERE namespace=? AND session_key=? AND name=?",
+                    (ns, skey, name),
+                ).fetchone()
+                if lin is None:
+                    root, version = artifact_id, 1
+                    c.execute(
+                        "INSERT INTO lineages(root_artifact_id, namespace, session_key, name, "
+                        "last_version, created_at) VALUES (?,?,?,?,?,?)",
+                        (root, ns, skey, name, 1, stamp),
+                    )
+                else:
+                    root, version = lin["root_artifact_id"], lin["last_version"] + 1
+                    c.execute("UPDATE lineages SET last_version=? WHERE root_artifact_id=?",
+                              (version, root))
+                    # the new version replaces the latest live one (the one relink would move)
+                    c.execute(
+                        "UPDATE artifact_versions SET is_latest=0, replaced_by_version=? "
+                        "WHERE root_artifact_id=? AND is_latest=1 AND is_expired=0",
+                        (version, root))
+                if sid is not None and (ns, sid) not in touched:
+                    touched.add((ns, sid))
+                    self._touch_session(c, ns, sid, stamp)
+                blobs.commit(staged)
+                rec = dict(fields)
+                rec.update(
+                    artifact_id=artifact_id, root_artifact_id=root, version=version, is_latest=1,
+                    replaced_by_version=None, created_at=stamp, updated_at=stamp, created_ts=now,
+                    session_key=skey, workspace_path=workspace_path,
                 )
-            else:
-                root, version = lin["root_artifact_id"], lin["last_version"] + 1
-                c.execute(
-                    "UPDATE lineages SET last_version=? WHERE root_artifact_id=?", (version, root)
-                )
-            if sid is not None:
-                self._touch_session(c, ns, sid, stamp)
-            blobs.commit(staged)
-            rec = dict(fields)
-            rec.update(
-                artifact_id=artifact_id, root_artifact_id=root, version=version, is_latest=1,
-                replaced_by_version=None, created_at=stamp, updated_at=stamp, created_ts=now,
-                session_key=skey, workspace_path=workspace_path,
-            )
-            for k in _JSON_FIELDS:
-                rec[k] = json.dumps(rec.get(k) or ({} if k == "metadata" else []))
-            for k in _BOOL_FIELDS:
-                rec[k] = int(bool(rec.get(k)))
-            cols = [k for k in rec if k != "seq"]
-            c.execute(
-                f"INSERT INTO artifact_versions({','.join(cols)}) VALUES ({','.join('?' * len(cols))})",
-                [rec[k] for k in cols],
-            )
-            self._relink(c, root)
-            row = c.execute(
-                "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
-            ).fetchone()
-            append_event(c, "created" if version == 1 else "version_created", row, now)
-            return self.to_artifact(row)
+                for k in _JSON_FIELDS:
+                    rec[k] = json.dumps(rec.get(k) or ({} if k == "metadata" else []))
+                for k in _BOOL_FIELDS:
+                    rec[k] = int(bool(rec.get(k)))
+                cols = [k for k in rec if k != "seq"]
+                row = c.execute(
+                    f"INSERT INTO artifact_versions({','.join(cols)}) "
+                    f"VALUES ({','.join('?' * len(cols))}) RETURNING *",
+                    [rec[k] for k in cols],
+                ).fetchone()
+                append_event(c, "created" if version == 1 else "version_created", row, now)
+                out.append(self.to_artifact(row))
+            if flush:
+                blobs.flush([s for _, s, _ in items])
+        return out
+
+    def has_size(self, size: int) -> bool:
+        """Whether any version has exactly ``size`` bytes (identical content may be stored)."""
+        return bool(self._query(
+            "SELECT 1 FROM artifact_versions WHERE size_bytes=? LIMIT 1", (size,)))
 
     @staticmethod
     def _relink(c: Conn, root: str) -> None:
@@ -403,32 +428,51 @@ class Catalog:
     ) -> Artifact:
         """Apply column ``changes`` to one version (and relink), emitting ``event_type``."""
         with self.write() as c:
+            return self._update_one(c, artifact_id, changes, now, event_data, event_type)
+
+    def update_versions(
+        self, updates: list[tuple[str, dict[str, Any], dict[str, Any] | None, str | None]], *,
+        now: float,
+    ) -> list[Artifact | None]:
+        """:meth:`update_version` of each ``(artifact_id, changes, event_data, event_type)`` in
+        ONE transaction; None for a version deleted meanwhile."""
+        out: list[Artifact | None] = []
+        with self.write() as c:
+            for artifact_id, changes, event_data, event_type in updates:
+                try:
+                    out.append(self._update_one(c, artifact_id, changes, now, event_data, event_type))
+                except NotFoundError:
+                    out.append(None)
+        return out
+
+    def _update_one(self, c: Conn, artifact_id: str, changes: dict[str, Any], now: float,
+                    event_data: dict[str, Any] | None, event_type: str | None) -> Artifact:
+        row = c.execute(
+            "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no artifact version {artifact_id!r}; it may have been deleted")
+        if changes:
+            vals = dict(changes)
+            for k in _JSON_FIELDS:
+                if k in vals:
+                    vals[k] = json.dumps(vals[k])
+            for k in _BOOL_FIELDS:
+                if k in vals:
+                    vals[k] = int(bool(vals[k]))
+            vals["updated_at"] = iso_utc(now)
+            sets = ", ".join(f"{k}=?" for k in vals)
+            c.execute(
+                f"UPDATE artifact_versions SET {sets} WHERE artifact_id=?",
+                [*vals.values(), artifact_id],
+            )
+            self._relink(c, row["root_artifact_id"])
             row = c.execute(
                 "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
             ).fetchone()
-            if row is None:
-                raise NotFoundError(f"no artifact version {artifact_id!r}; it may have been deleted")
-            if changes:
-                vals = dict(changes)
-                for k in _JSON_FIELDS:
-                    if k in vals:
-                        vals[k] = json.dumps(vals[k])
-                for k in _BOOL_FIELDS:
-                    if k in vals:
-                        vals[k] = int(bool(vals[k]))
-                vals["updated_at"] = iso_utc(now)
-                sets = ", ".join(f"{k}=?" for k in vals)
-                c.execute(
-                    f"UPDATE artifact_versions SET {sets} WHERE artifact_id=?",
-                    [*vals.values(), artifact_id],
-                )
-                self._relink(c, row["root_artifact_id"])
-                row = c.execute(
-                    "SELECT * FROM artifact_versions WHERE artifact_id=?", (artifact_id,)
-                ).fetchone()
-                if event_type:
-                    append_event(c, event_type, row, now, event_data)
-            return self.to_artifact(row)
+            if event_type:
+                append_event(c, event_type, row, now, event_data)
+        return self.to_artifact(row)
 
     def delete_versions(
         self, root_artifact_id: str, version: int | None, *, now: float, blobs: BlobStore,
@@ -808,6 +852,22 @@ class Catalog:
             event_data={"status": status, "chunk_count": chunk_count, "error": index_error}
             if event_type else None,
         )
+
+    def set_index_states(self, states: list[tuple[str, dict[str, Any]]], *, now: float) -> None:
+        """:meth:`set_index_state` of each ``(artifact_id, its keywords)`` in ONE transaction
+        (a batch of binary puts skipped at once: one commit, not one per version)."""
+        updates = []
+        for artifact_id, kw in states:
+            changes: dict[str, Any] = dict(
+                status=kw["status"], is_indexed=kw["is_indexed"], indexed_at=kw["indexed_at"],
+                index_collection=kw["index_collection"], index_error=kw["index_error"],
+                index_attempts=kw["index_attempts"], embedding_model_id=kw["embedding_model_id"],
+                chunk_count=kw["chunk_count"], index_claimed_by=None, index_claim_until=None)
+            event_type = kw.get("event_type")
+            data = {"status": kw["status"], "chunk_count": kw["chunk_count"],
+                    "error": kw["index_error"]} if event_type else None
+            updates.append((artifact_id, changes, data, event_type))
+        self.update_versions(updates, now=now)
 
     def mark_pending(self, artifact_ids: Iterable[str]) -> int:
         """Queue versions for (re)indexing; returns how many were marked."""

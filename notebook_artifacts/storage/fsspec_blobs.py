@@ -331,6 +331,9 @@ class FsspecBlobStore(StagingArea):
         finally:
             staged.release()
 
+    def flush(self, staged: list[StagedBlob]) -> None:
+        """Nothing to do: an object is durable once its upload returns."""
+
     def remove(self, sha256: str) -> int:
         """Delete a blob; returns the bytes freed (0 if it was not there)."""
         size = self.size(sha256)
