@@ -116,7 +116,10 @@ class ArtifactStore(ReadMethods):
         self.root = self.root.resolve()
         self.clock: Clock = clock or system_clock
         self.index = bool(index)
-        self.index_url = index_url
+        #: a Chroma server for the vectors (default ``$NOTEBOOK_ARTIFACTS_INDEX_URL``), else
+        #: the embedded one in ``<root>/index``
+        self.index_url = index_url if index_url is not None else (
+            os.environ.get("NOTEBOOK_ARTIFACTS_INDEX_URL") or None)
         #: start the indexing thread on put; False leaves work pending for the process that holds
         #: the index (a kernel, the server) or for an explicit ``wait_indexed``: short-lived
         #: processes like the CLI then never load the model just to store a file.
