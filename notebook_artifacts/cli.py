@@ -721,25 +721,38 @@ def token_revoke(ctx: click.Context, token_id: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--to-catalog", "to_catalog", required=True, metavar="URL",
+@click.option("--to-catalog", "to_catalog", default=None, metavar="URL",
               help="PostgreSQL URL of an empty database to copy the embedded catalog into.")
+@click.option("--to-blobs", "to_blobs", default=None, metavar="URL",
+              help="fsspec URL (s3://bucket/prefix) to copy the content files to.")
+@click.option("--to-index-url", "to_index_url", default=None, metavar="URL",
+              help="Chroma server (http://host:8000) to copy the index's vectors to.")
 @json_option
 @click.pass_context
-def migrate(ctx: click.Context, to_catalog: str, as_json: bool) -> None:
-    """Copy this root's embedded catalog (versions, tags, events, index) to PostgreSQL and
-    verify it; then use the store with --catalog URL."""
-    from .migrate import migrate_to_catalog
+def migrate(ctx: click.Context, to_catalog: str | None, to_blobs: str | None,
+            to_index_url: str | None, as_json: bool) -> None:
+    """Copy this root's embedded store to shared backends (the catalog with versions, tags,
+    events and index tables; the content; the vectors), verifying each copy; nothing is
+    embedded again and the root is left as it was."""
+    from .migrate import migrate_store
     from .store import _default_root
 
     root = ctx.find_object(_State).root
-    report = migrate_to_catalog(root if root is not None else _default_root(), to_catalog)
+    if not (to_catalog or to_blobs or to_index_url):
+        raise CliError("give --to-catalog URL, --to-blobs URL and/or --to-index-url URL", 2)
+    report = migrate_store(root if root is not None else _default_root(), to_catalog=to_catalog,
+                           to_blobs=to_blobs, to_index_url=to_index_url)
+    flags = " ".join(f"{flag} {url}" for flag, url in (
+        ("--catalog", to_catalog), ("--blobs", to_blobs), ("--index-url", to_index_url)) if url)
 
     def table() -> None:
         for name, n in report.rows.items():
-            click.echo(f"{name:<18} {n:>8} rows")
-        click.echo("verified: every row matches; use the store with --catalog URL")
+            click.echo(f"{name:<18} {n:>8} {'bytes' if name == 'blob_bytes' else 'rows'}")
+        click.echo(f"verified: every copy matches; use the store with {flags}")
 
     emit(report.to_dict(), as_json, table)
+
+
 # -- mcp (agent frameworks: notebook_artifacts.integrations.mcp) -------------------------------
 @cli.command()
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio",

@@ -861,14 +861,16 @@ class ArtifactStore(ReadMethods):
         return self._catalog.expired_roots(ns, sid, sources)
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
-        """The session's ``attachments_manifest.json`` content (rebuilt if missing)."""
+        """The session's ``attachments_manifest.json`` content (rebuilt if missing, or on a
+        shared catalog if another machine changed the session since this copy was written)."""
         from .storage.sessions import read_manifest
 
         ns, sid = self._scope(namespace, session_id)
         if sid is None:
             raise InvalidInputError("manifest needs a session id")
         doc = read_manifest(self.root, ns, sid)
-        if doc is None:
+        if doc is None or (self._catalog.shared and doc.get("generation")
+                           != self._catalog.manifest_generation(ns, sid)):
             self._write_manifest(ns, sid)
             doc = read_manifest(self.root, ns, sid) or {}
         return doc
@@ -876,7 +878,7 @@ class ArtifactStore(ReadMethods):
     def _write_manifest(self, ns: str, sid: str) -> None:
         from .storage.sessions import write_manifest
 
-        write_manifest(self.root, self._catalog, ns, sid)
+        write_manifest(self.root, self._catalog, ns, sid, self._blobs)
 
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
                    namespace: str | None = None, session_id: str | None = None,

@@ -55,7 +55,7 @@ def chroma_process(path: Path) -> Iterator[ChromaServer]:
                             stdout=log, stderr=subprocess.STDOUT,
                             env={**os.environ, "ANONYMIZED_TELEMETRY": "False"})
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # its imports alone take ~10 s on a busy machine
         while True:
             try:
                 chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()

@@ -632,6 +632,12 @@ class Catalog:
         info = dict(srow) if srow else {}
         return int(info.get("manifest_gen", 0)), rows, info
 
+    def manifest_generation(self, namespace: str, session_id: str) -> int:
+        """How many changes the session has seen (what an up-to-date manifest records)."""
+        rows = self._query("SELECT manifest_gen FROM sessions WHERE namespace=? AND session_id=?",
+                           (namespace, session_id))
+        return int(rows[0][0]) if rows else 0
+
     def mark_manifest_synced(self, namespace: str, session_id: str, gen: int) -> None:
         with self.write(notify=False) as c:
             c.execute(
