@@ -206,7 +206,9 @@ def report(rows: dict[str, dict[str, Timing]], raw: dict[str, dict[str, Timing]]
     print(table)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("# Shared backends against the embedded default\n\n"
-                   f"`{cmd}`\n\n```\n{table}\n```\n", encoding="utf-8")
+                   f"`{cmd}`\n\n```\n{table}\n```\n\nThe figures are as noisy as the machine "
+                   f"was busy: load average {load:.1f} on {os.cpu_count()} CPUs during this run "
+                   "(the best times are the least disturbed).\n", encoding="utf-8")
     out.with_suffix(".json").write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
     return doc
 

@@ -88,7 +88,7 @@ class _State:
         self.index_url = index_url
         self._store: Store | None = None
 
-    def local(self, root: str | None = None, **kwargs: Any) -> Any:
+    def local(self, root: str | None = None, **kwargs: Any) -> ArtifactStore:
         """An ArtifactStore on ``root`` (default --root) with this command's --catalog,
         --blobs and --index-url."""
         from .store import ArtifactStore

@@ -59,3 +59,12 @@ def test_unreachable_server_gives_a_clear_error(tmp_path, embedder):
 
     with pytest.raises(IndexUnavailableError, match="cannot reach the Chroma server"):
         ChromaVectors(url=f"http://127.0.0.1:{_free_port()}", name="na-test-384")
+
+
+def test_index_url_from_the_environment(tmp_path, monkeypatch):
+    url = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_INDEX_URL", url)
+    with ArtifactStore(tmp_path / "s", index=False) as s:
+        assert s.index_url == url
+    with ArtifactStore(tmp_path / "s", index=False, index_url="http://other:8000") as s:
+        assert s.index_url == "http://other:8000"
