@@ -30,15 +30,13 @@ import os
 import secrets
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench_remote import Timing, median_ms, wake_ms  # noqa: E402
+from benchmarks.bench_remote import Timing, median_ms, wake_ms  # noqa: E402
 from chroma_fixtures import chroma_process  # noqa: E402
 from notebook_artifacts import ArtifactStore  # noqa: E402
 from pg_fixtures import PostgresServer, pg_bin  # noqa: E402

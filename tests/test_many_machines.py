@@ -198,8 +198,8 @@ def test_an_upload_to_one_replica_is_found_by_a_query_on_the_other(shared):
     assert hits, "the upload was not indexed by either replica"
     assert hits[0].artifact.artifact_id == art.artifact_id
     done = rb.get(art.artifact_id)
-    url = chromadb.HttpClient(host="127.0.0.1", port=int(shared.index_url.rsplit(":", 1)[1]))
-    coll = url.get_collection(done.index_collection)
+    server = chromadb.HttpClient(host="127.0.0.1", port=int(shared.index_url.rsplit(":", 1)[1]))
+    coll = server.get_collection(done.index_collection)
     assert len(coll.get(where={"owner_id": art.artifact_id}, include=[])["ids"]) == done.chunk_count
     with psycopg.connect(shared.catalog) as conn:
         (n,) = conn.execute("SELECT count(*) FROM events WHERE type='indexed' AND artifact_id=%s",
