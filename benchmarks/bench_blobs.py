@@ -16,13 +16,10 @@ import argparse
 import hashlib
 import os
 import secrets
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 import tracemalloc
-import urllib.request
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -34,40 +31,18 @@ MiB = 1 << 20
 
 @contextmanager
 def _s3_endpoint(endpoint: str | None) -> Iterator[str]:
+    """``endpoint``, or a moto server started as the tests start theirs."""
     if endpoint:
         yield endpoint
         return
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-c", "from moto.server import main; main()",
-                             "-H", "127.0.0.1", "-p", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    saved = {k: os.environ.get(k) for k in
-             ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")}
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+    from s3_fixtures import moto_server
+
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(url + "/moto-api/", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit(f"moto server did not start on {url}")
-                time.sleep(0.2)
-        os.environ.update(AWS_ENDPOINT_URL=url, AWS_ACCESS_KEY_ID="bench",
-                          AWS_SECRET_ACCESS_KEY="bench")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-        for k, v in saved.items():  # the caller's environment as it was
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        with moto_server() as url:
+            yield url
+    except RuntimeError as exc:
+        raise SystemExit(str(exc)) from None
 
 
 def _make_file(path: Path, size_mb: int) -> None:

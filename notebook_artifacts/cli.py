@@ -76,14 +76,25 @@ class _Group(click.Group):
 
 class _State:
     def __init__(self, root: str | None, url: str | None = None, token: str | None = None,
-                 blobs: str | None = None, catalog: str | None = None):
+                 blobs: str | None = None, catalog: str | None = None,
+                 index_url: str | None = None):
         self.root = root
         self.url = url
         self.token = token
         self.blobs = blobs  # None: $NOTEBOOK_ARTIFACTS_BLOBS, else files under root
         #: a PostgreSQL URL (--catalog / $NOTEBOOK_ARTIFACTS_CATALOG); None: embedded
         self.catalog = catalog
+        #: a Chroma server (--index-url / $NOTEBOOK_ARTIFACTS_INDEX_URL); None: <root>/index
+        self.index_url = index_url
         self._store: Store | None = None
+
+    def local(self, root: str | None = None, **kwargs: Any) -> ArtifactStore:
+        """An ArtifactStore on ``root`` (default --root) with this command's --catalog,
+        --blobs and --index-url."""
+        from .store import ArtifactStore
+
+        return ArtifactStore(root if root is not None else self.root, blobs=self.blobs,
+                             catalog=self.catalog, index_url=self.index_url, **kwargs)
 
     def store(self, ctx: click.Context) -> Store:
         if self._store is None:
@@ -92,12 +103,9 @@ class _State:
 
                 self._store = connect(self.url, self.token)
             else:
-                from .store import ArtifactStore
-
                 # A CLI process is short-lived: it leaves index work pending for the process
                 # that holds the index (a kernel, the server) instead of loading the model.
-                self._store = ArtifactStore(self.root, background_index=False, blobs=self.blobs,
-                                            catalog=self.catalog)
+                self._store = self.local(background_index=False)
             ctx.call_on_close(self._store.close)
         return self._store
 
@@ -107,6 +115,8 @@ _BLOBS_HELP = ("Keep content on this fsspec URL, e.g. s3://bucket/prefix (defaul
                "AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.")
 _CATALOG_HELP = ("Shared catalog: a PostgreSQL URL, postgresql://user@host:5432/db "
                  "(default: $NOTEBOOK_ARTIFACTS_CATALOG, else the embedded one in the root).")
+_INDEX_URL_HELP = ("Keep the vector index on this Chroma server, http://host:8000 (default: "
+                   "$NOTEBOOK_ARTIFACTS_INDEX_URL, else the embedded one in the root).")
 _URL_HELP = ("Use the store served at this URL (`notebook-artifacts serve`) instead of a "
              "directory (default: $NOTEBOOK_ARTIFACTS_URL).")
 _TOKEN_HELP = "Token for --url (default: $NOTEBOOK_ARTIFACTS_TOKEN)."
@@ -126,12 +136,15 @@ def _state_option(flag: str, attr: str, metavar: str, help_text: str
 
 catalog_option = _state_option("--catalog", "catalog", "URL", _CATALOG_HELP)
 blobs_option = _state_option("--blobs", "blobs", "URL", _BLOBS_HELP)
+index_url_option = _state_option("--index-url", "index_url", "URL", _INDEX_URL_HELP)
 
 
 def store_options(f: Callable[..., Any]) -> Callable[..., Any]:
-    """Where the store is: ``--catalog``, ``--blobs``, ``--url`` and ``--token``."""
+    """Where the store is: ``--catalog``, ``--blobs``, ``--index-url``, ``--url`` and
+    ``--token``."""
     for option in (_state_option("--token", "token", "TOKEN", _TOKEN_HELP),
-                   _state_option("--url", "url", "URL", _URL_HELP), blobs_option, catalog_option):
+                   _state_option("--url", "url", "URL", _URL_HELP), index_url_option,
+                   blobs_option, catalog_option):
         f = option(f)
     return f
 
@@ -143,15 +156,18 @@ def store_options(f: Callable[..., Any]) -> Callable[..., Any]:
               help=_CATALOG_HELP)
 @click.option("--blobs", envvar="NOTEBOOK_ARTIFACTS_BLOBS", metavar="URL", default=None,
               help=_BLOBS_HELP)
+@click.option("--index-url", envvar="NOTEBOOK_ARTIFACTS_INDEX_URL", metavar="URL", default=None,
+              help=_INDEX_URL_HELP)
 @click.option("--url", envvar="NOTEBOOK_ARTIFACTS_URL", metavar="URL", default=None, help=_URL_HELP)
 @click.option("--token", envvar="NOTEBOOK_ARTIFACTS_TOKEN", metavar="TOKEN", default=None,
               help=_TOKEN_HELP)
 @click.version_option(package_name="notebook-artifacts")
 @click.pass_context
 def cli(ctx: click.Context, root: str | None, catalog: str | None, blobs: str | None,
-        url: str | None, token: str | None) -> None:
+        index_url: str | None, url: str | None, token: str | None) -> None:
     """Versioned artifacts with tags, TTL, events and semantic query."""
-    ctx.obj = _State(root, url or None, token or None, blobs or None, catalog or None)
+    ctx.obj = _State(root, url or None, token or None, blobs or None, catalog or None,
+                     index_url or None)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -583,6 +599,7 @@ def export_cmd(store: Store, dest: str, namespace: str | None, session_id: str |
 @click.option("--no-index", is_flag=True, help="Do not index uploads for semantic query.")
 @catalog_option
 @blobs_option
+@index_url_option
 @click.option("--presigned-downloads", is_flag=True,
               help="Signed download URLs redirect to the object store's own presigned URL "
                    "(with --blobs on object storage; clients must reach its endpoint).")
@@ -606,7 +623,6 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
         from .server.runner import is_loopback, run_server
     except ImportError as exc:
         raise CliError(f"serve needs the server extra: pip install 'notebook-artifacts[server]' ({exc})", 2) from None
-    from .store import ArtifactStore
 
     workflows: dict[str, Any] = {}
     for spec in workflow_specs:
@@ -624,7 +640,7 @@ def serve(ctx: click.Context, serve_root: str | None, host: str, port: int, toke
         raise CliError("give --token or --no-auth, not both", 2)
     state = ctx.find_object(_State)
     root = serve_root if serve_root is not None else state.root
-    store = ArtifactStore(root, index=not no_index, blobs=state.blobs, catalog=state.catalog)
+    store = state.local(root, index=not no_index)
     ctx.call_on_close(store.close)
     kwargs: dict[str, Any] = {"allowed_hosts": list(allowed_hosts), "workflows": workflows}
     if presigned_downloads:
@@ -707,25 +723,38 @@ def token_revoke(ctx: click.Context, token_id: str, as_json: bool) -> None:
 
 
 @cli.command()
-@click.option("--to-catalog", "to_catalog", required=True, metavar="URL",
+@click.option("--to-catalog", "to_catalog", default=None, metavar="URL",
               help="PostgreSQL URL of an empty database to copy the embedded catalog into.")
+@click.option("--to-blobs", "to_blobs", default=None, metavar="URL",
+              help="fsspec URL (s3://bucket/prefix) to copy the content files to.")
+@click.option("--to-index-url", "to_index_url", default=None, metavar="URL",
+              help="Chroma server (http://host:8000) to copy the index's vectors to.")
 @json_option
 @click.pass_context
-def migrate(ctx: click.Context, to_catalog: str, as_json: bool) -> None:
-    """Copy this root's embedded catalog (versions, tags, events, index) to PostgreSQL and
-    verify it; then use the store with --catalog URL."""
-    from .migrate import migrate_to_catalog
+def migrate(ctx: click.Context, to_catalog: str | None, to_blobs: str | None,
+            to_index_url: str | None, as_json: bool) -> None:
+    """Copy this root's embedded store to shared backends (the catalog with versions, tags,
+    events and index tables; the content; the vectors), verifying each copy; nothing is
+    embedded again and the root is left as it was."""
+    from .migrate import migrate_store
     from .store import _default_root
 
     root = ctx.find_object(_State).root
-    report = migrate_to_catalog(root if root is not None else _default_root(), to_catalog)
+    if not (to_catalog or to_blobs or to_index_url):
+        raise CliError("give --to-catalog URL, --to-blobs URL and/or --to-index-url URL", 2)
+    report = migrate_store(root if root is not None else _default_root(), to_catalog=to_catalog,
+                           to_blobs=to_blobs, to_index_url=to_index_url)
+    flags = " ".join(f"{flag} {url}" for flag, url in (
+        ("--catalog", to_catalog), ("--blobs", to_blobs), ("--index-url", to_index_url)) if url)
 
     def table() -> None:
         for name, n in report.rows.items():
-            click.echo(f"{name:<18} {n:>8} rows")
-        click.echo("verified: every row matches; use the store with --catalog URL")
+            click.echo(f"{name:<18} {n:>8} {'bytes' if name == 'blob_bytes' else 'rows'}")
+        click.echo(f"verified: every copy matches; use the store with {flags}")
 
     emit(report.to_dict(), as_json, table)
+
+
 # -- mcp (agent frameworks: notebook_artifacts.integrations.mcp) -------------------------------
 @cli.command()
 @click.option("--transport", type=click.Choice(["stdio", "http"]), default="stdio",
@@ -747,13 +776,12 @@ def mcp(ctx: click.Context, transport: str, host: str, port: int, token: str | N
         from .integrations import mcp as mcp_server
     except ImportError as exc:
         raise CliError(str(exc), 2) from None
-    from .store import ArtifactStore
 
     if no_auth and token:
         raise CliError("give --token or --no-auth, not both", 2)
     if transport == "http" and no_auth and not mcp_server._is_loopback(host):
         raise CliError(f"--no-auth is allowed only on a loopback address, not {host}", 2)
-    store = ArtifactStore(ctx.find_object(_State).root, index=not no_index)
+    store = ctx.find_object(_State).local(index=not no_index)
     ctx.call_on_close(store.close)
     limits = {"max_upload_bytes": max_upload_bytes} if max_upload_bytes else {}
     if transport == "stdio":  # stdout carries the protocol: nothing else may be printed there
@@ -805,6 +833,7 @@ def bench(quick: bool, out: str | None, extra: tuple[str, ...]) -> None:
 @click.option("--lab", is_flag=True, help="Then open JupyterLab on notebooks/quickstart.ipynb.")
 @catalog_option
 @blobs_option
+@index_url_option
 @click.pass_context
 def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
          timeout: float, lab: bool) -> None:
@@ -812,13 +841,12 @@ def demo(ctx: click.Context, data_dir: str | None, question: str | None, k: int,
     from pathlib import Path
 
     from ._demo import DEFAULT_QUESTION, find_sample_dir, run_demo
-    from .store import ArtifactStore
 
     folder = Path(data_dir) if data_dir else find_sample_dir()
     if not folder.is_dir():
         raise CliError(f"no such folder: {folder}", 1)
     state = ctx.find_object(_State)
-    with ArtifactStore(state.root, blobs=state.blobs, catalog=state.catalog) as store:  # indexes here
+    with state.local() as store:  # indexes here
         run_demo(store, folder, question or DEFAULT_QUESTION, k=k, timeout=timeout,
                  say=click.echo)
     if lab:

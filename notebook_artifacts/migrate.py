@@ -1,8 +1,17 @@
-"""``notebook-artifacts migrate``: move an embedded store's catalog to a shared PostgreSQL one.
+"""``notebook-artifacts migrate``: move an embedded store onto shared backends.
 
-Copies versions, lineages, tags, sessions, events (same cursors), blob pins and the index's
-tables (chunks, keyword entries, cached vectors, sources: nothing is embedded again) in one
-transaction, then verifies every row. The content files stay where they are (``root``).
+Each part is copied and then verified, in the order that keeps a failed run harmless:
+
+1. ``to_blobs`` (an fsspec URL such as ``s3://bucket/prefix``): every blob, uploaded under its
+   digest (running again uploads only what is missing); each one the catalog references is
+   then read back and hashed.
+2. ``to_index_url`` (a Chroma server): the vectors of the embedded index (``<root>/index``),
+   ids and metadata as they are; each is then read back and compared. Nothing is embedded.
+3. ``to_catalog`` (a PostgreSQL URL naming an empty database): versions, lineages, tags,
+   sessions, events (same cursors), blob pins and the index's tables (chunks, keyword
+   entries, cached vectors, sources) in one transaction, then every row is compared.
+
+Nothing under ``root`` is changed or removed: the embedded store still works as before.
 """
 
 from __future__ import annotations
@@ -10,11 +19,58 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .errors import InvalidInputError
+from .errors import IndexUnavailableError, InvalidInputError
+from .storage.blobs import BlobStore, open_blobs
 from .storage.catalog import Catalog
-from .storage.migrate import MigrationReport, migrate_catalog
+from .storage.migrate import MigrationReport, copy_blobs, migrate_catalog
 
-__all__ = ["migrate_to_catalog"]
+__all__ = ["migrate_store", "migrate_to_catalog"]
+
+
+def migrate_store(root: str | os.PathLike[str], *, to_catalog: str | None = None,
+                  to_blobs: str | None = None, to_index_url: str | None = None
+                  ) -> MigrationReport:
+    """Copy the embedded store at ``root`` to the shared backends given, verifying each;
+    returns the rows (and blobs, vectors) copied."""
+    if not (to_catalog or to_blobs or to_index_url):
+        raise InvalidInputError("give where to migrate: --to-catalog URL, --to-blobs URL "
+                                "and/or --to-index-url URL")
+    root = Path(root).expanduser()
+    if not (root / "catalog.sqlite3").is_file():
+        raise InvalidInputError(f"no embedded store at {root} (no catalog.sqlite3): give --root")
+    report = MigrationReport()
+    if to_blobs:
+        src = Catalog(root)
+        try:
+            referenced = src.referenced_digests()
+        finally:
+            src.close()
+        dst = open_blobs(root, to_blobs)
+        report.rows["blobs"], report.rows["blob_bytes"] = copy_blobs(BlobStore(root), dst,
+                                                                     referenced)
+    if to_index_url:
+        report.rows["vectors"] = _copy_vectors(root, to_index_url)
+    if to_catalog:
+        copied = migrate_to_catalog(root, to_catalog)
+        report.rows.update(copied.rows)
+    report.verified = True
+    return report
+
+
+def _copy_vectors(root: Path, url: str) -> int:
+    if not (root / "index").is_dir():
+        return 0
+    from .index.vectors import IndexLock, copy_collections
+
+    lock = IndexLock(root / "index.lock")
+    if not lock.try_acquire():
+        raise IndexUnavailableError(
+            f"another process (a kernel or `serve`) holds the index of {root}: stop it, "
+            "then run migrate again")
+    try:
+        return sum(copy_collections(root / "index", url).values())
+    finally:
+        lock.release()
 
 
 def migrate_to_catalog(root: str | os.PathLike[str], to_catalog: str) -> MigrationReport:

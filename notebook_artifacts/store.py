@@ -117,7 +117,10 @@ class ArtifactStore(ReadMethods):
         self.root = self.root.resolve()
         self.clock: Clock = clock or system_clock
         self.index = bool(index)
-        self.index_url = index_url
+        #: a Chroma server for the vectors (default ``$NOTEBOOK_ARTIFACTS_INDEX_URL``), else
+        #: the embedded one in ``<root>/index``
+        self.index_url = index_url if index_url is not None else (
+            os.environ.get("NOTEBOOK_ARTIFACTS_INDEX_URL") or None)
         #: start the indexing thread on put; False leaves work pending for the process that holds
         #: the index (a kernel, the server) or for an explicit ``wait_indexed``: short-lived
         #: processes like the CLI then never load the model just to store a file.
@@ -952,14 +955,16 @@ class ArtifactStore(ReadMethods):
         return self._catalog.expired_roots(ns, sid, sources)
 
     def manifest(self, session_id: str, namespace: str = "default") -> dict[str, Any]:
-        """The session's ``attachments_manifest.json`` content (rebuilt if missing)."""
+        """The session's ``attachments_manifest.json`` content (rebuilt if missing, or on a
+        shared catalog if another machine changed the session since this copy was written)."""
         from .storage.sessions import read_manifest
 
         ns, sid = self._scope(namespace, session_id)
         if sid is None:
             raise InvalidInputError("manifest needs a session id")
         doc = read_manifest(self.root, ns, sid)
-        if doc is None:
+        if doc is None or (self._catalog.shared and doc.get("generation")
+                           != self._catalog.manifest_generation(ns, sid)):
             self._write_manifest(ns, sid)
             doc = read_manifest(self.root, ns, sid) or {}
         return doc
@@ -967,7 +972,7 @@ class ArtifactStore(ReadMethods):
     def _write_manifest(self, ns: str, sid: str) -> None:
         from .storage.sessions import write_manifest
 
-        write_manifest(self.root, self._catalog, ns, sid)
+        write_manifest(self.root, self._catalog, ns, sid, self._blobs)
 
     def export_zip(self, dest: str | os.PathLike[str] | IO[bytes] | None = None, *,
                    namespace: str | None = None, session_id: str | None = None,

@@ -4,7 +4,8 @@
 process, so memory measured in the tests is the client's alone) and points the standard AWS
 environment at it (``AWS_ENDPOINT_URL``, a dummy key pair, a region), so the
 real clients (s3fs, boto3) talk HTTP to it exactly as to any S3-compatible store.
-``s3_bucket`` creates a fresh bucket for each test.
+``s3_bucket`` creates a fresh bucket for each test. ``moto_server()`` is the same start as a
+context manager, for scripts (``benchmarks/bench_shared.py``) that run outside pytest.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 
-__all__ = ["s3_server", "s3_client", "s3_bucket", "S3_ENV"]
+__all__ = ["s3_server", "s3_client", "s3_bucket", "S3_ENV", "moto_server"]
 
 S3_ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
 
@@ -30,11 +33,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def s3_server():
-    """The endpoint URL of a moto S3 server, with the AWS environment pointing at it."""
-    pytest.importorskip("s3fs")
-    pytest.importorskip("moto.server")
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """Start ``moto_server`` on a free loopback port and point the AWS environment at it;
+    yields the endpoint URL, and stops the server and restores the environment after."""
     port = _free_port()
     endpoint = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
@@ -48,7 +50,7 @@ def s3_server():
         except OSError:
             if server.poll() is not None or time.monotonic() > deadline:
                 server.kill()
-                pytest.fail(f"moto_server did not start on {endpoint}")
+                raise RuntimeError(f"moto_server did not start on {endpoint}") from None
             time.sleep(0.2)
     saved = {k: os.environ.get(k) for k in S3_ENV}
     os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing-key",
@@ -66,6 +68,15 @@ def s3_server():
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The endpoint URL of a moto S3 server, with the AWS environment pointing at it."""
+    pytest.importorskip("s3fs")
+    pytest.importorskip("moto.server")
+    with moto_server() as endpoint:
+        yield endpoint
 
 
 @pytest.fixture(scope="session")

@@ -169,3 +169,18 @@ def test_known_item_set_is_built_from_installed_text_with_one_answer_per_query()
     assert tune and test and not tune & test and tune | test == set(kis.queries)
     again = build_known_item_set()  # the same installation gives the same set
     assert again.queries == kis.queries and again.docs == kis.docs
+
+
+@pytest.mark.model
+def test_shared_benchmark_runs_against_its_own_engines_with_raw_limits(tmp_path):
+    from benchmarks.bench_shared import main
+
+    doc = main(["--repeat", "2", "--out", str(tmp_path / "shared.md")])
+    ops = doc["operations"]
+    assert list(ops) == ["put 1 KiB", "get 1 KiB", "list 50", "query k=5", "event wake-up"]
+    for figures in ops.values():
+        assert figures["raw_limit_ms"] == pytest.approx(sum(figures["raw_parts_ms"].values()),
+                                                        abs=0.01)
+        assert figures["shared_over_raw"] > 0 and figures["shared_over_embedded"] > 0
+    assert "shared/raw" in (tmp_path / "shared.md").read_text()
+    assert json.loads((tmp_path / "shared.json").read_text()) == doc

@@ -2,64 +2,19 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
 
+from chroma_fixtures import _free_port, chroma_server  # noqa: F401  (fixture)
 from index_fixtures import DATA, embedder  # noqa: F401  (fixture)
 from notebook_artifacts import ArtifactStore
 
 pytestmark = pytest.mark.model
 
-CHROMA = shutil.which("chroma") or str(Path(sys.executable).with_name("chroma"))
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture
-def chroma_server(tmp_path):
-    if not os.path.exists(CHROMA):
-        pytest.skip("the `chroma` CLI is not installed (pip install chromadb)")
-    port = _free_port()
-    log = open(tmp_path / "chroma.log", "w")
-    proc = subprocess.Popen([CHROMA, "run", "--path", str(tmp_path / "chroma-data"),
-                             "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    import chromadb
-
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            chromadb.HttpClient(host="127.0.0.1", port=port).heartbeat()
-            break
-        except Exception:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("chroma server did not start: "
-                                   + (tmp_path / "chroma.log").read_text()[-2000:])
-            time.sleep(0.2)
-    yield url, port
-    proc.terminate()
-    try:
-        proc.wait(15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
 
 def test_index_and_query_through_a_chroma_server(tmp_path, chroma_server, embedder):
-    url, port = chroma_server
+    url, port = chroma_server.url, chroma_server.port
     store = ArtifactStore(tmp_path / "store", index_url=url)
     try:
         a = store.put(DATA / "project_notes.md")
@@ -104,3 +59,12 @@ def test_unreachable_server_gives_a_clear_error(tmp_path, embedder):
 
     with pytest.raises(IndexUnavailableError, match="cannot reach the Chroma server"):
         ChromaVectors(url=f"http://127.0.0.1:{_free_port()}", name="na-test-384")
+
+
+def test_index_url_from_the_environment(tmp_path, monkeypatch):
+    url = f"http://127.0.0.1:{_free_port()}"
+    monkeypatch.setenv("NOTEBOOK_ARTIFACTS_INDEX_URL", url)
+    with ArtifactStore(tmp_path / "s", index=False) as s:
+        assert s.index_url == url
+    with ArtifactStore(tmp_path / "s", index=False, index_url="http://other:8000") as s:
+        assert s.index_url == "http://other:8000"

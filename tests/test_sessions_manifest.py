@@ -113,3 +113,29 @@ def test_manifest_missed_by_a_killed_writer_is_rewritten_on_open(tmp_path):
         fresh = json.loads(manifest_path(root, "default", "s1").read_text())
         assert [e["name"] for e in fresh["attachments"]] == ["a.txt", "b.txt"]
         assert s.fsck().ok
+
+
+def test_shared_store_manifests_name_the_object_and_follow_other_machines(
+        tmp_path, pg_url, s3_bucket, s3_client):
+    """On PostgreSQL + S3 each machine keeps its own manifest copy: ``storage`` is the
+    object's URL (not a path under a root where the content never is), a copy another
+    machine's writes left behind is rebuilt when read, and fsck finds nothing wrong."""
+    from notebook_artifacts import ArtifactStore
+
+    blobs = f"s3://{s3_bucket}/team"
+    with ArtifactStore(tmp_path / "a", index=False, catalog=pg_url, blobs=blobs) as a, \
+            ArtifactStore(tmp_path / "b", index=False, catalog=pg_url, blobs=blobs) as b:
+        art = a.put("alpha", "a.txt", session_id="s1", source="upload")
+        entry = _manifest(a, "s1")["attachments"][0]
+        assert entry["storage"] == f"{blobs}/sha256/{art.sha256[:2]}/{art.sha256}"
+        s3_client.head_object(Bucket=s3_bucket, Key=entry["storage"].split("/", 3)[3])
+        assert not (a.root / "blobs" / "sha256").exists()
+        assert [e["artifact_id"] for e in b.manifest("s1")["attachments"]] == [art.artifact_id]
+        second = a.put("beta", "b.txt", session_id="s1")
+        # b's copy on disk lags behind a's write until b reads it
+        assert len(_manifest(b, "s1")["attachments"]) == 1
+        assert [e["artifact_id"] for e in b.manifest("s1")["attachments"]] == [
+            art.artifact_id, second.artifact_id]
+        assert _manifest(b, "s1") == b.manifest("s1")
+        a.put("gamma", "c.txt", session_id="s1")
+        assert b.fsck().ok and a.fsck().ok

@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import IndexUnavailableError, InvalidInputError
 
-__all__ = ["IndexLock", "ChromaVectors", "collection_name"]
+__all__ = ["IndexLock", "ChromaVectors", "collection_name", "copy_collections"]
 
 
 def collection_name(model_id: str, dim: int) -> str:
@@ -70,35 +70,40 @@ class IndexLock:
             self._fd = None
 
 
+def open_client(path: str | Path | None = None, url: str | None = None) -> Any:
+    """A Chroma client: of the server at ``url`` (checked with a heartbeat), else of the
+    embedded directory ``path``."""
+    try:
+        import chromadb
+        from chromadb.config import Settings
+    except ImportError as exc:
+        raise IndexUnavailableError(
+            "the vector index needs chromadb: pip install 'notebook-artifacts[index]'") from exc
+    settings = Settings(anonymized_telemetry=False, allow_reset=False)
+    if not url:
+        Path(path).mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    parsed = urlparse(url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise InvalidInputError(f"index_url must look like http://host:port, got {url!r}")
+    try:
+        client = chromadb.HttpClient(
+            host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+            ssl=parsed.scheme == "https", settings=settings)
+        client.heartbeat()
+    except Exception as exc:
+        raise IndexUnavailableError(
+            f"cannot reach the Chroma server at {url}: {exc}; start it with "
+            "`chroma run --path DIR --host HOST --port PORT`") from exc
+    return client
+
+
 class ChromaVectors:
     """One Chroma collection: ``upsert``/``delete``/``query`` with explicit embeddings."""
 
     def __init__(self, path: str | Path | None = None, *, url: str | None = None,
                  name: str) -> None:
-        try:
-            import chromadb
-            from chromadb.config import Settings
-        except ImportError as exc:
-            raise IndexUnavailableError(
-                "the vector index needs chromadb: pip install 'notebook-artifacts[index]'") from exc
-        settings = Settings(anonymized_telemetry=False, allow_reset=False)
-        if url:
-            parsed = urlparse(url)
-            if parsed.scheme not in ("http", "https") or not parsed.hostname:
-                raise InvalidInputError(
-                    f"index_url must look like http://host:port, got {url!r}")
-            try:
-                self.client = chromadb.HttpClient(
-                    host=parsed.hostname, port=parsed.port or (443 if parsed.scheme == "https" else 8000),
-                    ssl=parsed.scheme == "https", settings=settings)
-                self.client.heartbeat()
-            except Exception as exc:
-                raise IndexUnavailableError(
-                    f"cannot reach the Chroma server at {url}: {exc}; start it with "
-                    "`chroma run --path DIR --host HOST --port PORT`") from exc
-        else:
-            Path(path).mkdir(parents=True, exist_ok=True)
-            self.client = chromadb.PersistentClient(path=str(path), settings=settings)
+        self.client = open_client(path, url)
         self.name = name
         self.collection = self.client.get_or_create_collection(
             name=name, metadata={"hnsw:space": "cosine"}, embedding_function=None)
@@ -143,3 +148,56 @@ class ChromaVectors:
                 close()
             except Exception:  # pragma: no cover - closing must never fail a store's close
                 pass
+
+
+#: vectors read and written per request when copying a collection
+COPY_PAGE = 1000
+
+
+def copy_collections(path: str | Path, url: str) -> dict[str, int]:
+    """Copy every collection of the embedded Chroma directory ``path`` to the Chroma server
+    at ``url`` (ids, vectors and metadata as they are: nothing is embedded again), then
+    verify that the server holds each vector exactly; returns the vectors per collection.
+
+    The caller holds the index lock (no other process may have ``path`` open). Copying into a
+    collection that already exists upserts: running it again converges.
+    """
+    src_client = open_client(path)
+    try:
+        names = sorted(c if isinstance(c, str) else c.name for c in src_client.list_collections())
+        copied: dict[str, int] = {}
+        for name in names:
+            src = src_client.get_collection(name, embedding_function=None)
+            dst = ChromaVectors(url=url, name=name)
+            try:
+                for offset in range(0, src.count(), COPY_PAGE):
+                    page = src.get(limit=COPY_PAGE, offset=offset,
+                                   include=["embeddings", "metadatas"])
+                    if page["ids"]:
+                        dst.upsert(page["ids"], page["embeddings"], page["metadatas"])
+                copied[name] = _verify_copy(src, dst.collection, name, url)
+            finally:
+                dst.close()
+        return copied
+    finally:
+        close = getattr(src_client, "close", None)
+        if close is not None:
+            close()
+
+
+def _verify_copy(src: Any, dst: Any, name: str, url: str) -> int:
+    from ..errors import IntegrityError
+
+    total = src.count()
+    if dst.count() < total:
+        raise IntegrityError(f"vector copy check failed: collection {name} has {total} vectors "
+                             f"here, {dst.count()} on {url}; run migrate again")
+    for offset in range(0, total, COPY_PAGE):
+        want = src.get(limit=COPY_PAGE, offset=offset, include=["embeddings", "metadatas"])
+        got = dst.get(ids=list(want["ids"]), include=["embeddings", "metadatas"])
+        have = {i: (e, m) for i, e, m in zip(got["ids"], got["embeddings"], got["metadatas"])}
+        for i, e, m in zip(want["ids"], want["embeddings"], want["metadatas"]):
+            if i not in have or have[i][1] != m or not np.allclose(have[i][0], e, atol=1e-6):
+                raise IntegrityError(f"vector copy check failed: {i} of collection {name} "
+                                     f"differs on {url}; run migrate again")
+    return total

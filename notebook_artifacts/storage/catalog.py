@@ -676,6 +676,12 @@ class Catalog:
         info = dict(srow) if srow else {}
         return int(info.get("manifest_gen", 0)), rows, info
 
+    def manifest_generation(self, namespace: str, session_id: str) -> int:
+        """How many changes the session has seen (what an up-to-date manifest records)."""
+        rows = self._query("SELECT manifest_gen FROM sessions WHERE namespace=? AND session_id=?",
+                           (namespace, session_id))
+        return int(rows[0][0]) if rows else 0
+
     def mark_manifest_synced(self, namespace: str, session_id: str, gen: int) -> None:
         with self.write(notify=False) as c:
             c.execute(
@@ -799,18 +805,24 @@ class Catalog:
         Embedded, one process indexes at a time (it holds the index lock), so this is
         :meth:`pending_index_jobs`. On a shared catalog each returned version is claimed for
         :data:`CLAIM_SECONDS` (rows taken ``FOR UPDATE SKIP LOCKED``): concurrent workers on
-        any machine get disjoint jobs, and a crashed worker's claims lapse.
+        any machine get disjoint jobs. A claim is recorded as ``<client id>/<worker>``; one
+        whose client has no connection to the server any more (the claimer was killed) is
+        taken over at once, and any other lapses after :data:`CLAIM_SECONDS`.
         """
         if not self.shared:
             return self.pending_index_jobs(limit)
+        claimer = f"{self.db.client_id}/{worker}"
         with self.db.transaction() as c:
             rows = c.execute(
                 "UPDATE artifact_versions SET index_claimed_by=?, index_claim_until=? "
                 "WHERE artifact_id IN (SELECT artifact_id FROM artifact_versions "
                 "  WHERE status='pending' AND is_expired=0 AND (index_claim_until IS NULL "
-                "  OR index_claim_until<? OR index_claimed_by=?) "
+                "  OR index_claim_until<? OR index_claimed_by=? "
+                "  OR split_part(index_claimed_by, '/', 1) NOT IN "
+                "    (SELECT application_name FROM pg_stat_activity WHERE application_name "
+                "     IS NOT NULL)) "
                 "  ORDER BY seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
-                (worker, now + CLAIM_SECONDS, now, worker, limit)).fetchall()
+                (claimer, now + CLAIM_SECONDS, now, claimer, limit)).fetchall()
         return [self.to_artifact(r) for r in sorted(rows, key=lambda r: r["seq"])]
 
     def release_index_claim(self, artifact_id: str) -> None:

@@ -84,18 +84,23 @@ def check(root: Path, catalog: Catalog, blobs: Blobs, *, repair: bool = False,
 
     for s in catalog.sessions(None):
         ns, sid = s["namespace"], s["session_id"]
-        want = {r["artifact_id"] for r in catalog.session_rows(ns, sid)}
         mpath = manifest_path(root, ns, sid)
+        if catalog.shared and not mpath.exists():
+            continue  # this machine has no copy yet (written when read: ArtifactStore.manifest)
+        want = {r["artifact_id"] for r in catalog.session_rows(ns, sid)}
         try:
             doc = json.loads(mpath.read_text(encoding="utf-8"))
             have = {e["artifact_id"] for e in doc.get("attachments", [])}
+            # on a shared catalog this machine's copy may lag behind another machine's writes
+            # (it is rebuilt when read): only a copy claiming to be current must match
+            lagging = catalog.shared and doc.get("generation") != catalog.manifest_generation(ns, sid)
         except (FileNotFoundError, ValueError, KeyError, TypeError, AttributeError):
-            have = None
-        if have != want:
+            have, lagging = None, False
+        if have != want and not lagging:
             prob = Problem("manifest", f"manifest of session {sid!r} ({ns}) is out of date",
                            path=str(mpath))
             if repair:
-                write_manifest(root, catalog, ns, sid)
+                write_manifest(root, catalog, ns, sid, blobs)
                 prob.repaired = True
             problems.append(prob)
 

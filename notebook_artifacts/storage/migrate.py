@@ -1,10 +1,13 @@
-"""Copy an embedded catalog (SQLite) into a shared one (PostgreSQL), then verify the copy.
+"""Copy an embedded catalog (SQLite) into a shared one (PostgreSQL), and local blobs to
+object storage, then verify the copies.
 
 Everything goes in one transaction on the target, so a failed copy leaves it as it was:
 the catalog's tables (lineages, versions with their ``seq``, sessions, events with their
 cursors, blob pins, meta) and the tables other components registered (the index's chunks,
 cached vectors, sources and state: nothing is embedded again). The target must be empty.
 Verification re-reads both sides: every row of every table, compared as values.
+Blobs (:func:`copy_blobs`) are uploaded under their digest, so copying again converges; the
+check then reads every referenced blob back from the target and hashes it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import IntegrityError, InvalidInputError
+from .blobs import Blobs
 from .catalog import Catalog
 from .events import notify
 
-__all__ = ["CATALOG_TABLES", "TableCopy", "MigrationReport", "migrate_catalog"]
+__all__ = ["CATALOG_TABLES", "TableCopy", "MigrationReport", "migrate_catalog", "copy_blobs"]
 
 #: copied in this order (sessions after versions: the target's triggers then find no session
 #: to bump, and the copied generations stay as they were)
@@ -127,3 +131,28 @@ def _verify(src: Catalog, dst: Catalog, copies: Sequence[TableCopy]) -> None:
                     f"migration check failed on table {copy.name}: {len(want)} rows in the source, "
                     f"{len(got)} in the target, first difference at row {bad}; the target "
                     "transaction committed, so drop that database and run migrate again")
+
+
+def copy_blobs(src: Blobs, dst: Blobs, referenced: set[str]) -> tuple[int, int]:
+    """Copy every blob of ``src`` to ``dst`` (skipping those already there with the same
+    size), then check each ``referenced`` digest on ``dst`` by reading and hashing it;
+    returns ``(blobs uploaded, bytes uploaded)``. Nothing is removed from ``src``."""
+    uploaded = nbytes = 0
+    for entry in src.iter_blobs():
+        digest = entry.digest
+        if digest is None or dst.size(digest) == src.size(digest):
+            continue
+        with src.open(digest) as f:  # checked against its digest as it is read
+            staged = dst.stage_stream(f)
+        try:
+            dst.commit(staged)
+        finally:
+            dst.discard(staged)
+        uploaded += 1
+        nbytes += staged.size
+    for digest in sorted(referenced):
+        if not dst.verify(digest):
+            raise IntegrityError(
+                f"blob copy check failed: {digest[:12]}... is missing or differs at "
+                f"{dst.location(digest)}; run migrate again (copied blobs are kept)")
+    return uploaded, nbytes

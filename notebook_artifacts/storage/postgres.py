@@ -10,13 +10,17 @@ The tables are those of the SQLite catalog, created from the same statements
   commit out of order and a reader would skip an event that commits late);
 - each write sends ``NOTIFY`` (delivered at commit) and a watcher ``LISTEN``\\ s, so a
   long-poll, a WebSocket or a widget feed on another machine wakes within milliseconds;
-- index jobs are claimed row by row with ``FOR UPDATE SKIP LOCKED``.
+- index jobs are claimed row by row with ``FOR UPDATE SKIP LOCKED``; every connection of one
+  pool carries the pool's :attr:`PostgresDB.client_id` as its ``application_name``, so a
+  claim whose claimer has no connection left (a killed process, a lost machine) is taken
+  over at once instead of when its lease runs out.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import secrets
 import threading
 import time
 import weakref
@@ -155,6 +159,9 @@ class PostgresDB:
             ) from None
         self.url = url
         self.location = redact_url(url)
+        #: this pool's name on the server (``application_name`` of each of its connections):
+        #: while it is listed in ``pg_stat_activity`` the process holding it lives
+        self.client_id = f"notebook-artifacts-{secrets.token_hex(8)}"
         self._psycopg = psycopg
         try:  # one plain connection first: fails fast, with the server's own reason
             psycopg.connect(url, connect_timeout=int(CONNECT_TIMEOUT)).close()
@@ -167,7 +174,8 @@ class PostgresDB:
         # before it is handed out, and replaced if broken; busy connections skip the round trip
         self.pool = ConnectionPool(
             url, min_size=min_size, max_size=max_size, open=False, name="notebook-artifacts",
-            kwargs={"autocommit": False, "row_factory": _row_factory},
+            kwargs={"autocommit": False, "row_factory": _row_factory,
+                    "application_name": self.client_id},
             check=_check_if_idle, reset=_mark_returned, timeout=CONNECT_TIMEOUT,
         )
         try:
@@ -241,7 +249,8 @@ class _PgFeed:
 
     def _listen(self) -> Any:
         if self._conn is None or self._conn.closed:
-            self._conn = self.db._psycopg.connect(self.db.url, autocommit=True)
+            self._conn = self.db._psycopg.connect(self.db.url, autocommit=True,
+                                                  application_name=self.db.client_id)
             self._conn.execute(f"LISTEN {CHANNEL}")
         return self._conn
 

@@ -8,6 +8,11 @@ size, sha256, source, workspace_path, storage``) plus ``artifact_id``, ``version
 The catalog counts changes per session (``manifest_gen``, bumped by triggers in the same
 transaction as the change) and records what the file reflects (``synced_gen``); a store
 opening the root rewrites any manifest a killed writer left behind.
+
+On a shared catalog each machine keeps its own copy under its own ``root``: the file records
+the ``generation`` it reflects, and :meth:`ArtifactStore.manifest` rebuilds a copy that
+another machine's writes left behind. ``storage`` is where the content is: the path under
+``root`` for local blobs, the object's URL (``s3://bucket/prefix/sha256/..``) otherwise.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from .blobs import Blobs, BlobStore
 from .catalog import Catalog
 from .export import workspace_arcname
 from .ttl import iso_utc
@@ -46,7 +52,14 @@ def manifest_path(root: Path, namespace: str, session_id: str) -> Path:
     return session_dir(root, namespace, session_id) / MANIFEST_NAME
 
 
-def _entry(r: Any) -> dict[str, Any]:
+def _storage(blobs: Blobs | None) -> Any:
+    """``sha256 -> storage`` field: relative to ``root`` on local files, else the URL."""
+    if blobs is None or isinstance(blobs, BlobStore):
+        return lambda sha: f"blobs/sha256/{sha[:2]}/{sha}"
+    return blobs.location
+
+
+def _entry(r: Any, storage: Any) -> dict[str, Any]:
     aid = r["artifact_id"]
     sha = r["sha256"]
     return {
@@ -61,13 +74,15 @@ def _entry(r: Any) -> dict[str, Any]:
         "source": r["source"] or "python",
         "workspace_path": r["workspace_path"] or (
             workspace_arcname(r["name"], r["source"]) if r["source"] == "upload" else None),
-        "storage": f"blobs/sha256/{sha[:2]}/{sha}",
+        "storage": storage(sha),
         "created_at": r["created_at"],
     }
 
 
-def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str) -> Path:
-    """Rebuild one session's manifest from the catalog and replace the file atomically."""
+def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str,
+                   blobs: Blobs | None = None) -> Path:
+    """Rebuild one session's manifest from the catalog and replace the file atomically
+    (``blobs``: where the content lives, for the ``storage`` field; None: under ``root``)."""
     path = manifest_path(root, namespace, session_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.parent / ".manifest.lock"
@@ -75,12 +90,14 @@ def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
             gen, rows, info = catalog.session_snapshot(namespace, session_id)
+            storage = _storage(blobs)
             doc = {
                 "session_id": session_id,
                 "namespace": namespace,
                 "closed_at": info.get("closed_at"),
                 "updated_at": iso_utc(time.time()),
-                "attachments": [_entry(r) for r in rows],
+                "generation": gen,
+                "attachments": [_entry(r, storage) for r in rows],
             }
             tmp = path.with_name(f".{MANIFEST_NAME}.{os.getpid()}.tmp")
             with open(tmp, "w", encoding="utf-8") as f:
