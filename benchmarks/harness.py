@@ -81,11 +81,15 @@ def _child(spec: dict, timeout: float, threads: int | None = None) -> dict:
 
 def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, groups=GROUPS,
         in_process: bool = False, workdir: Path | None = None, keep: bool = False,
-        pyspy: bool = False, threads: int | None = None, log=print) -> dict:
+        pyspy: bool = False, threads: int | None = None, long_docs: int | None = None,
+        log=print) -> dict:
     """Run the benchmark and write results.{json,md} and the plots into ``out``."""
     cfg = dict(SCALES[scale], scale=scale, small_size=1024, edit_fraction=0.01, quality_k=30,
                torch_threads=threads or "default",
                modes={"ours": [None, "dense", "keyword"]})
+    if long_docs is not None:
+        cfg["long_docs"] = long_docs
+    cfg["groups"] = list(groups)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     own_tmp = workdir is None
@@ -95,7 +99,9 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
     try:
         log(f"[bench] scale={scale} workdir={work}")
         corpus = build_corpus(work / "corpus", cfg["target_chunks"])
-        large = write_large_file(work / "large.bin", cfg["large_mb"] << 20)
+        large = work / "large.bin"
+        if "put_large" in groups:
+            write_large_file(large, cfg["large_mb"] << 20)
         log(f"[bench] corpus: {len(corpus.files)} documents, {corpus.total_chars:,} chars, "
             f"{len(corpus.eval_set.queries)} eval queries ({corpus.eval_set.source})")
         long_docs = work / "long-docs"
@@ -190,6 +196,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--in-process", action="store_true", help="run systems in this process (no isolation)")
     ap.add_argument("--profile", action="store_true", help="record notebook-artifacts with py-spy")
     ap.add_argument("--threads", type=int, help="OMP/torch threads for every system (default: torch's own)")
+    ap.add_argument("--long-docs", type=int, help="documents for the long_ingest group (default: "
+                    "the scale's, 300 at full scale)")
     args = ap.parse_args(argv)
     scale = args.scale or ("quick" if args.quick else "full")
     systems = [s for s in args.systems.split(",") if s]
@@ -198,5 +206,6 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown system or group: {', '.join(bad)}")
     run(scale, args.out, systems=systems, groups=groups, in_process=args.in_process,
-        workdir=args.workdir, keep=args.keep, pyspy=args.profile, threads=args.threads)
+        workdir=args.workdir, keep=args.keep, pyspy=args.profile, threads=args.threads,
+        long_docs=args.long_docs)
     return 0

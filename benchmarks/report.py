@@ -263,9 +263,21 @@ def _threads(cfg: dict) -> int | None:
 
 
 def _reproduce_cmd(meta: dict, cfg: dict) -> str:
+    from .harness import SCALES
+    from .workloads import GROUPS
+
     threads = _threads(cfg)
-    return ("python -m benchmarks" + (" --quick" if meta["scale"] == "quick" else "")
-            + (f" --threads {threads}" if threads is not None else ""))
+    scale = meta["scale"]
+    groups = cfg.get("groups") or list(GROUPS)
+    long_docs = cfg.get("long_docs", SCALES.get(scale, {}).get("long_docs"))
+    return ("python -m benchmarks" + (" --quick" if scale == "quick" else "")
+            + (f" --scale {scale}" if scale not in ("quick", "full") else "")
+            + (f" --threads {threads}" if threads is not None else "")
+            + (f" --groups {','.join(groups)}" if list(groups) != list(GROUPS) else "")
+            + (f" --systems {','.join(meta['systems'])}"
+               if list(meta["systems"]) != list(SYSTEM_LABELS) else "")
+            + (f" --long-docs {long_docs}" if "long_ingest" in groups
+               and long_docs != SCALES.get(scale, {}).get("long_docs") else ""))
 
 
 def write_report(doc: dict, out: Path) -> list[dict]:
