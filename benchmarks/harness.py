@@ -36,7 +36,7 @@ SCALES = {
               "long_docs": 40},
     # tiny: the smoke test (judges only the first 16 eval queries)
     "tiny": {"large_mb": 2, "small_count": 20, "target_chunks": 12, "query_count": 5,
-             "quality_queries": 16, "long_docs": 3},
+             "quality_queries": 16, "long_docs": 2, "long_docs_smallest": True},
 }
 
 
@@ -106,7 +106,8 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
             f"{len(corpus.eval_set.queries)} eval queries ({corpus.eval_set.source})")
         long_docs = work / "long-docs"
         if "long_ingest" in groups:
-            n_long = len(write_long_docs(long_docs, cfg["long_docs"]))
+            n_long = len(write_long_docs(long_docs, cfg["long_docs"],
+                                         smallest=cfg.get("long_docs_smallest", False)))
             log(f"[bench] long documents: {n_long} ({sum(p.stat().st_size for p in long_docs.iterdir()) / 1024:,.0f} KB)")
         results: dict = {g: {} for g in groups}
         for group in groups:

@@ -148,8 +148,9 @@ def _cut(text: str) -> str:
     return (head[:brk] if brk > MIN_BYTES else head).rstrip() + "\n"
 
 
-def build_long_docs(count: int | None = 300) -> dict[str, str]:
-    """``file name -> text`` of up to ``count`` long documents (None: the whole pool)."""
+def build_long_docs(count: int | None = 300, *, smallest: bool = False) -> dict[str, str]:
+    """``file name -> text`` of up to ``count`` long documents (None: the whole pool);
+    ``smallest``: the ``count`` shortest instead of a sample (a smoke test's few)."""
     pool: dict[str, str] = {}
     seen: set[str] = set()
     for source in (_stdlib_pages(), _package_pages(), _reference_pages()):
@@ -160,15 +161,19 @@ def build_long_docs(count: int | None = 300) -> dict[str, str]:
                 continue
             seen.add(digest)
             pool[name] = text
-    names = sorted(pool, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:count]
+    if smallest:
+        names = sorted(pool, key=lambda n: (len(pool[n].encode("utf-8")), n))[:count]
+    else:
+        names = sorted(pool, key=lambda n: hashlib.sha256(n.encode()).hexdigest())[:count]
     return {n: pool[n] for n in sorted(names)}
 
 
-def write_long_docs(folder: Path, count: int | None = 300) -> list[Path]:
+def write_long_docs(folder: Path, count: int | None = 300, *, smallest: bool = False
+                    ) -> list[Path]:
     """Write :func:`build_long_docs` into ``folder`` (created); returns the paths."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in build_long_docs(count).items():
+    for name, text in build_long_docs(count, smallest=smallest).items():
         path = folder / name
         path.write_text(text, encoding="utf-8")
         paths.append(path)
