@@ -31,9 +31,9 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 SCALES = {
     # large file bytes, small puts, chunks of text to ingest, timed queries, long documents
     "full": {"large_mb": 256, "small_count": 1000, "target_chunks": 2000, "query_count": 100,
-             "long_docs": 300},
+             "long_docs": 100},
     "quick": {"large_mb": 64, "small_count": 1000, "target_chunks": 120, "query_count": 30,
-              "long_docs": 40},
+              "long_docs": 10},
     # tiny: the smoke test (judges only the first 16 eval queries)
     "tiny": {"large_mb": 2, "small_count": 20, "target_chunks": 12, "query_count": 5,
              "quality_queries": 16, "long_docs": 2, "long_docs_smallest": True},
@@ -198,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", action="store_true", help="record notebook-artifacts with py-spy")
     ap.add_argument("--threads", type=int, help="OMP/torch threads for every system (default: torch's own)")
     ap.add_argument("--long-docs", type=int, help="documents for the long_ingest group (default: "
-                    "the scale's, 300 at full scale)")
+                    "the scale's: 100 full, 10 quick, 2 tiny; the pool holds about 300)")
     args = ap.parse_args(argv)
     scale = args.scale or ("quick" if args.quick else "full")
     systems = [s for s in args.systems.split(",") if s]

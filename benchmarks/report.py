@@ -68,6 +68,8 @@ def summary_rows(doc: dict) -> list[dict]:
         if group not in res:
             continue
         values = {s: _get(res, group, s, *path) for s in systems}
+        if group == "long_ingest" and "raw" not in values:  # ours' own forward pass
+            values["raw"] = _get(res, group, "raw", *path)
         if path[0] == "query" and values.get("raw") is None:
             values["raw"] = None
         if all(v is None for v in values.values()):
