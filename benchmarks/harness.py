@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from .corpus import build_corpus, write_large_file
+from .long_docs import write_long_docs
 from .systems import SYSTEMS, SYSTEM_LABELS, _CLASSES
 from .workloads import GROUPS, run_group, supports
 
@@ -28,12 +29,14 @@ __all__ = ["SCALES", "run", "main"]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
 SCALES = {
-    # large file bytes, small puts, chunks of text to ingest, timed queries
-    "full": {"large_mb": 256, "small_count": 1000, "target_chunks": 2000, "query_count": 100},
-    "quick": {"large_mb": 64, "small_count": 1000, "target_chunks": 120, "query_count": 30},
+    # large file bytes, small puts, chunks of text to ingest, timed queries, long documents
+    "full": {"large_mb": 256, "small_count": 1000, "target_chunks": 2000, "query_count": 100,
+             "long_docs": 100},
+    "quick": {"large_mb": 64, "small_count": 1000, "target_chunks": 120, "query_count": 30,
+              "long_docs": 10},
     # tiny: the smoke test (judges only the first 16 eval queries)
     "tiny": {"large_mb": 2, "small_count": 20, "target_chunks": 12, "query_count": 5,
-             "quality_queries": 16},
+             "quality_queries": 16, "long_docs": 2, "long_docs_smallest": True},
 }
 
 
@@ -78,11 +81,15 @@ def _child(spec: dict, timeout: float, threads: int | None = None) -> dict:
 
 def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, groups=GROUPS,
         in_process: bool = False, workdir: Path | None = None, keep: bool = False,
-        pyspy: bool = False, threads: int | None = None, log=print) -> dict:
+        pyspy: bool = False, threads: int | None = None, long_docs: int | None = None,
+        log=print) -> dict:
     """Run the benchmark and write results.{json,md} and the plots into ``out``."""
     cfg = dict(SCALES[scale], scale=scale, small_size=1024, edit_fraction=0.01, quality_k=30,
                torch_threads=threads or "default",
                modes={"ours": [None, "dense", "keyword"]})
+    if long_docs is not None:
+        cfg["long_docs"] = long_docs
+    cfg["groups"] = list(groups)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     own_tmp = workdir is None
@@ -92,9 +99,16 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
     try:
         log(f"[bench] scale={scale} workdir={work}")
         corpus = build_corpus(work / "corpus", cfg["target_chunks"])
-        large = write_large_file(work / "large.bin", cfg["large_mb"] << 20)
+        large = work / "large.bin"
+        if "put_large" in groups:
+            write_large_file(large, cfg["large_mb"] << 20)
         log(f"[bench] corpus: {len(corpus.files)} documents, {corpus.total_chars:,} chars, "
             f"{len(corpus.eval_set.queries)} eval queries ({corpus.eval_set.source})")
+        long_docs = work / "long-docs"
+        if "long_ingest" in groups:
+            n_long = len(write_long_docs(long_docs, cfg["long_docs"],
+                                         smallest=cfg.get("long_docs_smallest", False)))
+            log(f"[bench] long documents: {n_long} ({sum(p.stat().st_size for p in long_docs.iterdir()) / 1024:,.0f} KB)")
         results: dict = {g: {} for g in groups}
         for group in groups:
             for name in (systems if group != "query" else ["all"]):
@@ -110,7 +124,7 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
                 else:
                     spec = dict(cfg, system=name, group=group, workdir=str(work / f"{group}-{name}"),
                                 corpus=str(corpus.root), large_file=str(large),
-                                eval_set=asdict(corpus.eval_set))
+                                eval_set=asdict(corpus.eval_set), long_docs_dir=str(long_docs))
                 if pyspy and name == "ours" and not in_process:
                     spec["pyspy"] = str(work / f"profile-{group}-ours.raw")
                 t = time.time()
@@ -129,6 +143,10 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
                     results[group] = {s: dict(v, loadavg_1m=load) for s, v in res["systems"].items()}
                 else:
                     results[group][name] = dict(res, loadavg_1m=load)
+                if group == "long_ingest" and "forward_pass" in res:  # the raw limit: ours'
+                    # own forward pass over the very texts it embeds, timed in the same process
+                    results[group]["raw"] = {"ingest": dict(res["forward_pass"]),
+                                             "measured_in": name, "loadavg_1m": load}
                 log(f"[bench] {group:<10} {label} done in {time.time() - t:.1f} s"
                     + (f"  ERROR {res['error']}" if "error" in res else ""))
                 if group != "index" or "query" not in groups:  # the query group reopens them
@@ -179,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--in-process", action="store_true", help="run systems in this process (no isolation)")
     ap.add_argument("--profile", action="store_true", help="record notebook-artifacts with py-spy")
     ap.add_argument("--threads", type=int, help="OMP/torch threads for every system (default: torch's own)")
+    ap.add_argument("--long-docs", type=int, help="documents for the long_ingest group (default: "
+                    "the scale's: 100 full, 10 quick, 2 tiny; the pool holds about 300)")
     args = ap.parse_args(argv)
     scale = args.scale or ("quick" if args.quick else "full")
     systems = [s for s in args.systems.split(",") if s]
@@ -187,5 +207,6 @@ def main(argv: list[str] | None = None) -> int:
     if bad:
         ap.error(f"unknown system or group: {', '.join(bad)}")
     run(scale, args.out, systems=systems, groups=groups, in_process=args.in_process,
-        workdir=args.workdir, keep=args.keep, pyspy=args.profile, threads=args.threads)
+        workdir=args.workdir, keep=args.keep, pyspy=args.profile, threads=args.threads,
+        long_docs=args.long_docs)
     return 0

@@ -187,6 +187,39 @@ class Ours:
         self._put_all(corpus, corpus.files)
         return self._counts()
 
+    def ingest_files(self, paths: list[Path]) -> dict:
+        """Put these files (named by file name) and wait until they are indexed."""
+        for p in paths:
+            self.store.put(p, name=p.name)
+        self.store.wait_indexed()
+        return self._counts()
+
+    def chunk_texts(self, paths: list[Path]) -> list[str]:
+        """The texts the store embeds for these files (its own extraction and chunking)."""
+        from notebook_artifacts.index.chunk import chunk_document
+        from notebook_artifacts.index.extract import extract
+        from notebook_artifacts.storage.mime import guess_mime
+
+        emb = self.store._index().embedder
+        texts: list[str] = []
+        for p in paths:
+            data = p.read_bytes()
+            doc = extract(data, guess_mime(p.name, data[:8192]), p.name)
+            texts += [c.embed_text for c in chunk_document(doc, p.name, emb.token_offsets,
+                                                           emb.window)]
+        return texts
+
+    def embed_texts(self, texts: list[str]) -> None:
+        """The store's own forward pass alone (ONNX Runtime on CPU), no cache, no writes."""
+        self.store._index().embedder.encode(texts)
+
+    def token_stats(self, texts: list[str]) -> dict:
+        emb = self.store._index().embedder
+        lens = [len(o) + 2 for o in emb.token_offsets(texts)]  # + [CLS] and [SEP]
+        return {"tokens": sum(min(n, emb.window) for n in lens),
+                "mean_tokens": sum(lens) / max(1, len(lens)),
+                "over_window": sum(n > emb.window for n in lens)}
+
     def reingest(self, corpus: Corpus, edited: list[Path]) -> dict:
         """Re-run a sync over the whole folder (the work LangChain's index() script does):
         put each file whose sha256 differs from its latest version's, as the project's own
@@ -256,6 +289,11 @@ class LangChain:
         r = self.lc.index_folder(corpus.root)
         return {"chunks": r["num_chunks"], "embedded": r["num_added"] + r["num_updated"],
                 "deleted": r["num_deleted"]}
+
+    def ingest_files(self, paths: list[Path]) -> dict:
+        r = self.lc.index_files(paths)
+        return {"chunks": r["num_chunks"],
+                "embedded": r["num_added"] + r["num_updated"]}
 
     def reingest_changed(self, corpus: Corpus, edited: list[Path]) -> dict:
         """Index only the edited files (incremental cleanup replaces their old chunks)."""

@@ -19,12 +19,13 @@ from .systems import make_system
 
 __all__ = ["GROUPS", "run_group", "supports"]
 
-GROUPS = ("put_large", "small_puts", "index", "query")
+GROUPS = ("put_large", "small_puts", "index", "query", "long_ingest")
 _SUPPORT = {
     "put_large": ("put_file",),  # + put_file_again (content stored already), where offered
     "small_puts": ("put_small",),
     "index": ("ingest",),
     "query": ("reopen",),
+    "long_ingest": ("ingest_files",),
 }
 
 
@@ -169,6 +170,35 @@ def _index(system, spec: dict) -> dict:
     return out
 
 
+def _long_ingest(system, spec: dict) -> dict:
+    """Ingest the long-document corpus (``benchmarks.long_docs``). A system that can say which
+    texts it embeds (``chunk_texts``) also times its own forward pass over exactly those texts,
+    before and after the ingest (so both see the same machine load): ``vs_forward_pass`` is
+    forward pass / ingest, 1.00x = ingest costs no more than embedding its chunks."""
+    folder = Path(spec["long_docs_dir"])
+    paths = sorted(p for p in folder.iterdir() if p.is_file())
+    out: dict = {"documents": len(paths), "bytes": sum(p.stat().st_size for p in paths)}
+    seconds, _, mem = _timed(system.load)
+    out["load"] = {"seconds": seconds, **mem}
+    texts = system.chunk_texts(paths) if hasattr(system, "chunk_texts") else None
+    passes = []
+    if texts is not None:
+        out["chunk_texts"] = {"chunks": len(texts), **system.token_stats(texts)}
+        passes.append(_timed(system.embed_texts, texts))
+    seconds, info, mem = _timed(system.ingest_files, paths)
+    out["ingest"] = {"seconds": seconds, **info, **mem,
+                     "chunks_per_s": info.get("chunks", 0) / seconds}
+    if texts is not None:
+        passes.append(_timed(system.embed_texts, texts))
+        fwd = sum(p[0] for p in passes) / len(passes)
+        cpu = sum(p[2]["cpu_seconds"] for p in passes) / len(passes)
+        out["forward_pass"] = {"seconds": fwd, "cpu_seconds": cpu,
+                               "each_seconds": [p[0] for p in passes]}
+        out["vs_forward_pass"] = fwd / seconds
+        out["cpu_vs_forward_pass"] = cpu / out["ingest"]["cpu_seconds"]
+    return out
+
+
 def _query_interleaved(spec: dict) -> dict:
     """Query latency of every indexed system in ONE process, round-robin per query, so
     each system sees the same machine load (other work on a shared machine drifts)."""
@@ -203,7 +233,8 @@ def _query_interleaved(spec: dict) -> dict:
             for n in systems}
 
 
-_RUNNERS = {"put_large": _put_large, "small_puts": _small_puts, "index": _index}
+_RUNNERS = {"put_large": _put_large, "small_puts": _small_puts, "index": _index,
+            "long_ingest": _long_ingest}
 
 
 def run_group(spec: dict) -> dict:

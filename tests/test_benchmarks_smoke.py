@@ -66,7 +66,7 @@ def test_harness_tiny_run_writes_results(tmp_path):
     assert set(doc["meta"]["systems"]) == set(SYSTEMS)
     saved = json.loads((out / "results.json").read_text())
     res = saved["results"]
-    assert set(res) == {"put_large", "small_puts", "index", "query"}
+    assert set(res) == {"put_large", "small_puts", "index", "query", "long_ingest"}
     errors = {(g, s): v["error"] for g, d in res.items() for s, v in d.items() if "error" in v}
     assert not errors, errors
     # every system ran every workload it supports, on the same data
@@ -92,6 +92,15 @@ def test_harness_tiny_run_writes_results(tmp_path):
         assert v["ingest"]["peak_rss_mb"] > 0, s
     for s, v in res["query"].items():
         assert v["n"] == cfg["query_count"] and 0 < v["p50_ms"] <= v["p95_ms"], s
+    # long documents: ours against its own forward pass over the same chunk texts
+    assert set(res["long_ingest"]) == {"raw", "ours", "langchain"}
+    long = res["long_ingest"]["ours"]
+    assert long["documents"] == cfg["long_docs"] == res["long_ingest"]["langchain"]["documents"]
+    assert long["ingest"]["chunks"] == long["chunk_texts"]["chunks"] > 0  # the texts it embeds
+    assert long["chunk_texts"]["over_window"] == 0  # no chunk is cut off by the model's window
+    assert long["forward_pass"]["seconds"] > 0 and long["vs_forward_pass"] > 0
+    assert res["long_ingest"]["raw"]["ingest"]["seconds"] == long["forward_pass"]["seconds"]
+    assert res["long_ingest"]["langchain"]["ingest"]["chunks"] > 0
     ours = res["index"]["ours"]
     for key in ("load", "ingest", "reingest", "reingest_changed", "query", "quality"):
         assert key in ours
@@ -108,7 +117,8 @@ def test_harness_tiny_run_writes_results(tmp_path):
     assert set(rows) >= {
         "put large file: seconds", "small puts per second", "ingest document set: seconds",
         "re-ingest after editing 1% (re-run over whole folder): seconds",
-        "query latency p50, reopened, all systems interleaved", "nDCG@10"}
+        "query latency p50, reopened, all systems interleaved", "nDCG@10",
+        "ingest long documents: seconds"}
     for r in rows.values():
         assert r["values"]["ours"] is not None, r["metric"]
         if r["ours_vs_best_peer"] is not None:
@@ -153,6 +163,19 @@ def test_remote_benchmark_runs_against_a_served_store_and_writes_its_figures(tmp
     text = out.read_text()
     assert text.startswith("# RemoteStore against ArtifactStore") and "load average" in text
     assert "--large-mb 1" in text and lines[-1] in text
+
+
+def test_long_documents_are_man_page_sized_installed_text_and_deterministic():
+    from benchmarks.long_docs import MAX_BYTES, MIN_BYTES, build_long_docs
+
+    docs = build_long_docs(40)
+    assert len(docs) == 40
+    assert all(MIN_BYTES <= len(t.encode("utf-8")) <= MAX_BYTES for t in docs.values())
+    assert {n.split("-", 1)[0] for n in docs} == {"stdlib", "pkg", "ref"}  # all three sources
+    assert "pkg-notebook-artifacts.md" not in build_long_docs(None)  # never our own text
+    assert build_long_docs(40) == docs  # the same installation gives the same bytes
+    smaller = build_long_docs(10)
+    assert smaller.items() <= docs.items()  # a smaller set is a subset of a larger one
 
 
 def test_known_item_set_is_built_from_installed_text_with_one_answer_per_query():

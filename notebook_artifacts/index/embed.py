@@ -80,6 +80,9 @@ class Embedder:
     ``batch_size``: texts per forward pass; None: 32 on PyTorch, and on ONNX Runtime 1 (on up
     to 2 threads) or 4: small batches keep the activations in CPU cache and need no padding
     (320 chunks of 40-200 words on one thread: 7.3 s at batch 1, 9.5 s at 8, 12.6 s at 32).
+    Long chunks gain nothing from batching either: 161 chunks of 180 tokens on average from
+    ``benchmarks/long_docs.py``, sorted by token count, one thread: 60.7 ms of CPU per chunk at
+    batch 1, 60.0 at 4, 71.2 at 16 (the forward pass is compute-bound there).
     ``backend``: ``auto`` (default; ``$NOTEBOOK_ARTIFACTS_EMBED_BACKEND`` overrides it), ``onnx``
     (ONNX Runtime, failing if it cannot reproduce PyTorch's vectors) or ``torch``.
     """
