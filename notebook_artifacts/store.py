@@ -342,12 +342,13 @@ class ArtifactStore(ReadMethods):
                     "DataFrame, or put(text='...') with a str" if text is None else
                     f"text= takes a str, not {type(text).__name__}; pass other content as src")
             src = TextContent(text)
-        return self._put(
-            src, name, namespace=namespace, session_id=session_id, tags=tags, metadata=metadata,
-            description=description, ttl=ttl, pinned=pinned, source=source, source_tool=source_tool,
-            source_execution_id=source_execution_id, source_step_id=source_step_id,
-            artifact_type=artifact_type, mime_type=mime_type, file_name=file_name, index=index,
-        )
+        with self._catalog.writers.writing():  # the background indexer yields to puts
+            return self._put(
+                src, name, namespace=namespace, session_id=session_id, tags=tags, metadata=metadata,
+                description=description, ttl=ttl, pinned=pinned, source=source, source_tool=source_tool,
+                source_execution_id=source_execution_id, source_step_id=source_step_id,
+                artifact_type=artifact_type, mime_type=mime_type, file_name=file_name, index=index,
+            )
 
     def register_file(
         self, path: str | os.PathLike[str], name: str | None = None, *, namespace: str = "default",
@@ -365,10 +366,11 @@ class ArtifactStore(ReadMethods):
             raise NoSuchFileError(f"cannot register {os.fspath(path)!r}: no such file",
                                   os.fspath(path))
         V.validate_optional_text(workspace_path, "workspace_path", 4096)
-        return self._put(
-            p, name, namespace=namespace, session_id=session_id, source=source,
-            workspace_path=workspace_path or str(p.resolve()), **kwargs,
-        )
+        with self._catalog.writers.writing():
+            return self._put(
+                p, name, namespace=namespace, session_id=session_id, source=source,
+                workspace_path=workspace_path or str(p.resolve()), **kwargs,
+            )
 
     def _put(self, src: Any, name: str | None, *, namespace: str = "default",
              session_id: str | None = None, tags: Any = (), metadata: Any = None,

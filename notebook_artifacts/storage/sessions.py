@@ -7,7 +7,9 @@ size, sha256, source, workspace_path, storage``) plus ``artifact_id``, ``version
 (temp file, fsync, rename) under a file lock, so concurrent writers leave the newest state.
 The catalog counts changes per session (``manifest_gen``, bumped by triggers in the same
 transaction as the change) and records what the file reflects (``synced_gen``); a store
-opening the root rewrites any manifest a killed writer left behind.
+opening the root rewrites any manifest a killed writer left behind. A writer whose change a
+manifest written meanwhile already reflects does not write it again: many concurrent puts
+into one session (a server taking uploads) share one rewrite instead of queueing for one each.
 """
 
 from __future__ import annotations
@@ -67,13 +69,19 @@ def _entry(r: Any) -> dict[str, Any]:
 
 
 def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str) -> Path:
-    """Rebuild one session's manifest from the catalog and replace the file atomically."""
+    """Rebuild one session's manifest from the catalog and replace the file atomically, unless
+    a manifest written since this call began already reflects every change committed before it."""
     path = manifest_path(root, namespace, session_id)
+    want, synced = catalog.manifest_gens(namespace, session_id)  # every change committed so far
+    if synced >= want and path.exists():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.parent / ".manifest.lock"
     with open(lock_path, "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
+            if catalog.manifest_gens(namespace, session_id)[1] >= want and path.exists():
+                return path  # written by another writer while this one waited for the lock
             gen, rows, info = catalog.session_snapshot(namespace, session_id)
             doc = {
                 "session_id": session_id,
