@@ -1,17 +1,20 @@
 """Small uploads over HTTP: a real ``notebook-artifacts serve`` against a bare FastAPI endpoint.
 
 Run: ``.venv/bin/python benchmarks/bench_uploads.py [--uploads 400] [--inflight 50]
-[--pollers 200] [--docs 24] [--route session|native] [--out benchmarks/results/uploads.md]``
+[--pollers 200] [--docs 24] [--route session|native] [--baseline-code DIR]
+[--out benchmarks/results/uploads.md]``
 
 One run starts both servers on loopback (each its own process, uvicorn, same client):
 
-- ``serve``: the product, indexing on (``--root`` in a temp dir);
+- ``serve``: the product, indexing on (``--root`` in a temp dir); with ``--baseline-code DIR``
+  a second one runs another checkout's code (A/B in the same run);
 - bare: a FastAPI endpoint that streams each multipart upload into its own file and fsyncs it
   (python-multipart's streaming parser, no temp file, no database): the floor for a durable
   upload over HTTP on this machine.
 
 It sends ``--uploads`` uploads of 1 KiB of random bytes (binary: nothing to index) with
-``--inflight`` in flight (httpx, asyncio) to each, bare first, in four states of the product:
+``--inflight`` in flight (httpx, asyncio) to each, bare first, in four states of the product,
+one after the other on the same server:
 
 1. fresh: just started;
 2. after ``--pollers`` long-polls on ``artifact-events`` timed out;
@@ -19,10 +22,13 @@ It sends ``--uploads`` uploads of 1 KiB of random bytes (binary: nothing to inde
 4. while the indexer is busy: ``--docs`` text documents that need embedding were put just
    before (the model is loaded beforehand, so "busy" is embedding, not loading).
 
-It prints uploads/s for both, the ratio, and the server's RSS with ``--pollers`` long-polls
-waiting. Every state uploads into its own session (``--route session``: the seed-001
-``POST /api/uploads/{session}``) or, with ``--route native``, to ``POST /v1/store/artifacts``
-without a session. Asserts nothing.
+It prints uploads/s, the ratio to the bare endpoint, the server process's CPU time per upload
+(user + system, all threads: steadier than rates on a shared machine; in state 4 it includes
+the indexer's work), and the server's RSS while ``--pollers``
+long-polls wait. Uploads go to the seed-001 ``POST /api/uploads/{session}``, all into one
+session (each state follows everything uploaded before it; ``--session-per-state`` for a new
+one each time), or with ``--route native`` to ``POST /v1/store/artifacts`` without a session.
+Asserts nothing.
 """
 
 from __future__ import annotations
@@ -60,6 +66,10 @@ def bare_app(directory: str) -> Any:
     file (python-multipart's parser, the bytes written as they arrive) and fsyncs it."""
     app = FastAPI()
     counter = iter(range(1 << 62))
+
+    @app.get("/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
 
     @app.post("/upload")
     async def upload(request: Request) -> dict[str, int]:
@@ -105,17 +115,17 @@ def serve_bare(directory: str) -> None:
 # --------------------------------------------------------------------------- processes
 
 
-def _env() -> dict[str, str]:
-    root = str(Path(__file__).resolve().parent.parent)
+def _env(code: Optional[str] = None) -> dict[str, str]:
+    root = code or str(Path(__file__).resolve().parent.parent)
     return {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
             "TOKENIZERS_PARALLELISM": "false",
             "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
 
 
-def _start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
+def _start(cmd: list[str], code: Optional[str] = None) -> tuple[subprocess.Popen, str]:
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=_env())
+                            env=_env(code))
     url = None
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -127,17 +137,17 @@ def _start(cmd: list[str]) -> tuple[subprocess.Popen, str]:
     threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
     for _ in range(400):
         try:
-            httpx.get(url + "/docs", timeout=1)
+            httpx.get(url + "/health", timeout=1)
             break
         except httpx.HTTPError:
             time.sleep(0.05)
     return proc, url
 
 
-def start_serve(root: Path) -> tuple[subprocess.Popen, str]:
-    exe = Path(sys.executable).with_name("notebook-artifacts")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
-    return _start(cmd + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN])
+def start_serve(root: Path, code: Optional[str] = None) -> tuple[subprocess.Popen, str]:
+    """``notebook-artifacts serve`` (indexing on) from this checkout, or from ``code``."""
+    cmd = [sys.executable, "-m", "notebook_artifacts.cli"]
+    return _start(cmd + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN], code)
 
 
 def start_bare(directory: Path) -> tuple[subprocess.Popen, str]:
@@ -147,9 +157,19 @@ def start_bare(directory: Path) -> tuple[subprocess.Popen, str]:
 # --------------------------------------------------------------------------- client side
 
 
-async def burst(url: str, path: str, n: int, inflight: int, *, options: Optional[str] = None,
-                prefix: str = "u") -> tuple[float, int]:
-    """``n`` uploads of 1 KiB with ``inflight`` at once; returns (uploads/s, errors)."""
+#: the client's share of one CPU during each burst (near 1.0: the client, not the server, limits)
+CLIENT_CPU: list[float] = []
+
+
+def _cpu(proc: psutil.Process) -> float:
+    t = proc.cpu_times()
+    return t.user + t.system
+
+
+async def burst(url: str, path: str, n: int, inflight: int, proc: psutil.Process, *,
+                options: Optional[str] = None, prefix: str = "u") -> tuple[float, float, int]:
+    """``n`` uploads of 1 KiB with ``inflight`` at once; returns (uploads/s, server CPU ms per
+    upload, errors). CPU per upload holds up on a busy machine, where rates do not."""
     payloads = [os.urandom(KiB) for _ in range(n)]
     errors = 0
     nxt = iter(range(n))
@@ -159,16 +179,21 @@ async def burst(url: str, path: str, n: int, inflight: int, *, options: Optional
             nonlocal errors
             for i in nxt:
                 data = {"options": options.replace("{i}", str(i))} if options else None
-                r = await c.post(path, files={"file": (f"{prefix}{i}.bin", payloads[i],
-                                                       "application/octet-stream")}, data=data)
+                try:
+                    r = await c.post(path, files={"file": (f"{prefix}{i}.bin", payloads[i],
+                                                           "application/octet-stream")}, data=data)
+                except httpx.HTTPError:  # e.g. a kept-alive connection closed as it was reused
+                    errors += 1
+                    continue
                 if r.status_code >= 300:
                     errors += 1
         # one request each to open the connections before the clock starts
-        await asyncio.gather(*(c.get("/docs") for _ in range(inflight)))
-        t = time.perf_counter()
+        await asyncio.gather(*(c.get("/health") for _ in range(inflight)))
+        cpu, own, t = _cpu(proc), time.process_time(), time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(inflight)))
-        seconds = time.perf_counter() - t
-    return n / seconds, errors
+        seconds, cpu = time.perf_counter() - t, _cpu(proc) - cpu
+        CLIENT_CPU.append((time.process_time() - own) / seconds)
+    return (n - errors) / seconds, cpu * 1000 / max(1, n - errors), errors
 
 
 async def park_pollers(url: str, session: str, n: int, wait_seconds: float,
@@ -252,6 +277,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--docs", type=int, default=24, help="text documents put before state 4 (default 24)")
     ap.add_argument("--doc-words", type=int, default=3000, help="words per text document (default 3000)")
     ap.add_argument("--route", choices=("session", "native"), default="session")
+    ap.add_argument("--session-per-state", action="store_true",
+                    help="upload into a new session in each state (default: one session for the "
+                         "whole run, so each state follows everything uploaded before it)")
+    ap.add_argument("--baseline-code", metavar="DIR",
+                    help="also run a second serve from this checkout's notebook_artifacts "
+                         "(A/B in the same run, measured right after this one in every state)")
     ap.add_argument("--out", type=Path, help="also write the figures as markdown here")
     ap.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
     ap.add_argument("--profile", type=Path, help="record the server with py-spy (speedscope JSON) here")
@@ -269,7 +300,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(line, flush=True)
         lines.append(line)
 
+    servers: list[tuple[str, subprocess.Popen, str]] = []
     serve, url = start_serve(work / "store")
+    servers.append(("serve", serve, url))
+    if args.baseline_code:
+        base, base_url = start_serve(work / "store-baseline", code=args.baseline_code)
+        servers.append(("baseline", base, base_url))
     bare, bare_url = start_bare(work / "bare")
     spy = None
     if args.profile:
@@ -278,59 +314,70 @@ def main(argv: Optional[list[str]] = None) -> int:
                                 "--format", "speedscope", "--threads", "--idle",
                                 "-o", str(args.profile)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
-    proc = psutil.Process(serve.pid)
     figures: list[dict[str, Any]] = []
+    rss: list[str] = []
     try:
         say(f"{args.uploads} uploads of 1 KiB, {args.inflight} in flight (httpx), route "
-            f"{'POST /api/uploads/{session}' if args.route == 'session' else 'POST /v1/store/artifacts'}; "
-            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start")
+            f"{'POST /api/uploads/{session}' if args.route == 'session' else 'POST /v1/store/artifacts'}"
+            f"{' (one session per state)' if args.session_per_state else ' (one session for the run)'}; "
+            f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f} at start"
+            + (f"; baseline: serve from {args.baseline_code}" if args.baseline_code else ""))
 
-        def measure(state: str, session: str, extra: str = "") -> None:
+        def measure(state: str, session: str) -> None:
+            session = session if args.session_per_state else "bench"
             if args.route == "session":
                 path, options = f"/api/uploads/{session}", None
             else:
-                path, options = "/v1/store/artifacts", json.dumps({"name": f"{session}/u{{i}}.bin"})
-            bare_rate, bare_err = asyncio.run(burst(bare_url, "/upload", args.uploads, args.inflight))
-            rate, err = asyncio.run(burst(url, path, args.uploads, args.inflight, options=options))
-            figures.append({"state": state, "serve": rate, "bare": bare_rate, "ratio": rate / bare_rate,
-                            "errors": err + bare_err, "load": os.getloadavg()[0]})
-            say(f"  {state:<44} serve {rate:6.0f}/s   bare {bare_rate:6.0f}/s   "
-                f"ratio {rate / bare_rate:4.2f}x{'   ERRORS ' + str(err + bare_err) if err + bare_err else ''}{extra}")
+                path, options = "/v1/store/artifacts", json.dumps({"name": f"{session}/{{i}}.bin"})
+            bare_rate, bare_cpu, err = asyncio.run(burst(bare_url, "/upload", args.uploads,
+                                                         args.inflight, psutil.Process(bare.pid)))
+            row = {"state": state, "bare": bare_rate, "bare_cpu_ms": bare_cpu, "load": os.getloadavg()[0]}
+            text = f"  {state:<36} bare {bare_rate:4.0f}/s {bare_cpu:4.1f} ms"
+            for label, p, u in servers:
+                rate, cpu, e = asyncio.run(burst(u, path, args.uploads, args.inflight, psutil.Process(p.pid),
+                                                 options=options, prefix=f"{state[0]}-"))
+                err += e
+                row[label], row[label + "_cpu_ms"] = rate, cpu
+                text += f" | {label} {rate:4.0f}/s ({rate / bare_rate:4.2f}x) {cpu:4.1f} ms"
+            figures.append(row)
+            say(text + (f"   ERRORS {err}" if err else ""))
 
         measure("1. fresh server", "fresh")
 
-        lp = asyncio.run(park_pollers(url, "lp-timeout", args.pollers, args.poll_seconds, proc))
+        for label, p, u in servers:
+            r = asyncio.run(park_pollers(u, "lp-timeout", args.pollers, args.poll_seconds,
+                                         psutil.Process(p.pid)))
+            rss.append(_rss_line(label, "timed out", args.pollers, r))
         measure(f"2. after {args.pollers} long-polls timed out", "after-timeout")
 
-        async def wake() -> None:
-            async with httpx.AsyncClient(base_url=url, headers=AUTH) as c:
-                r = await c.post("/api/uploads/lp-wake", files={"file": ("wake.bin", b"wake")})
-                r.raise_for_status()
+        for label, p, u in servers:
+            async def wake(u: str = u) -> None:
+                async with httpx.AsyncClient(base_url=u, headers=AUTH) as c:
+                    r = await c.post("/api/uploads/lp-wake", files={"file": ("wake.bin", b"wake")})
+                    r.raise_for_status()
 
-        lw = asyncio.run(park_pollers(url, "lp-wake", args.pollers, 60.0, proc, wake=wake))
+            r = asyncio.run(park_pollers(u, "lp-wake", args.pollers, 60.0, psutil.Process(p.pid),
+                                         wake=wake))
+            rss.append(_rss_line(label, "woken", args.pollers, r))
         measure(f"3. after {args.pollers} long-polls were woken", "after-wake")
 
         # 4: load the model first (one document), then queue the documents and measure at once
-        asyncio.run(put_texts(url, 1, 200, 10_000))
-        wait_indexed(url)
-        asyncio.run(put_texts(url, args.docs, args.doc_words, 0))
-        before = pending(url)
+        for _label, _p, u in servers:
+            asyncio.run(put_texts(u, 1, 200, 10_000))
+            wait_indexed(u)
+        for _label, _p, u in servers:
+            asyncio.run(put_texts(u, args.docs, args.doc_words, 0))
+        before = [pending(u) for _l, _p, u in servers]
         t = time.perf_counter()
-        cpu0 = proc.cpu_times()
         measure("4. while the indexer is busy", "while-indexing")
-        after = pending(url)
         busy = time.perf_counter() - t
-        wait_indexed(url)
-        drained = time.perf_counter() - t
-        say(f"     indexer: {before} documents pending before, {after} after "
-            f"({busy:.1f} s of uploads; all indexed {drained:.1f} s after the uploads began)")
-        mb = 1 / MiB
-        for label, r in (("timed out", lp), ("woken", lw)):
-            say(f"  {args.pollers} long-polls ({label}): {r['parked']} parked at once, server RSS "
-                f"{r['rss_before'] * mb:.1f} -> {r['rss_held'] * mb:.1f} MiB while they waited "
-                f"(+{(r['rss_held'] - r['rss_before']) * mb:.1f} MiB); "
-                f"{r['timed_out']} timed out, {r['woken']} got an event")
-        del cpu0
+        after = [pending(u) for _l, _p, u in servers]
+        say(f"     pending index jobs (the {args.docs} documents, then also the binary uploads) "
+            f"before -> after: " + ", ".join(f"{label} {b} -> {a}" for (label, _p, _u), b, a
+                                             in zip(servers, before, after))
+            + f" ({busy:.1f} s of uploads)")
+        for line in rss:
+            say(line)
     finally:
         if spy is not None:
             spy.send_signal(2)
@@ -338,21 +385,35 @@ def main(argv: Optional[list[str]] = None) -> int:
                 spy.wait(60)
             except subprocess.TimeoutExpired:
                 spy.kill()
-        for p in (serve, bare):
+        for p in [p for _l, p, _u in servers] + [bare]:
             p.terminate()
             try:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
         shutil.rmtree(work, ignore_errors=True)
-    worst = min(f["ratio"] for f in figures)
-    say(f"  worst ratio {worst:.2f}x of the bare endpoint")
+    say(f"  client (httpx, this process): {min(CLIENT_CPU):.2f}-{max(CLIENT_CPU):.2f} of one CPU busy "
+        "during the bursts")
+    for label, _p, _u in servers:
+        worst = min(f[label] / f["bare"] for f in figures)
+        cpu = max(f[label + "_cpu_ms"] for f in figures)
+        say(f"  {label}: worst state {worst:.2f}x the bare endpoint's uploads/s; at most "
+            f"{cpu:.1f} ms of server CPU per upload (bare: at most "
+            f"{max(f['bare_cpu_ms'] for f in figures):.1f} ms)")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        cmd = "python benchmarks/bench_uploads.py " + " ".join(a for a in (argv or sys.argv[1:]))
+        cmd = "python benchmarks/bench_uploads.py " + " ".join(argv if argv is not None else sys.argv[1:])
         args.out.write_text("# Small uploads over HTTP\n\n`" + cmd.strip() + "`\n\n```\n"
                             + "\n".join(lines) + "\n```\n")
     return 0
+
+
+def _rss_line(label: str, how: str, n: int, r: dict[str, Any]) -> str:
+    mb = 1 / MiB
+    return (f"  {label}: {n} long-polls ({how}): {r['parked']} parked at once, server RSS "
+            f"{r['rss_before'] * mb:.1f} -> {r['rss_held'] * mb:.1f} MiB while they waited "
+            f"(+{(r['rss_held'] - r['rss_before']) * mb:.1f} MiB); "
+            f"{r['timed_out']} timed out, {r['woken']} got an event")
 
 
 if __name__ == "__main__":

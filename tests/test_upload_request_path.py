@@ -106,6 +106,16 @@ def test_long_polls_leave_no_waiters_after_timing_out_or_being_woken(client, sto
     assert hub.waiting == 0
 
 
+def test_the_admin_token_is_checked_on_the_event_loop():
+    """A sync dependency would cost every request a worker-thread hop, and wait for a free
+    worker while uploads fill the pool; only a scoped token's lookup needs a thread."""
+    import asyncio
+
+    from notebook_artifacts.server._auth import make_auth_dependency
+
+    assert asyncio.iscoroutinefunction(make_auth_dependency("t"))
+
+
 class _HeldStream:
     """A binary stream that blocks on its first read until released: a put in progress."""
 
