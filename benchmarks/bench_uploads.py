@@ -115,8 +115,13 @@ def serve_bare(directory: str) -> None:
 # --------------------------------------------------------------------------- processes
 
 
+_REPO = str(Path(__file__).resolve().parent.parent)
+
+
 def _env(code: Optional[str] = None) -> dict[str, str]:
-    root = code or str(Path(__file__).resolve().parent.parent)
+    """The environment of a child process whose ``notebook_artifacts`` comes from ``code``
+    (default: this checkout) and ``benchmarks`` from this checkout."""
+    root = os.pathsep.join([code, _REPO]) if code else _REPO
     return {**os.environ, "PYTHONUNBUFFERED": "1", "HF_HUB_OFFLINE": "1",
             "TRANSFORMERS_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
             "TOKENIZERS_PARALLELISM": "false",
@@ -124,8 +129,9 @@ def _env(code: Optional[str] = None) -> dict[str, str]:
 
 
 def _start(cmd: list[str], code: Optional[str] = None) -> tuple[subprocess.Popen, str]:
+    # cwd: `python -m` puts it first on sys.path, before PYTHONPATH
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env=_env(code))
+                            env=_env(code), cwd=code or _REPO)
     url = None
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -265,6 +271,38 @@ def wait_indexed(url: str, timeout: float = 600) -> None:
     raise SystemExit("indexing did not finish")
 
 
+def in_process_puts(n: int, session: Optional[str], threads: int = 40) -> str:
+    """``n`` puts of 1 KiB from ``threads`` threads into one store (index off), in this
+    process: the store's own cost, without HTTP (one line of figures)."""
+    import resource
+    from concurrent.futures import ThreadPoolExecutor
+
+    from notebook_artifacts import ArtifactStore
+
+    d = tempfile.mkdtemp(prefix="na-bench-inproc-")
+    try:
+        with ArtifactStore(d, index=False) as st:
+            data = [os.urandom(KiB) for _ in range(n)]
+            r0, t = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+            with ThreadPoolExecutor(threads) as pool:
+                list(pool.map(lambda i: st.put(data[i], f"f{i}.bin", session_id=session), range(n)))
+            dt, r1 = time.perf_counter() - t, resource.getrusage(resource.RUSAGE_SELF)
+        cpu = r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime
+        import notebook_artifacts
+
+        where = Path(notebook_artifacts.__file__).resolve().parent.parent
+        return f"{n / dt:5.0f} puts/s {cpu * 1000 / n:5.1f} ms CPU/put   (code: {where})"
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _in_process(code: Optional[str], n: int, session: Optional[str]) -> str:
+    cmd = [sys.executable, "-m", "benchmarks.bench_uploads", "--in-process-puts", str(n),
+           session or "-"]
+    return subprocess.run(cmd, env=_env(code), cwd=code or _REPO, capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -287,9 +325,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     ap.add_argument("--dir", default=None, help="work directory (default: a temp dir)")
     ap.add_argument("--profile", type=Path, help="record the server with py-spy (speedscope JSON) here")
     ap.add_argument("--bare-endpoint", metavar="DIR", help=argparse.SUPPRESS)
+    ap.add_argument("--in-process-puts", nargs=2, metavar=("N", "SESSION"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.bare_endpoint:
         serve_bare(args.bare_endpoint)
+        return 0
+    if args.in_process_puts:
+        n, sid = args.in_process_puts
+        print(in_process_puts(int(n), None if sid == "-" else sid))
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="na-bench-uploads-", dir=args.dir))
@@ -394,6 +437,12 @@ def main(argv: Optional[list[str]] = None) -> int:
         shutil.rmtree(work, ignore_errors=True)
     say(f"  client (httpx, this process): {min(CLIENT_CPU):.2f}-{max(CLIENT_CPU):.2f} of one CPU busy "
         "during the bursts")
+    say(f"  in-process, no HTTP: {args.uploads} puts of 1 KiB from 40 threads, index off, each in "
+        "a fresh process:")
+    for sid in ("s1", None):
+        for label, code in [("serve", None)] + ([("baseline", args.baseline_code)] if args.baseline_code else []):
+            say(f"    {'into one session' if sid else 'no session':<17} {label:<9} "
+                + _in_process(code, args.uploads, sid))
     for label, _p, _u in servers:
         worst = min(f[label] / f["bare"] for f in figures)
         cpu = max(f[label + "_cpu_ms"] for f in figures)
