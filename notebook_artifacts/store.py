@@ -369,12 +369,13 @@ class ArtifactStore(ReadMethods):
                     "DataFrame, or put(text='...') with a str" if text is None else
                     f"text= takes a str, not {type(text).__name__}; pass other content as src")
             src = TextContent(text)
-        return self._put(
-            src, name, namespace=namespace, session_id=session_id, tags=tags, metadata=metadata,
-            description=description, ttl=ttl, pinned=pinned, source=source, source_tool=source_tool,
-            source_execution_id=source_execution_id, source_step_id=source_step_id,
-            artifact_type=artifact_type, mime_type=mime_type, file_name=file_name, index=index,
-        )
+        with self._catalog.writers.writing():  # the background indexer yields to puts
+            return self._put(
+                src, name, namespace=namespace, session_id=session_id, tags=tags, metadata=metadata,
+                description=description, ttl=ttl, pinned=pinned, source=source, source_tool=source_tool,
+                source_execution_id=source_execution_id, source_step_id=source_step_id,
+                artifact_type=artifact_type, mime_type=mime_type, file_name=file_name, index=index,
+            )
 
     def register_file(
         self, path: str | os.PathLike[str], name: str | None = None, *, namespace: str = "default",
@@ -392,10 +393,11 @@ class ArtifactStore(ReadMethods):
             raise NoSuchFileError(f"cannot register {os.fspath(path)!r}: no such file",
                                   os.fspath(path))
         V.validate_optional_text(workspace_path, "workspace_path", 4096)
-        return self._put(
-            p, name, namespace=namespace, session_id=session_id, source=source,
-            workspace_path=workspace_path or str(p.resolve()), **kwargs,
-        )
+        with self._catalog.writers.writing():
+            return self._put(
+                p, name, namespace=namespace, session_id=session_id, source=source,
+                workspace_path=workspace_path or str(p.resolve()), **kwargs,
+            )
 
     def put_many(self, items: Iterable[Any], **common: Any) -> list[Artifact]:
         """Store several items in ONE catalog transaction: all of them or, on any error,
@@ -426,19 +428,20 @@ class ArtifactStore(ReadMethods):
         if not checked:
             return []
         staged: list[StagedBlob] = []
-        try:
-            entries = []
-            for i, (src, name, opts) in enumerate(checked):
-                st, kind, src_name = _labelled(
-                    i, items[i], lambda src=src, name=name: self._stage(src, name, durable=False))
-                staged.append(st)
-                entries.append((st, kind, src_name, name, opts))
-            self._blobs.make_durable(staged)  # one flush for all: their writeback overlaps
-            return self._record(entries, flush=True)
-        except BaseException:
-            for st in staged:
-                self._blobs.discard(st)
-            raise
+        with self._catalog.writers.writing():  # the background indexer yields to puts
+            try:
+                entries = []
+                for i, (src, name, opts) in enumerate(checked):
+                    st, kind, src_name = _labelled(
+                        i, items[i], lambda src=src, name=name: self._stage(src, name, durable=False))
+                    staged.append(st)
+                    entries.append((st, kind, src_name, name, opts))
+                self._blobs.make_durable(staged)  # one flush for all: their writeback overlaps
+                return self._record(entries, flush=True)
+            except BaseException:
+                for st in staged:
+                    self._blobs.discard(st)
+                raise
 
     def _put(self, src: Any, name: str | None, *, workspace_path: str | None = None,
              **options: Any) -> Artifact:

@@ -257,7 +257,12 @@ class IndexService:
             with self._progress:
                 self._progress.notify_all()
 
+    def _yield(self) -> None:
+        """Let puts in progress in this process write first (bounded wait; storage/writer_gate)."""
+        self.catalog.writers.yield_to_writers()
+
     def _claim(self) -> list[Artifact]:
+        self._yield()
         return self.catalog.claim_index_jobs(self.worker_id, BATCH_JOBS, self.clock())
 
     def _due_jobs(self) -> list[Artifact]:
@@ -335,6 +340,7 @@ class IndexService:
         self.counters.phase("chunking")
         prepared = []
         for art in jobs:
+            self._yield()  # extraction and chunking hold the GIL: one document at a time
             try:
                 check_size(art.mime_type, art.file_name or art.name, art.size_bytes)
                 try:
@@ -393,6 +399,7 @@ class IndexService:
         version's state and event."""
         self.counters.phase("writing")
         items = [(self._owner(art), chunks, vecs) for art, _, chunks, vecs in prepared]
+        self._yield()
         try:  # one Chroma upsert and one SQLite transaction for the whole batch
             self.chunks.replace_many(items, self.embedder.model_id)
         except Exception as exc:
@@ -440,6 +447,7 @@ class IndexService:
                         event_type="index_failed", **common)
 
     def _set_state(self, art: Artifact, **fields) -> bool:
+        self._yield()
         try:
             self.catalog.set_index_state(art.artifact_id, now=self.clock(), **fields)
             return True

@@ -23,6 +23,7 @@ from urllib.parse import unquote_plus
 from fastapi import HTTPException, Request, Security
 from starlette.requests import HTTPConnection
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 
 __all__ = ["new_token", "token_matches", "given_token", "make_auth_dependency", "scoped_store_for",
            "RedactingFilter", "redact_secrets", "SECRET_PARAMS"]
@@ -70,22 +71,24 @@ def scoped_store_for(settings: Any, given: Optional[str]) -> Optional[Any]:
     return ScopedStore(settings.store, rec.prefixes, rec.read_only)
 
 
-def make_auth_dependency(expected: str) -> Callable[..., None]:
+def make_auth_dependency(expected: str) -> Callable[..., Any]:
     """A FastAPI dependency that raises 401 unless the request carries ``expected`` (the admin
     token) or an active scoped token; a scoped token scopes the request's store."""
 
-    def require_token(
+    async def require_token(
         request: Request,
         bearer: Optional[HTTPAuthorizationCredentials] = Security(_bearer),
         token: Optional[str] = Security(_query),
     ) -> None:
         # bearer/token are declared for the OpenAPI security schemes; the check is the one
-        # the WebSocket uses
+        # the WebSocket uses. Async: the admin token is checked on the loop (a sync dependency
+        # costs every request a worker-thread hop, and waits for a free worker when uploads
+        # fill the pool); only a scoped token's lookup (a catalog query) goes to a thread.
         given = given_token(request)
         if token_matches(given, expected):
             return
         settings = request.app.state.settings
-        scoped = scoped_store_for(settings, given)
+        scoped = await run_in_threadpool(scoped_store_for, settings, given) if given else None
         if scoped is None:
             raise HTTPException(401, UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"})
         request.state.settings = dataclasses.replace(settings, store=scoped)

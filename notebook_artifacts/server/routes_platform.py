@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Annotated, Any, Optional
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -231,7 +230,7 @@ async def upload_artifact(org: Segment, workspace: Segment, namespace: Segment, 
         ns = platform_namespace(org, workspace, namespace)
         kwargs = _put_kwargs(body)
         a: Artifact = await store_upload(
-            up, lambda path: s.store.put(Path(path), name, namespace=ns, session_id=body.get("thread_id"), **kwargs)
+            up, lambda content: s.store.put(content, name, namespace=ns, session_id=body.get("thread_id"), **kwargs)
         )
     finally:
         up.cleanup()

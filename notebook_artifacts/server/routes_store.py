@@ -10,10 +10,12 @@ the server's upload limit), downloads honour ``Range``.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import tempfile
-from typing import Annotated, Any, Optional
+from pathlib import Path
+from typing import Annotated, Any, Optional, Union
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -135,12 +137,13 @@ class _NamedReader:
         return self._f.readinto(b)
 
 
-def _put_source(kind: str, path: str, suggested: Optional[str]) -> Any:
-    """What ``store.put`` gets for an upload of ``kind`` (text, json or stream)."""
+def _put_source(kind: str, content: Union[bytes, Path], suggested: Optional[str]) -> Any:
+    """What ``store.put`` gets for an upload of ``kind`` (text, json or stream) whose file is
+    ``content`` (its bytes, or the path of its temp file)."""
     if kind == "stream":
-        return _NamedReader(open(path, "rb"), suggested)
-    with open(path, "rb") as f:
-        return _decoded(kind, f.read())
+        f = io.BytesIO(content) if isinstance(content, bytes) else open(content, "rb")
+        return _NamedReader(f, suggested)
+    return _decoded(kind, content if isinstance(content, bytes) else content.read_bytes())
 
 
 def _decoded(kind: str, data: bytes) -> Any:
@@ -192,10 +195,10 @@ async def put(request: Request) -> dict[str, Any]:
         if unknown:
             raise InvalidInputError(f"unknown put option {unknown[0]!r}: one of {', '.join(PUT_OPTIONS)}")
 
-        def do_put(path: str) -> Artifact:
+        def do_put(content: Union[bytes, Path]) -> Artifact:
             if "workspace_path" in opts:  # register_file: recorded with the client's path
-                return _register(s.store, path, name, suggested, opts)
-            src = _put_source(kind, path, suggested if isinstance(suggested, str) else None)
+                return _register(s.store, up.to_file(s.tmp_dir), name, suggested, opts)
+            src = _put_source(kind, content, suggested if isinstance(suggested, str) else None)
             try:
                 return s.store.put(src, name, **opts)
             finally:

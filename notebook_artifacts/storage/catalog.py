@@ -26,6 +26,7 @@ from ._sql import BUSY_TIMEOUT_MS, Conn, SqliteDB, connect, open_database
 from .blobs import BlobStore, StagedBlob
 from .events import append_event
 from .ttl import iso_utc
+from .writer_gate import WriterGate
 
 __all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_VERSION"]
 
@@ -188,6 +189,8 @@ class Catalog:
         self.shared: bool = self.db.shared
         #: called after each committed write (the store pokes its event watcher)
         self.on_commit: Callable[[], None] | None = None
+        #: puts in progress in this process; the background indexer yields to them
+        self.writers = WriterGate()
         self._component_db: Any = None
         try:
             self._migrate()
@@ -676,11 +679,16 @@ class Catalog:
         info = dict(srow) if srow else {}
         return int(info.get("manifest_gen", 0)), rows, info
 
+    def manifest_gens(self, namespace: str, session_id: str) -> tuple[int, int]:
+        """``(manifest_gen, synced_gen)`` of a session: changes counted, and reflected in its
+        manifest file; ``(0, -1)`` when the session has no row (so a manifest is written)."""
+        rows = self._query("SELECT manifest_gen, synced_gen FROM sessions WHERE namespace=? "
+                           "AND session_id=?", (namespace, session_id))
+        return (int(rows[0][0]), int(rows[0][1])) if rows else (0, -1)
+
     def manifest_generation(self, namespace: str, session_id: str) -> int:
         """How many changes the session has seen (what an up-to-date manifest records)."""
-        rows = self._query("SELECT manifest_gen FROM sessions WHERE namespace=? AND session_id=?",
-                           (namespace, session_id))
-        return int(rows[0][0]) if rows else 0
+        return self.manifest_gens(namespace, session_id)[0]
 
     def mark_manifest_synced(self, namespace: str, session_id: str, gen: int) -> None:
         with self.write(notify=False) as c:

@@ -7,7 +7,10 @@ size, sha256, source, workspace_path, storage``) plus ``artifact_id``, ``version
 (temp file, fsync, rename) under a file lock, so concurrent writers leave the newest state.
 The catalog counts changes per session (``manifest_gen``, bumped by triggers in the same
 transaction as the change) and records what the file reflects (``synced_gen``); a store
-opening the root rewrites any manifest a killed writer left behind.
+opening the root rewrites any manifest a killed writer left behind. A writer whose change a
+manifest written meanwhile already reflects does not write it again: many concurrent puts
+into one session (a server taking uploads) share one rewrite instead of queueing for one
+each. (Not on a shared catalog: its counters are shared, the copies are per machine.)
 
 On a shared catalog each machine keeps its own copy under its own ``root``: the file records
 the ``generation`` it reflects, and :meth:`ArtifactStore.manifest` rebuilds a copy that
@@ -81,14 +84,22 @@ def _entry(r: Any, storage: Any) -> dict[str, Any]:
 
 def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str,
                    blobs: Blobs | None = None) -> Path:
-    """Rebuild one session's manifest from the catalog and replace the file atomically
-    (``blobs``: where the content lives, for the ``storage`` field; None: under ``root``)."""
+    """Rebuild one session's manifest from the catalog and replace the file atomically, unless
+    (on a catalog of this machine) a manifest written since this call began already reflects
+    every change committed before it. ``blobs``: where the content lives, for the ``storage``
+    field; None: under ``root``."""
     path = manifest_path(root, namespace, session_id)
+    want, synced = catalog.manifest_gens(namespace, session_id)  # every change committed so far
+    mine = not catalog.shared  # a shared catalog's counters say nothing of this machine's copy
+    if mine and synced >= want and path.exists():
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     lock_path = path.parent / ".manifest.lock"
     with open(lock_path, "a+") as lock:
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         try:
+            if mine and catalog.manifest_gens(namespace, session_id)[1] >= want and path.exists():
+                return path  # written by another writer while this one waited for the lock
             gen, rows, info = catalog.session_snapshot(namespace, session_id)
             storage = _storage(blobs)
             doc = {
