@@ -8,10 +8,11 @@ reading only the 8-byte headers, then reads each item as a stream of its own.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Iterable
-from typing import Any
+from typing import IO, Any, Union
 
 from .errors import InvalidInputError
 
@@ -52,12 +53,21 @@ class FramedBody:
         return b""
 
 
-def item_frames(path: str | os.PathLike[str], count: int) -> list[list[tuple[int, int]]]:
-    """The ``(offset, length)`` of each item's frames in a spooled framed body of ``count``
-    items; InvalidInputError if the body does not hold exactly that."""
+Body = Union[bytes, str, "os.PathLike[str]"]
+
+
+def _open_body(body: Body) -> IO[bytes]:
+    """A framed body kept in memory (a small upload) or spooled to a file."""
+    return io.BytesIO(body) if isinstance(body, bytes) else open(body, "rb")
+
+
+def item_frames(body: Body, count: int) -> list[list[tuple[int, int]]]:
+    """The ``(offset, length)`` of each item's frames in a framed body of ``count`` items
+    (its bytes, or the path of its spooled file); InvalidInputError if the body does not
+    hold exactly that."""
     items: list[list[tuple[int, int]]] = []
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
+    size = len(body) if isinstance(body, bytes) else os.path.getsize(body)
+    with _open_body(body) as f:
         pos = 0
         frames: list[tuple[int, int]] = []
         while pos < size:
@@ -85,9 +95,9 @@ def item_frames(path: str | os.PathLike[str], count: int) -> list[list[tuple[int
 class ItemReader:
     """One item of a spooled framed body, read as a binary stream (opened on first read)."""
 
-    def __init__(self, path: str | os.PathLike[str], frames: list[tuple[int, int]],
+    def __init__(self, body: Body, frames: list[tuple[int, int]],
                  name: str | None = None) -> None:
-        self._path = path
+        self._body = body
         self._frames = list(frames)
         self._f: Any = None
         self._left = 0
@@ -102,7 +112,7 @@ class ItemReader:
                     break
                 off, self._left = self._frames.pop(0)
                 if self._f is None:
-                    self._f = open(self._path, "rb")
+                    self._f = _open_body(self._body)
                 self._f.seek(off)
             want = self._left if n < 0 else min(self._left, n - len(out))
             chunk = self._f.read(want)

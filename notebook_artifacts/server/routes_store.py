@@ -239,8 +239,8 @@ async def put_many(request: Request) -> list[dict[str, Any]]:
         if unknown:
             raise InvalidInputError(f"unknown put option {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
 
-        def do_put(path: str) -> list[Artifact]:
-            frames = item_frames(path, len(specs))
+        def do_put(body: Union[bytes, Path]) -> list[Artifact]:
+            frames = item_frames(body, len(specs))
             items = []
             for i, (spec, item_frames_) in enumerate(zip(specs, frames)):
                 kind = spec.get("kind", "stream")
@@ -248,7 +248,7 @@ async def put_many(request: Request) -> list[dict[str, Any]]:
                 if kind not in ("stream", "text", "json") or not isinstance(own, dict):
                     raise InvalidInputError(f"put_many item {i}: invalid kind {kind!r} or options")
                 suggested = spec.get("suggested_name")
-                reader = ItemReader(path, item_frames_, suggested if isinstance(suggested, str) else None)
+                reader = ItemReader(body, item_frames_, suggested if isinstance(suggested, str) else None)
                 if kind == "stream":
                     src: Any = reader
                 else:

@@ -100,7 +100,7 @@ def check(root: Path, catalog: Catalog, blobs: Blobs, *, repair: bool = False,
             prob = Problem("manifest", f"manifest of session {sid!r} ({ns}) is out of date",
                            path=str(mpath))
             if repair:
-                write_manifest(root, catalog, ns, sid, blobs)
+                write_manifest(root, catalog, ns, sid, blobs, force=True)
                 prob.repaired = True
             problems.append(prob)
 

@@ -83,14 +83,15 @@ def _entry(r: Any, storage: Any) -> dict[str, Any]:
 
 
 def write_manifest(root: Path, catalog: Catalog, namespace: str, session_id: str,
-                   blobs: Blobs | None = None) -> Path:
+                   blobs: Blobs | None = None, *, force: bool = False) -> Path:
     """Rebuild one session's manifest from the catalog and replace the file atomically, unless
-    (on a catalog of this machine) a manifest written since this call began already reflects
-    every change committed before it. ``blobs``: where the content lives, for the ``storage``
-    field; None: under ``root``."""
+    (on a catalog of this machine, and not ``force``: a repair) a manifest written since this
+    call began already reflects every change committed before it. ``blobs``: where the
+    content lives, for the ``storage`` field; None: under ``root``."""
     path = manifest_path(root, namespace, session_id)
     want, synced = catalog.manifest_gens(namespace, session_id)  # every change committed so far
-    mine = not catalog.shared  # a shared catalog's counters say nothing of this machine's copy
+    # a shared catalog's counters say nothing of this machine's copy; a repair trusts no file
+    mine = not catalog.shared and not force
     if mine and synced >= want and path.exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
