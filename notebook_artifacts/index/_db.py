@@ -155,12 +155,15 @@ class IndexDB:
                 if self.dialect == "sqlite":
                     _add_location_column(c)
                     _fill_name_index(c)
-        except Exception as exc:  # pragma: no cover - sqlite without FTS5
-            if "fts5" in str(exc).lower():
+        except Exception as exc:  # pragma: no cover - sqlite without FTS5 or its trigrams
+            msg = str(exc).lower()
+            if "fts5" in msg or "tokenizer" in msg:
                 from ..errors import IndexUnavailableError
 
                 raise IndexUnavailableError(
-                    "this Python's sqlite3 lacks FTS5; install a Python built with FTS5") from exc
+                    f"this Python's sqlite3 (SQLite {sqlite3.sqlite_version}) lacks FTS5 or its "
+                    "trigram tokenizer (SQLite 3.34+); install a Python built with a newer "
+                    "SQLite") from exc
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
