@@ -16,9 +16,11 @@ cosines crowd into a narrow band (0.3-0.6 for most candidates), so unstretched t
 moved the ranking far less than its weight says; stretched, both sides spread alike while the
 best hit's score still says how close it is (so the relevance floor still drops the answers to
 a query nothing matches). BM25 is unbounded and corpus dependent, so it is divided by the best
-BM25 of the query's candidates (the best keyword hit gets 1). Chosen on the tune half of the
-known-item set (``benchmarks/eval_known_item.py --tune``), where it beat raw cosines, a plain
-min-max and z-scores.
+BM25 of the query's candidates (the best keyword hit gets 1). Stretched beat raw cosines on the
+tune half of the known-item set (``benchmarks/eval_known_item.py --tune``). A plain min-max
+(best dense candidate always 1) and z-scores ranked that half about as well or slightly better
+in an offline sweep, but give every query's best candidate a high score whether or not it is
+related, so the relevance floor (``MIN_SCORE``) would stop meaning anything.
 In ``mode="keyword"`` alone, BM25 is squashed with ``s / (s + KEYWORD_HALF)`` so a weak match
 does not look perfect just because it is the best one.
 """

@@ -13,8 +13,9 @@ more characters that occurs anywhere in the name (``guess_type`` in ``mimetypes.
 Word tokenizers cannot see inside ``print_tb`` or ``getsourcelines``; names are where such
 compounds live. SQLite: a second FTS5 table with the trigram tokenizer (BM25 over the name);
 PostgreSQL: ``strpos`` over the lower-cased name with the same IDF as the words (no length
-normalisation: a name is one short field). On the known-item set's tune half this took
-keyword MRR@10 from 0.70 to 0.76 and hybrid from 0.79 to 0.83 (``benchmarks/eval_known_item.py``).
+normalisation: a name is one short field). On the known-item set (``benchmarks/
+eval_known_item.py``, 557 queries) this took keyword MRR@10 from 0.70 to 0.76; the weight was
+chosen on its tune half.
 """
 
 from __future__ import annotations
