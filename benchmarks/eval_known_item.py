@@ -80,14 +80,13 @@ def run_ours(folder: Path, kis, workdir: Path, tune: bool, store_dir: str | None
     return out
 
 
-#: the grid searched on the tune half: hybrid dense weight, cosines stretched over the
-#: candidates or raw (``fuse.fuse(stretch=)``), the weight of name matches in the keyword
-#: index (``keyword.NAME_WEIGHT``; 0 = text only) and the document-level bonus of the
+#: the grid searched on the tune half: hybrid dense weight, the weight of name matches in the
+#: keyword index (``keyword.NAME_WEIGHT``; 0 = text only) and the document-level bonus of the
 #: second-best chunk (``fuse.DOC_BONUS``)
-GRID = {"dense_weight": [0.6, 0.7, 0.8], "stretch": [False, True],
-        "name_weight": [0.0, 0.5, 1.0, 1.5, 2.0], "doc_bonus": [0.0, 0.25]}
+GRID = {"dense_weight": [0.6, 0.7, 0.8], "name_weight": [0.0, 0.5, 1.0, 1.5, 2.0],
+        "doc_bonus": [0.0, 0.25]}
 #: the scoring before this grid's winner became the default
-PREVIOUS = {"dense_weight": 0.7, "stretch": False, "name_weight": 0.0, "doc_bonus": 0.0}
+PREVIOUS = {"dense_weight": 0.7, "name_weight": 0.0, "doc_bonus": 0.0}
 
 
 def tune_fusion(store, kis) -> dict:
@@ -124,10 +123,10 @@ def tune_fusion(store, kis) -> dict:
     finally:
         K.NAME_WEIGHT = default_nw
 
-    def ranked(q: str, w: float, stretch: bool, nw: float, bonus: float) -> list[str]:
+    def ranked(q: str, w: float, nw: float, bonus: float) -> list[str]:
         dense, kw = cand[nw][q]
         docs: dict[str, list[float]] = {}
-        for c, v in F.fuse(dense, kw, "hybrid", w, stretch):
+        for c, v in F.fuse(dense, kw, "hybrid", w):
             docs.setdefault(owner[c], []).append(v)
         scored = sorted(((F.doc_score(v, bonus), d) for d, v in docs.items()), reverse=True)
         return [d for v, d in scored if v >= F.MIN_SCORE["hybrid"]][:10]
@@ -137,7 +136,7 @@ def tune_fusion(store, kis) -> dict:
         r = {q: ranked(q, *key) for q in kis.queries}
         results[key] = {"tune": _score(r, kis, kis.half("tune")),
                         "test": _score(r, kis, kis.half("test"))}
-    now = (F.DENSE_WEIGHT, True, default_nw, F.DOC_BONUS)
+    now = (F.DENSE_WEIGHT, default_nw, F.DOC_BONUS)
     base = tuple(PREVIOUS.values())
 
     def distance(key) -> float:

@@ -1,6 +1,6 @@
 """Keyword search looks inside artifact names (substrings: ``forecast`` in
 ``salesforecast_q3.txt``), on both catalogs; a SQLite store from before the name index gets it
-filled when opened; hybrid fusion stretches the candidates' cosines but keeps the best one's."""
+filled when opened."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from index_fixtures import embedder  # noqa: F401  (fixture)
 from notebook_artifacts import ArtifactStore
-from notebook_artifacts.index import fuse
 
 pytestmark = pytest.mark.model
 
@@ -97,14 +96,3 @@ def test_a_store_from_before_the_name_index_gets_it_on_open(tmp_path, embedder):
     finally:
         reopened.close()
 
-
-def test_hybrid_fusion_stretches_cosines_and_keeps_the_best():
-    dense = {1: 0.58, 2: 0.55, 3: 0.40}
-    keyword = {2: 8.0, 3: 2.0}
-    ranked = dict(fuse.fuse(dense, keyword, "hybrid", 0.7))
-    # the best dense candidate keeps its cosine; the weakest gets no dense credit
-    assert ranked[1] == pytest.approx(0.7 * 0.58)
-    assert ranked[3] == pytest.approx(0.3 * 2.0 / 8.0)
-    assert all(0.0 <= s <= 1.0 for s in ranked.values())
-    # a lone candidate (nothing to stretch against) keeps its plain score
-    assert dict(fuse.fuse({7: 0.5}, {}, "hybrid", 0.7)) == {7: pytest.approx(0.35)}

@@ -10,17 +10,12 @@ Bruch, Gai and Ingber, "An Analysis of Fusion Functions for Hybrid Retrieval" (T
 a tuned convex combination beats RRF in and out of domain and needs few judged queries.
 
 Normalization: cosine similarity of unit vectors is clipped to 0..1 (its theoretical range
-for these models; negative means unrelated), then the query's candidates are stretched over
-``0..best``: the best dense candidate keeps its cosine and the weakest gets 0. This model's
-cosines crowd into a narrow band (0.3-0.6 for most candidates), so unstretched the dense side
-moved the ranking far less than its weight says; stretched, both sides spread alike while the
-best hit's score still says how close it is (so the relevance floor still drops the answers to
-a query nothing matches). BM25 is unbounded and corpus dependent, so it is divided by the best
-BM25 of the query's candidates (the best keyword hit gets 1). Stretched beat raw cosines on the
-tune half of the known-item set (``benchmarks/eval_known_item.py --tune``). A plain min-max
-(best dense candidate always 1) and z-scores ranked that half about as well or slightly better
-in an offline sweep, but give every query's best candidate a high score whether or not it is
-related, so the relevance floor (``MIN_SCORE``) would stop meaning anything.
+for these models; negative means unrelated). BM25 is unbounded and corpus dependent, so it is
+divided by the best BM25 of the query's candidates (the best keyword hit gets 1). Cosines are
+used as they are: stretching them over the candidates (min-max, z-scores) ranked the known-item
+set's tune half about as well or slightly better, but makes scores relative to whatever else
+was a candidate, so in a small store a fair match scored under the relevance floor
+(``MIN_SCORE``) only because it was the weakest of three.
 In ``mode="keyword"`` alone, BM25 is squashed with ``s / (s + KEYWORD_HALF)`` so a weak match
 does not look perfect just because it is the best one.
 """
@@ -66,26 +61,13 @@ def _clip(x: float) -> float:
     return 0.0 if x < 0 else 1.0 if x > 1 else x
 
 
-def _stretch(cosines: dict[int, float]) -> dict[int, float]:
-    """Cosines (0..1) spread over ``0..best``: the best keeps its value, the weakest gets 0
-    (unchanged when they are all equal)."""
-    if not cosines:
-        return {}
-    hi, lo = max(cosines.values()), min(cosines.values())
-    if hi - lo <= 1e-9:
-        return dict(cosines)
-    return {cid: hi * (c - lo) / (hi - lo) for cid, c in cosines.items()}
-
-
 def fuse(dense: dict[int, float], keyword: dict[int, float], mode: str = "hybrid",
-         dense_weight: float = DENSE_WEIGHT, stretch: bool = True) -> list[tuple[int, float]]:
+         dense_weight: float = DENSE_WEIGHT) -> list[tuple[int, float]]:
     """``[(chunk id, score 0..1)]`` best first (ties by id, so the order is stable).
 
     ``dense``: chunk id -> cosine similarity; ``keyword``: chunk id -> BM25 (>= 0).
     In hybrid mode every candidate of either list should have its cosine in ``dense``
     (the caller computes it exactly); a candidate missing from ``keyword`` has BM25 0.
-    Hybrid scores are relative to the candidate set (see the module docstring);
-    ``stretch=False`` uses the raw cosines (the scoring before, kept for the evaluation).
     """
     if mode == "dense":
         scored = {cid: _clip(s) for cid, s in dense.items()}
@@ -93,11 +75,10 @@ def fuse(dense: dict[int, float], keyword: dict[int, float], mode: str = "hybrid
         scored = {cid: s / (s + KEYWORD_HALF) for cid, s in keyword.items() if s > 0}
     elif mode == "hybrid":
         top = max(keyword.values(), default=0.0)
-        cosines = {cid: _clip(dense.get(cid, 0.0)) for cid in set(dense) | set(keyword)}
         scored = {}
-        for cid, d in (_stretch(cosines) if stretch else cosines).items():
+        for cid in set(dense) | set(keyword):
             kw = keyword.get(cid, 0.0) / top if top > 0 else 0.0
-            scored[cid] = _clip(dense_weight * d + (1 - dense_weight) * kw)
+            scored[cid] = _clip(dense_weight * _clip(dense.get(cid, 0.0)) + (1 - dense_weight) * kw)
     else:
         raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
     return sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
