@@ -5,7 +5,10 @@
   such as ``{"cell": 12}``), the sha256 of its embedded text.
 - keyword index over the embedded text: on SQLite the FTS5 table ``idx_chunks_fts`` (porter
   stemming, ``_`` kept inside words, ``rowid`` = ``idx_chunks.id``); on PostgreSQL a
-  ``tsvector`` column of ``idx_chunks`` with a GIN index.
+  ``tsvector`` column of ``idx_chunks`` with a GIN index. Names are searched by substring too
+  (see ``keyword.py``): on SQLite the trigram FTS5 table ``idx_names_fts`` (``rowid`` =
+  ``idx_chunks.id``), filled from ``idx_chunks`` when a store from before it is opened; on
+  PostgreSQL ``strpos`` over ``idx_chunks.name`` (no extra table).
 - ``idx_embeddings``: the embedding cache, ``(model_id, sha256) -> float32 vector``, shared by
   every process (and, on PostgreSQL, every machine). It also serves dense queries in processes
   that do not use Chroma.
@@ -57,6 +60,9 @@ CREATE INDEX IF NOT EXISTS idx_chunks_artifact ON idx_chunks(artifact_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS idx_chunks_fts USING fts5(
     body, tokenize = "porter unicode61 tokenchars '_'"
 );
+CREATE VIRTUAL TABLE IF NOT EXISTS idx_names_fts USING fts5(
+    name, tokenize = "trigram"
+);
 CREATE TABLE IF NOT EXISTS idx_embeddings (
     model_id TEXT NOT NULL,
     sha256 TEXT NOT NULL,
@@ -102,6 +108,27 @@ def _statements(dialect: str) -> list[str]:
     return [pg_ddl(x) for x in stmts if "USING fts5" not in x] + _PG_EXTRA
 
 
+#: ``idx_state`` key recording which keyword tables a SQLite catalog has filled
+_KEYWORD_SCHEMA_KEY = "keyword_schema"
+#: 2: ``idx_names_fts`` (chunk names by trigram) exists and holds every chunk's name
+KEYWORD_SCHEMA = "2"
+
+
+def _fill_name_index(c: Any) -> None:
+    """A SQLite catalog indexed before the name table gets it filled from ``idx_chunks``
+    (names only: nothing is extracted or embedded again). Runs inside the opening write
+    transaction, so two processes opening one old store fill it once."""
+    row = c.execute("SELECT value FROM idx_state WHERE key = ?", (_KEYWORD_SCHEMA_KEY,)).fetchone()
+    if row is not None and row[0] == KEYWORD_SCHEMA:
+        return
+    c.execute("DELETE FROM idx_names_fts")
+    c.execute("INSERT INTO idx_names_fts(rowid, name) "
+              "SELECT id, coalesce(name, '') FROM idx_chunks")
+    c.execute("INSERT INTO idx_state(key, value) VALUES (?, ?) "
+              "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+              (_KEYWORD_SCHEMA_KEY, KEYWORD_SCHEMA))
+
+
 def _add_location_column(c: Any) -> None:
     """A SQLite catalog indexed before chunks had a ``location`` gains the column."""
     if "location" not in {r[1] for r in c.execute("PRAGMA table_info(idx_chunks)")}:
@@ -127,12 +154,16 @@ class IndexDB:
                     c.execute(stmt)
                 if self.dialect == "sqlite":
                     _add_location_column(c)
-        except Exception as exc:  # pragma: no cover - sqlite without FTS5
-            if "fts5" in str(exc).lower():
+                    _fill_name_index(c)
+        except Exception as exc:  # pragma: no cover - sqlite without FTS5 or its trigrams
+            msg = str(exc).lower()
+            if "fts5" in msg or "tokenizer" in msg:
                 from ..errors import IndexUnavailableError
 
                 raise IndexUnavailableError(
-                    "this Python's sqlite3 lacks FTS5; install a Python built with FTS5") from exc
+                    f"this Python's sqlite3 (SQLite {sqlite3.sqlite_version}) lacks FTS5 or its "
+                    "trigram tokenizer (SQLite 3.34+); install a Python built with a newer "
+                    "SQLite") from exc
             raise
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -175,6 +206,7 @@ class IndexDB:
     _CHUNK_COLS = ("chunk_key, scope, owner_id, artifact_id, root_artifact_id, version, name, "
                    "namespace, session_id, mime_type, ordinal, text, heading, page, char_start, "
                    "char_end, sha256, model_id, location")
+    _NAME_AT = 6  # position of ``name`` in _CHUNK_COLS
 
     def insert_chunk(self, conn: Any, values: Sequence[Any], embed_text: str) -> None:
         """One chunk row (``values`` in :attr:`_CHUNK_COLS` order) and its keyword entry."""
@@ -187,11 +219,14 @@ class IndexDB:
         cur = conn.execute(f"INSERT INTO idx_chunks({self._CHUNK_COLS}) VALUES ({marks})", values)
         conn.execute("INSERT INTO idx_chunks_fts(rowid, body) VALUES (?, ?)",
                      (cur.lastrowid, embed_text))
+        conn.execute("INSERT INTO idx_names_fts(rowid, name) VALUES (?, ?)",
+                     (cur.lastrowid, values[self._NAME_AT] or ""))
 
     def delete_owner_rows(self, conn: Any, owner_id: str) -> int:
         if self.dialect == "sqlite":
-            conn.execute("DELETE FROM idx_chunks_fts WHERE rowid IN "
-                         "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
+            for table in ("idx_chunks_fts", "idx_names_fts"):
+                conn.execute(f"DELETE FROM {table} WHERE rowid IN "
+                             "(SELECT id FROM idx_chunks WHERE owner_id = ?)", (owner_id,))
         return conn.execute("DELETE FROM idx_chunks WHERE owner_id = ?", (owner_id,)).rowcount
 
     def keyword_search(self, text: str, limit: int, filters: dict[str, Any] | None = None

@@ -11,7 +11,11 @@ a tuned convex combination beats RRF in and out of domain and needs few judged q
 
 Normalization: cosine similarity of unit vectors is clipped to 0..1 (its theoretical range
 for these models; negative means unrelated). BM25 is unbounded and corpus dependent, so it is
-divided by the best BM25 of the query's candidates (the best keyword hit gets 1).
+divided by the best BM25 of the query's candidates (the best keyword hit gets 1). Cosines are
+used as they are: stretching them over the candidates (min-max, z-scores) ranked the known-item
+set's tune half about as well or slightly better, but makes scores relative to whatever else
+was a candidate, so in a small store a fair match scored under the relevance floor
+(``MIN_SCORE``) only because it was the weakest of three.
 In ``mode="keyword"`` alone, BM25 is squashed with ``s / (s + KEYWORD_HALF)`` so a weak match
 does not look perfect just because it is the best one.
 """
