@@ -17,6 +17,7 @@ from index_fixtures import embedder  # noqa: F401  (fixture)
 from notebook_artifacts import ArtifactStore
 from notebook_artifacts.cli import cli
 from notebook_artifacts.errors import CatalogUnavailableError, InvalidInputError
+from remote_fixtures import ServerProcess
 
 
 def _all_events(store: ArtifactStore, after: int = 0) -> list:
@@ -343,28 +344,6 @@ def test_postgres_restart_loses_nothing_and_the_store_recovers(tmp_path, postgre
     other.close()
 
 
-def _serve(root, url: str, token: str) -> tuple[subprocess.Popen, str]:
-    import os
-    from pathlib import Path
-
-    exe = Path(sys.executable).with_name("notebook-artifacts")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
-    proc = subprocess.Popen(cmd + ["serve", "--root", str(root), "--port", "0", "--token", token,
-                                   "--no-index", "--catalog", url],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if "serving on" in line:
-            threading.Thread(target=proc.stdout.read, daemon=True).start()
-            return proc, line.rsplit(" ", 1)[-1].strip()
-    proc.kill()
-    raise AssertionError("serve did not start")
-
-
 def test_two_server_replicas_share_one_catalog(tmp_path, pg_url):
     """An upload to replica A is listed, served and pushed (WebSocket, long-poll) by replica
     B, a separate process on the same catalog (and, here, the same content directory)."""
@@ -373,19 +352,13 @@ def test_two_server_replicas_share_one_catalog(tmp_path, pg_url):
 
     token = "replica-token-5a1f"
     root = tmp_path / "shared"
-    replicas = [_serve(root, pg_url, token) for _ in range(2)]
+    replicas = [ServerProcess(root, "--token", token, "--catalog", pg_url).start()
+                for _ in range(2)]
     try:
-        (_, a_url), (_, b_url) = replicas
+        a_url, b_url = (r.url for r in replicas)
         auth = {"Authorization": f"Bearer {token}"}
         with httpx.Client(base_url=a_url, headers=auth, timeout=30) as a, \
                 httpx.Client(base_url=b_url, headers=auth, timeout=30) as b:
-            for c in (a, b):
-                for _ in range(200):
-                    try:
-                        if c.get("/health").status_code == 200:
-                            break
-                    except httpx.HTTPError:
-                        time.sleep(0.05)
             cursor = b.get("/api/sessions/p1/artifact-events?wait_seconds=0").json()["next_cursor"]
             polled: dict = {}
             poll = threading.Thread(target=lambda: polled.update(b.get(
@@ -416,9 +389,8 @@ def test_two_server_replicas_share_one_catalog(tmp_path, pg_url):
         with ArtifactStore(tmp_path / "kernel", index=False, catalog=pg_url) as s:
             assert [v.version for v in s.versions("same.txt", session_id="p1")] == list(range(1, 11))
     finally:
-        for proc, _ in replicas:
-            proc.terminate()
-            proc.wait(20)
+        for r in replicas:
+            r.stop()
 
 
 def test_scoped_tokens_are_shared_by_every_machine_on_one_catalog(tmp_path, pg_url):
