@@ -49,7 +49,8 @@ from .models import (
 )
 from .storage import _validate as V
 from ._frames import FramedBody
-from .store import PUT_KEYWORDS, TextContent, _is_dataframe, _item_spec, _labelled, _no_json
+from .store import (TextContent, _is_dataframe, _item_spec, _labelled, _no_json,
+                    _put_many_items)
 from .store import source_file
 
 __all__ = ["RemoteStore", "connect", "URL_ENV", "TOKEN_ENV"]
@@ -379,15 +380,7 @@ class RemoteStore(ReadMethods):
         """Store several items in one request and one server-side transaction: all of them
         or none; the records in order (``ArtifactStore.put_many``'s arguments). Contents are
         streamed one after another in one body (files are never read whole)."""
-        unknown = sorted(set(common) - set(PUT_KEYWORDS))
-        if unknown:
-            raise InvalidInputError(
-                f"put_many got an unknown keyword {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
-        if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
-            raise InvalidInputError(
-                "put_many takes a list of items (paths, content, (src, name) pairs or dicts "
-                "of put's arguments); to store one item, use put")
-        items = list(items)
+        items = _put_many_items(items, common)
         if not items:
             return []
         if common.get("tags") is not None and not isinstance(common["tags"], str):

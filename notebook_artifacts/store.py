@@ -412,15 +412,7 @@ class ArtifactStore(ReadMethods):
         item raises the error ``put`` would, naming the item, and stores nothing. To store a
         2-tuple as JSON, pass it as a list or as ``{"src": ...}``.
         """
-        unknown = sorted(set(common) - set(PUT_KEYWORDS))
-        if unknown:
-            raise InvalidInputError(
-                f"put_many got an unknown keyword {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
-        if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
-            raise InvalidInputError(
-                "put_many takes a list of items (paths, content, (src, name) pairs or dicts "
-                "of put's arguments); to store one item, use put")
-        items = list(items)
+        items = _put_many_items(items, common)
         checked = []
         for i, item in enumerate(items):
             checked.append(_labelled(i, item, lambda item=item: self._checked(
@@ -1045,6 +1037,20 @@ class ArtifactStore(ReadMethods):
 PUT_KEYWORDS = ("namespace", "session_id", "tags", "metadata", "description", "ttl", "pinned",
                 "source", "source_tool", "source_execution_id", "source_step_id",
                 "artifact_type", "mime_type", "file_name", "index")
+
+
+def _put_many_items(items: Iterable[Any], common: dict[str, Any]) -> list[Any]:
+    """``put_many``'s items as a list, after checking them and ``common`` as a whole (one rule
+    for every Store)."""
+    unknown = sorted(set(common) - set(PUT_KEYWORDS))
+    if unknown:
+        raise InvalidInputError(
+            f"put_many got an unknown keyword {unknown[0]!r}: one of {', '.join(PUT_KEYWORDS)}")
+    if isinstance(items, (str, bytes, dict)) or not isinstance(items, Iterable):
+        raise InvalidInputError(
+            "put_many takes a list of items (paths, content, (src, name) pairs or dicts "
+            "of put's arguments); to store one item, use put")
+    return list(items)
 
 
 def _item_spec(item: Any, common: dict[str, Any]) -> tuple[Any, str | None, dict[str, Any]]:

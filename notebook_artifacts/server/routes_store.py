@@ -137,6 +137,14 @@ class _NamedReader:
         return self._f.readinto(b)
 
 
+def _options_field(fields: Any) -> Any:
+    """The parsed ``options`` field of an upload (``{}`` when absent)."""
+    try:
+        return json.loads(fields.get("options") or "{}")
+    except ValueError:
+        raise InvalidInputError("the 'options' field must be a JSON object") from None
+
+
 def _put_source(kind: str, content: Union[bytes, Path], suggested: Optional[str]) -> Any:
     """What ``store.put`` gets for an upload of ``kind`` (text, json or stream) whose file is
     ``content`` (its bytes, or the path of its temp file)."""
@@ -180,10 +188,7 @@ async def put(request: Request) -> dict[str, Any]:
     s = settings_of(request)
     up = await read_multipart(request, max_bytes=s.max_upload_bytes, tmp_dir=s.tmp_dir)
     try:
-        try:
-            opts = json.loads(up.fields.get("options") or "{}")
-        except ValueError:
-            raise InvalidInputError("the 'options' field must be a JSON object") from None
+        opts = _options_field(up.fields)
         if not isinstance(opts, dict):
             raise InvalidInputError("the 'options' field must be a JSON object")
         kind = opts.pop("kind", "stream")
@@ -225,10 +230,7 @@ async def put_many(request: Request) -> list[dict[str, Any]]:
     s = settings_of(request)
     up = await read_multipart(request, max_bytes=s.max_upload_bytes, tmp_dir=s.tmp_dir)
     try:
-        try:
-            opts = json.loads(up.fields.get("options") or "{}")
-        except ValueError:
-            raise InvalidInputError("the 'options' field must be a JSON object") from None
+        opts = _options_field(up.fields)
         common, specs = (opts.get("common") or {}, opts.get("items")) if isinstance(opts, dict) \
             else (None, None)
         if not isinstance(common, dict) or not isinstance(specs, list) \
