@@ -30,7 +30,9 @@ import httpx
 import psutil
 from websockets.sync.client import connect
 
-from notebook_artifacts import ArtifactStore
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # benchmarks.*
+
+from notebook_artifacts import ArtifactStore  # noqa: E402
 
 CHUNK = 1 << 20
 TOKEN = "bench-token"
@@ -44,29 +46,11 @@ def _make_file(path: Path, size_mb: int) -> None:
 
 
 def _start_server(root: Path, max_upload: int) -> tuple[subprocess.Popen, str]:
-    exe = Path(sys.executable).with_name("notebook-artifacts")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
-    proc = subprocess.Popen(
-        cmd + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN, "--no-index",
-               "--max-upload-bytes", str(max_upload)],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = None
-    for line in proc.stdout:
-        if "serving on" in line:
-            url = line.rsplit(" ", 1)[-1].strip()
-            break
-    if url is None:
-        raise SystemExit("server did not start")
-    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()
-    for _ in range(200):
-        try:
-            httpx.get(url + "/health", timeout=1)
-            break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    return proc, url
+    from benchmarks.bench_uploads import start_process
+
+    return start_process([sys.executable, "-m", "notebook_artifacts.cli", "serve", "--root",
+                          str(root), "--port", "0", "--token", TOKEN, "--no-index",
+                          "--max-upload-bytes", str(max_upload)])
 
 
 def _mbps(size: int, seconds: float) -> str:

@@ -128,7 +128,9 @@ def _env(code: Optional[str] = None) -> dict[str, str]:
             "PYTHONPATH": os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH")) if p)}
 
 
-def _start(cmd: list[str], code: Optional[str] = None) -> tuple[subprocess.Popen, str]:
+def start_process(cmd: list[str], code: Optional[str] = None) -> tuple[subprocess.Popen, str]:
+    """Start a server command (from this checkout, or from ``code``) and wait until it answers
+    /health; its process and URL."""
     # cwd: `python -m` puts it first on sys.path, before PYTHONPATH
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
                             env=_env(code), cwd=code or _REPO)
@@ -153,11 +155,11 @@ def _start(cmd: list[str], code: Optional[str] = None) -> tuple[subprocess.Popen
 def start_serve(root: Path, code: Optional[str] = None) -> tuple[subprocess.Popen, str]:
     """``notebook-artifacts serve`` (indexing on) from this checkout, or from ``code``."""
     cmd = [sys.executable, "-m", "notebook_artifacts.cli"]
-    return _start(cmd + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN], code)
+    return start_process(cmd + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN], code)
 
 
 def start_bare(directory: Path) -> tuple[subprocess.Popen, str]:
-    return _start([sys.executable, "-m", "benchmarks.bench_uploads", "--bare-endpoint", str(directory)])
+    return start_process([sys.executable, "-m", "benchmarks.bench_uploads", "--bare-endpoint", str(directory)])
 
 
 # --------------------------------------------------------------------------- client side

@@ -203,17 +203,22 @@ print("point never reached", flush=True)
 """
 
 
+def _killed_at(root, point: str) -> dict:
+    """Run CRASH_POINT on ``root`` until SIGKILL at ``point``; what ``check_store`` found."""
+    p = subprocess.run([sys.executable, "-c", CRASH_POINT, str(root), point], capture_output=True,
+                       env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=120)
+    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stdout, p.stderr.decode()[-2000:])
+    assert b"armed" in p.stdout and b"never reached" not in p.stdout
+    return check_store(root)
+
+
 @pytest.mark.parametrize("point", ["delete_blob_removed", "delete_one_version_blob_removed",
                                    "gc_purge", "put_blob_committed", "put_before_manifest"])
 def test_kill_at_chosen_points(tmp_path, point):
     """SIGKILL at the riskiest instants: right after a blob is removed by delete or gc, right
     after a put's blob lands, and between a put's commit and its manifest rewrite."""
     root = tmp_path / "store"
-    p = subprocess.run([sys.executable, "-c", CRASH_POINT, str(root), point], capture_output=True,
-                       env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=120)
-    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stdout, p.stderr.decode()[-2000:])
-    assert b"armed" in p.stdout and b"never reached" not in p.stdout
-    stats = check_store(root)
+    stats = _killed_at(root, point)
     from notebook_artifacts import ArtifactStore
 
     store = ArtifactStore(root, index=False)
@@ -234,11 +239,7 @@ def test_kill9_during_put_many_leaves_none_of_its_items(tmp_path, point):
     an existing name), no event of it was recorded, and fsck is clean once crash residue
     (orphan blobs, temp files) is repaired."""
     root = tmp_path / "store"
-    p = subprocess.run([sys.executable, "-c", CRASH_POINT, str(root), point], capture_output=True,
-                       env={**os.environ, "PYTHONPATH": str(HERE.parent)}, timeout=120)
-    assert p.returncode == -signal.SIGKILL, (p.returncode, p.stdout, p.stderr.decode()[-2000:])
-    assert b"armed" in p.stdout and b"never reached" not in p.stdout
-    stats = check_store(root)
+    stats = _killed_at(root, point)
     from notebook_artifacts import ArtifactStore
 
     store = ArtifactStore(root, index=False)
