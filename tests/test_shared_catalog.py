@@ -405,3 +405,20 @@ def test_scoped_tokens_are_shared_by_every_machine_on_one_catalog(tmp_path, pg_u
         assert a.tokens.lookup(token, time.time()) is None
         assert [r.token_id for r in a.tokens.list()] == [rec.token_id]
     assert not (tmp_path / "a" / "catalog.sqlite3").exists()  # nothing kept per machine
+
+
+@pytest.mark.model
+def test_a_promoted_source_claimed_by_a_killed_process_is_taken_over(tmp_path, pg_url, embedder):
+    """A promoted source left ``indexing`` by a process that died (its client has no
+    connection any more) is claimed again at once: wait_indexed returns, the source answers."""
+    with ArtifactStore(tmp_path / "a", catalog=pg_url, background_index=False) as s:
+        s.put("The lighthouse keeper logs fog horn tests every Tuesday.", "keeper.txt")
+        assert s.wait_indexed(120)
+        src = s.promote("keeper.txt")
+        with psycopg.connect(pg_url, autocommit=True) as conn:  # what a killed claimer leaves
+            conn.execute("UPDATE idx_sources SET index_status = 'indexing', claim_until = %s, "
+                         "claimed_by = 'notebook-artifacts-0123456789abcdef/sources'",
+                         (time.time() + 600,))
+        assert s.wait_indexed(60), "a dead process's claim on a source was never taken over"
+        hits = s.query("fog horn tests", k=3, scope="sources").results
+        assert [h.location["source_id"] for h in hits] == [src.source_id]

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -96,6 +97,9 @@ _PG_EXTRA = [
     "ALTER TABLE idx_chunks ADD COLUMN IF NOT EXISTS location TEXT",  # a catalog from before
     "ALTER TABLE idx_chunks ADD COLUMN IF NOT EXISTS tsv tsvector",
     "CREATE INDEX IF NOT EXISTS idx_chunks_tsv ON idx_chunks USING GIN (tsv)",
+    # who is indexing a promoted source, and until when (see claim_pending_sources)
+    "ALTER TABLE idx_sources ADD COLUMN IF NOT EXISTS claimed_by TEXT",
+    "ALTER TABLE idx_sources ADD COLUMN IF NOT EXISTS claim_until DOUBLE PRECISION",
 ]
 
 
@@ -272,16 +276,25 @@ class IndexDB:
             (limit,))
 
     def claim_pending_sources(self, limit: int) -> list[Any]:
-        """Pending sources for this worker: on a shared database each is marked
-        ``indexing`` (rows taken ``FOR UPDATE SKIP LOCKED``), so no two workers embed one."""
+        """Pending sources for this worker. On a shared database each is marked ``indexing``
+        and claimed as versions are (``<client id>/sources`` for ``CLAIM_SECONDS``, rows taken
+        ``FOR UPDATE SKIP LOCKED``), so no two workers embed one; a claim whose client has no
+        connection any more (a killed process) or whose time ran out is taken over."""
         if not self.shared:
             return self.pending_sources(limit)
+        from ..storage.catalog import CLAIM_SECONDS
+
+        now = time.time()
         with self.transaction() as c:
             return c.execute(
-                "UPDATE idx_sources SET index_status = 'indexing' WHERE source_id IN "
+                "UPDATE idx_sources SET index_status = 'indexing', claimed_by = ?, "
+                "claim_until = ? WHERE source_id IN "
                 "(SELECT source_id FROM idx_sources WHERE index_status = 'pending' "
+                " OR (index_status = 'indexing' AND (claim_until IS NULL OR claim_until < ? "
+                "  OR split_part(claimed_by, '/', 1) NOT IN (SELECT application_name "
+                "  FROM pg_stat_activity WHERE application_name IS NOT NULL))) "
                 " ORDER BY created_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING *",
-                (limit,)).fetchall()
+                (f"{self.db.client_id}/sources", now + CLAIM_SECONDS, now, limit)).fetchall()
 
     def set_source_status(self, source_id: str, status: str) -> None:
         with self.transaction() as c:

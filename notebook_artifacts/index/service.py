@@ -35,6 +35,7 @@ metadata), so filters are always exact even though the chunk rows are immutable.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -537,24 +538,33 @@ class IndexService:
 
     def _index_sources(self) -> bool:
         rows = self.db.claim_pending_sources(16)
-        for row in rows:
-            art = self._source_record(row)
-            status = "indexed"
+        for i, row in enumerate(rows):
             try:
-                doc, chunks = self._chunk(art, self._read(row["sha256"]))
-                self.counters.chunked(len(chunks))
-                vecs = self._embed([c.embed_text for c in chunks])
-                self.chunks.replace(self._owner(art, "sources", row["source_id"]), chunks, vecs,
-                                    self.embedder.model_id)
-            except SkipExtraction:
-                status = "skipped"
-            except Exception as exc:
-                if _is_transient(exc):
-                    raise
-                status = "failed"
-                log.warning("source %s could not be indexed: %s", row["source_id"], exc)
-            self.db.set_source_status(row["source_id"], status)
+                self._index_source(row)
+            except BaseException:
+                with contextlib.suppress(Exception):  # the database may be what failed
+                    for left in rows[i:]:  # transient: give the claims back for a retry
+                        self.db.set_source_status(left["source_id"], "pending")
+                raise
         return bool(rows)
+
+    def _index_source(self, row: Any) -> None:
+        art = self._source_record(row)
+        status = "indexed"
+        try:
+            doc, chunks = self._chunk(art, self._read(row["sha256"]))
+            self.counters.chunked(len(chunks))
+            vecs = self._embed([c.embed_text for c in chunks])
+            self.chunks.replace(self._owner(art, "sources", row["source_id"]), chunks, vecs,
+                                self.embedder.model_id)
+        except SkipExtraction:
+            status = "skipped"
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            status = "failed"
+            log.warning("source %s could not be indexed: %s", row["source_id"], exc)
+        self.db.set_source_status(row["source_id"], status)
 
     # -- waiting and reindexing ---------------------------------------------------------------
     def indexing_progress(self) -> IndexProgress:
