@@ -129,6 +129,9 @@ class IndexService:
         self._closed = False
         self._start_lock = threading.Lock()
         self._busy = threading.Event()
+        #: rounds that found nothing to do (wait_indexed: a whole idle round after pending
+        #: reached 0 means done, even if the next round has begun by the time it looks)
+        self._idle_rounds = 0
         self._progress = threading.Condition()
         #: chunks chunked and embedded so far, and the phase (read by indexing_progress)
         self.counters = ProgressCounters()
@@ -224,6 +227,9 @@ class IndexService:
                 log.exception("index worker error")
                 worked = False
             if not worked:
+                with self._progress:
+                    self._idle_rounds += 1
+                    self._progress.notify_all()
                 self._wake.wait(POLL_SECONDS)
                 self._wake.clear()
 
@@ -580,9 +586,18 @@ class IndexService:
             return True  # nothing to do: don't start the worker (or load the model) for nothing
         self.wake()
         deadline = None if timeout is None else time.monotonic() + timeout
+        idle_since: int | None = None  # idle rounds counted when pending was first seen at 0
         while True:
-            if self.pending_count() == 0 and not self._busy.is_set():
-                return True
+            if self.pending_count() == 0:
+                # done once no round is running, or once a whole round found nothing (a
+                # worker woken by this wait may already be in its next round when it looks)
+                if not self._busy.is_set() or (idle_since is not None
+                                               and self._idle_rounds > idle_since):
+                    return True
+                if idle_since is None:
+                    idle_since = self._idle_rounds
+            else:
+                idle_since = None
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             self._wake.set()
