@@ -5,17 +5,15 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 
 import httpx
 
+from process_fixtures import cli
 
-def cli() -> list[str]:
-    exe = Path(sys.executable).with_name("notebook-artifacts")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
+
 
 
 class ServerProcess:

@@ -5,62 +5,22 @@ from __future__ import annotations
 
 import base64
 import json
-import os
-import signal
 import subprocess
-import sys
 import threading
 import time
-from pathlib import Path
 
 import httpx
 import pytest
 from websockets.sync.client import connect
 
 from notebook_artifacts import ArtifactStore
-
-TOKEN = "process-test-token-91c2"
-
-
-def _cli() -> list[str]:
-    exe = Path(sys.executable).with_name("notebook-artifacts")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "notebook_artifacts.cli"]
+from process_fixtures import TOKEN, cli, serve_process
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    root = tmp_path_factory.mktemp("served")
-    proc = subprocess.Popen(
-        _cli() + ["serve", "--root", str(root), "--port", "0", "--token", TOKEN, "--no-index",
-                  "--max-upload-bytes", str(1 << 20)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if "serving on" in line:
-            url = line.rsplit(" ", 1)[-1].strip()
-            break
-    assert url, f"server did not start: {proc.stderr.read() if proc.poll() is not None else ''}"
-    for _ in range(200):
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.05)
-    output: list[str] = []  # both streams drained, so a full pipe never blocks the server
-    for stream in (proc.stdout, proc.stderr):
-        threading.Thread(target=lambda s=stream: output.extend(s), daemon=True).start()
-    yield {"url": url, "root": root, "proc": proc, "output": output}
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    with serve_process(tmp_path_factory.mktemp("served"), "--max-upload-bytes", str(1 << 20)) as s:
+        yield s
 
 
 @pytest.fixture
@@ -161,7 +121,7 @@ def test_percent_encoded_secret_names_never_reach_the_logs(server, http):
 
 
 def test_no_auth_is_refused_off_loopback(tmp_path):
-    r = subprocess.run(_cli() + ["serve", "--root", str(tmp_path), "--host", "0.0.0.0", "--no-auth"],
+    r = subprocess.run(cli() + ["serve", "--root", str(tmp_path), "--host", "0.0.0.0", "--no-auth"],
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "loopback" in r.stderr
 
