@@ -356,7 +356,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.profile:
         pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
         spy = subprocess.Popen([pyspy, "record", "--pid", str(serve.pid), "--rate", "100",
-                                "--format", "speedscope", "--threads", "--idle",
+                                *(["--format", "raw", "--threads"] if str(args.profile).endswith(".txt") else ["--format", "speedscope", "--threads", "--idle"]),
                                 "-o", str(args.profile)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     figures: list[dict[str, Any]] = []

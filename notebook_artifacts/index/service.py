@@ -75,6 +75,8 @@ log = logging.getLogger("notebook_artifacts.index")
 MAX_ATTEMPTS = 4
 BACKOFF_BASE = 0.5  # seconds; attempt n waits BACKOFF_BASE * 2**(n-1)
 POLL_SECONDS = 1.0  # how often an idle worker looks for work queued by other processes
+#: the worker thread's nice value: on busy CPUs, puts, queries and the user's own code go first
+WORKER_NICE = 10
 BATCH_JOBS = 16  # versions extracted, embedded and written per round
 #: at least this many chunks (a multiple of the embedder's batch) go through the cache at a
 #: time, so that progress moves while a long document is embedded
@@ -220,6 +222,7 @@ class IndexService:
             return self._vectors
 
     def _run(self) -> None:
+        _lower_priority()
         while not self._stop.is_set():
             try:
                 worked = self._tick()
@@ -938,3 +941,13 @@ def _validate_query(text, k, tags, mime_types, where, mode, versions, scope, bud
                 raise InvalidInputError(
                     f"where[{key!r}] must be a string, number, boolean or None (equality only)")
     return text.strip(), k, tags, mime_types, where or None
+
+
+def _lower_priority() -> None:
+    """Run the calling thread (and the model's threads it starts, which inherit it) at
+    :data:`WORKER_NICE`: indexing takes the CPUs only when nothing else wants them. Linux
+    gives each thread its own nice value; elsewhere this does nothing."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
+    except (AttributeError, OSError):  # pragma: no cover - no per-thread priority here
+        pass

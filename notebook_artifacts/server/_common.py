@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from ..models import Artifact, Event, EventPage
+from ._group_commit import GroupCommit
 from ._hub import EventHub
 from ._signing import UrlSigner
 
@@ -62,6 +63,8 @@ class ServerSettings:
     presigned_downloads: bool = False
     #: scoped tokens (storage/tokens.py); None: only the admin token
     tokens: Any = None
+    #: single uploads arriving together are stored together (_group_commit.py)
+    puts: GroupCommit = field(default_factory=GroupCommit)
 
 
 def settings_of(request: Request) -> ServerSettings:

@@ -230,7 +230,7 @@ async def upload_artifact(org: Segment, workspace: Segment, namespace: Segment, 
         ns = platform_namespace(org, workspace, namespace)
         kwargs = _put_kwargs(body)
         a: Artifact = await store_upload(
-            up, lambda content: s.store.put(content, name, namespace=ns, session_id=body.get("thread_id"), **kwargs)
+            up, lambda content: s.puts.put(s.store, content, name, namespace=ns, session_id=body.get("thread_id"), **kwargs)
         )
     finally:
         up.cleanup()

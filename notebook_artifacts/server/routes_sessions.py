@@ -102,8 +102,8 @@ async def upload(session_id: SessionId, request: Request) -> dict[str, Any]:
             mime = mimetypes.guess_type(name)[0] or mime
         a: Artifact = await store_upload(
             up,
-            lambda content: s.store.put(
-                content, name, namespace=ns, session_id=sid, source="upload", source_tool="upload", mime_type=mime,
+            lambda content: s.puts.put(
+                s.store, content, name, namespace=ns, session_id=sid, source="upload", source_tool="upload", mime_type=mime,
                 file_name=name.replace("\\", "/").rsplit("/", 1)[-1],
             ),
         )

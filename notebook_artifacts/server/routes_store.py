@@ -136,6 +136,9 @@ class _NamedReader:
     def readinto(self, b: Any) -> int:
         return self._f.readinto(b)
 
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._f.seek(offset, whence)
+
 
 def _options_field(fields: Any) -> Any:
     """The parsed ``options`` field of an upload (``{}`` when absent)."""
@@ -205,7 +208,7 @@ async def put(request: Request) -> dict[str, Any]:
                 return _register(s.store, up.to_file(s.tmp_dir), name, suggested, opts)
             src = _put_source(kind, content, suggested if isinstance(suggested, str) else None)
             try:
-                return s.store.put(src, name, **opts)
+                return s.puts.put(s.store, src, name, **opts)
             finally:
                 if isinstance(src, _NamedReader):
                     src._f.close()

@@ -32,6 +32,9 @@ __all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_V
 
 SCHEMA_VERSION = 4
 
+#: the columns of a version that a session manifest lists (storage/sessions.py)
+_MANIFEST_COLUMNS = ("artifact_id, name, version, is_latest, mime_type, size_bytes, sha256, source, "
+                     "workspace_path, created_at")
 _JSON_FIELDS = ("keywords", "tags", "metadata")
 _BOOL_FIELDS = ("is_latest", "has_file", "is_pinned", "is_expired", "is_indexed")
 _EXTRA_COLUMNS = ("seq", "session_key", "ext", "expires_ts", "created_ts", "workspace_path",
@@ -666,14 +669,15 @@ class Catalog:
         )
 
     def session_snapshot(self, namespace: str, session_id: str) -> tuple[int, list[Any], dict[str, Any]]:
-        """``(manifest generation, live version rows, session row)`` read in one snapshot."""
+        """``(manifest generation, live version rows, session row)`` read in one snapshot (the
+        rows hold the columns a manifest lists, not the stored text)."""
         with self.read() as c:
             srow = c.execute(
                 "SELECT * FROM sessions WHERE namespace=? AND session_id=?", (namespace, session_id)
             ).fetchone()
             rows = c.execute(
-                "SELECT * FROM artifact_versions WHERE namespace=? AND session_key=? AND is_expired=0 "
-                "ORDER BY seq",
+                f"SELECT {_MANIFEST_COLUMNS} FROM artifact_versions WHERE namespace=? "
+                "AND session_key=? AND is_expired=0 ORDER BY seq",
                 (namespace, session_id),
             ).fetchall()
         info = dict(srow) if srow else {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -109,6 +110,7 @@ class _Names:
         return cand
 
 
+@functools.lru_cache(maxsize=8192)  # a session manifest asks again for every file on each rewrite
 def workspace_arcname(name: str, source: str | None) -> str:
     """Where an artifact lies in the seed-001 session layout: an upload under
     ``code_workspace/attachments/`` (by its base name), anything else under ``code_workspace/``."""
