@@ -26,6 +26,7 @@ Behaviour decisions (see also README):
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import secrets
@@ -48,6 +49,8 @@ from .storage.events import EventFilter, EventWatcher
 from .storage.mime import artifact_type_for, decode_text, extension_of, guess_mime, is_text_mime
 from .storage.tokens import TokenRegistry
 from .storage.ttl import Clock, iso_utc, parse_ttl, system_clock
+
+log = logging.getLogger("notebook_artifacts")
 
 __all__ = ["ArtifactStore", "TextContent", "PUT_KEYWORDS", "CONTENT_MAX_BYTES", "PREVIEW_CHARS", "name_for_path",
            "names_for_paths"]
@@ -141,6 +144,7 @@ class ArtifactStore(ReadMethods):
         self._watcher = EventWatcher(self._catalog.change_feed, self.root.name)
         self._catalog.on_commit = self._watcher.poke
         self._closed = False
+        self._starter_lock = threading.Lock()
         for ns, sid in self._catalog.stale_manifests():  # left behind by a killed writer
             self._write_manifest(ns, sid)
 
@@ -159,6 +163,9 @@ class ArtifactStore(ReadMethods):
         """Stop the event watcher and close the catalog connection."""
         if not self._closed:
             self._closed = True
+            starter = self._index_starter
+            if starter is not None and starter is not threading.current_thread():
+                starter.join()  # let a starting index worker finish starting, then stop it
             if self._follow_work is not None:  # no new-work wake-ups while closing
                 self._follow_work()
             if self._tokens is not None:
@@ -186,9 +193,31 @@ class ArtifactStore(ReadMethods):
         return float(self.clock())
 
     def _on_put(self, artifact: Artifact) -> None:
-        """Hook called after every put (the index service wakes its worker here)."""
-        if self.index and self.background_index and artifact.status == "pending":
+        """Hook called after every put: wake the index worker. The first time, start it on a
+        helper thread, off the put's path (importing and opening the index costs about 0.1 s,
+        which the first put would otherwise wait for)."""
+        if not (self.index and self.background_index and artifact.status == "pending"):
+            return
+        if self._follow_work is not None:  # started: a wake-up is all it takes
+            self._index_service.wake()
+            return
+        with self._starter_lock:  # (not _defaults_lock: the starter holds it while it opens)
+            if self._index_starter is not None or self._closed:
+                return
+            self._index_starter = threading.Thread(
+                target=self._start_indexing_quietly, name="notebook-artifacts-index-start",
+                daemon=True)
+            self._index_starter.start()
+
+    _index_starter: threading.Thread | None = None
+
+    def _start_indexing_quietly(self) -> None:
+        try:
             self.start_indexing()
+        except Exception:  # the next put tries again; a query or wait_indexed raises it
+            log.exception("could not start the index worker")
+            with self._starter_lock:
+                self._index_starter = None
 
     # -- scoped access tokens of a served store (storage/tokens.py) --------------------------
     _tokens: Any = None

@@ -58,6 +58,8 @@ class GroupCommit:
         me = _Put(src, name, options)
         if hasattr(src, "read") and not hasattr(src, "seek"):
             return store.put(src, name, **options)  # a stream read once cannot be stored again
+        # keyed by identity: every queued put's thread holds its store, so ids of queued
+        # stores are unique (a scoped token's store is its own object: its puts queue apart)
         key = id(store)
         with self._cond:
             self._queues.setdefault(key, []).append(me)
