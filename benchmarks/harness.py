@@ -53,6 +53,22 @@ def _versions() -> dict:
     return out
 
 
+def _cpu() -> dict:
+    """The CPU model and its vector extensions: the model's forward pass (ONNX Runtime,
+    PyTorch) runs several times faster with AVX-512 than with AVX2 alone, so figures from two
+    hosts compare only when these match."""
+    try:
+        info = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return {"cpu": platform.processor() or None}
+    model = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                  if line.startswith("model name")), None)
+    flags = next((line.split(":", 1)[1].split() for line in info.splitlines()
+                  if line.startswith("flags")), [])
+    wanted = ("avx2", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    return {"cpu": model, "cpu_vector_flags": [f for f in wanted if f in flags]}
+
+
 def _child(spec: dict, timeout: float, threads: int | None = None) -> dict:
     """Run one group in a fresh interpreter; returns its figures or {"error": ...}."""
     wd = Path(spec["workdir"])
@@ -162,7 +178,7 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
                 "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "scale": scale, "wall_seconds": round(time.time() - started, 1),
                 "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                            "python": platform.python_version()},
+                            "python": platform.python_version(), **_cpu()},
                 "versions": _versions(),
                 "corpus": {"documents": len(corpus.files), "chars": corpus.total_chars,
                            "generated_documents": corpus.generated_docs,

@@ -106,6 +106,13 @@ def _fmt_ratio(r) -> str:
     return "n/a" if r is None else f"{r:.2f}x"
 
 
+
+def _cpu_text(machine: dict) -> str:
+    """``; <model>, <vector extensions>`` when the run recorded them (older runs did not)."""
+    if not machine.get("cpu"):
+        return ""
+    return f"; {machine['cpu']}, {'/'.join(machine.get('cpu_vector_flags') or ['no AVX2'])}"
+
 def _markdown(doc: dict, rows: list[dict]) -> str:
     meta, cfg = doc["meta"], doc["config"]
     systems = list(meta["systems"])
@@ -113,8 +120,9 @@ def _markdown(doc: dict, rows: list[dict]) -> str:
     lines = [
         f"# Benchmark results ({meta['scale']})",
         "",
-        f"Run {meta['date']} on {meta['machine']['cpus']} CPUs ({meta['machine']['platform']}), "
-        f"Python {meta['machine']['python']}, {meta['wall_seconds']:.0f} s wall.",
+        f"Run {meta['date']} on {meta['machine']['cpus']} CPUs ({meta['machine']['platform']}"
+        f"{_cpu_text(meta['machine'])}), Python {meta['machine']['python']}, "
+        f"{meta['wall_seconds']:.0f} s wall.",
         f"Data: large file {cfg['large_mb']} MiB; {cfg['small_count']} puts of {cfg['small_size']} B; "
         f"{c['documents']} documents ({c['chars']:,} chars: {c['eval_documents']} eval + "
         f"{c['generated_documents']} generated), {c['eval_queries']} judged queries ({c['eval_source']}); "
