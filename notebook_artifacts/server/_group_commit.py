@@ -55,9 +55,9 @@ class GroupCommit:
     def put(self, store: Store, src: Any, name: str | None = None, **options: Any) -> Artifact:
         """``store.put(src, name, **options)``, stored with any puts into ``store`` that wait
         at the same time. Blocking: call it from a worker thread."""
-        me = _Put(src, name, options)
         if hasattr(src, "read") and not hasattr(src, "seek"):
             return store.put(src, name, **options)  # a stream read once cannot be stored again
+        me = _Put(src, name, options)
         # keyed by identity: every queued put's thread holds its store, so ids of queued
         # stores are unique (a scoped token's store is its own object: its puts queue apart)
         key = id(store)
