@@ -39,11 +39,12 @@ def test_the_first_put_returns_before_the_index_worker_has_started(tmp_path, mon
 
 
 def test_closing_right_after_the_first_put_stops_the_worker_it_started(tmp_path):
+    others = set(threading.enumerate())  # (other tests' stores may run workers of their own)
     store = ArtifactStore(tmp_path / "s")
     store.put(PNG, "a.png")
     store.close()  # while the worker may still be starting
-    names = [t.name for t in threading.enumerate()]
-    assert "notebook-artifacts-index-start" not in names
-    assert "notebook-artifacts-indexer" not in names
+    left = [t.name for t in set(threading.enumerate()) - others
+            if t.name in ("notebook-artifacts-index-start", "notebook-artifacts-indexer")]
+    assert not left, f"close() left its index threads running: {left}"
     with ArtifactStore(tmp_path / "s") as again:  # the work left pending is done by the next
         assert again.wait_indexed(60) and again.get("a.png").status == "skipped"
