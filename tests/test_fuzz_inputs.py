@@ -26,15 +26,18 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, example, given, settings
+from hypothesis import HealthCheck, Phase, assume, example, given, settings
 from hypothesis import strategies as st
 
 from notebook_artifacts import ArtifactStore, InvalidInputError
 from index_fixtures import embedder  # noqa: F401  (the real model, loaded once)
 from reliability_fixtures import stray_files
 
+#: no "explain" phase: it re-runs a failing example under a line tracer, which in the full
+#: suite's process took tens of minutes to report one failure (the failure itself is enough)
 FUZZ = settings(max_examples=int(os.environ.get("NA_FUZZ_EXAMPLES", "200")), deadline=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+                phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
 
 #: figures printed at the end of the module (fuzzed inputs tried, per property)
 TRIED: dict[str, int] = {}
