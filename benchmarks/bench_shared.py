@@ -16,7 +16,8 @@ made with the engines' own clients and nothing else:
 - get 1 KiB: a primary-key ``SELECT`` and an S3 ``GetObject``;
 - list 50: a ``SELECT`` of 50 rows;
 - query k=5: embedding the question (the model) and a Chroma ``query`` for 5 neighbours;
-- event wake-up: a ``NOTIFY`` committed on one connection reaching a ``LISTEN`` on another.
+- event wake-up (from the start of the put to the waiter's return): a ``NOTIFY`` committed on
+  one connection reaching a ``LISTEN`` on another.
 
 ``shared / limit`` is what the store adds to its engines; ``shared / embedded`` what sharing
 costs on one machine. Asserts nothing; the figures are as noisy as the machine.
