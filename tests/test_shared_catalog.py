@@ -246,8 +246,10 @@ def test_catalog_from_the_environment_and_the_cli(tmp_path, pg_url, monkeypatch)
 def test_bad_or_unreachable_catalog_is_a_clear_error(tmp_path):
     with pytest.raises(InvalidInputError, match="postgresql://"):
         ArtifactStore(tmp_path / "s", catalog="mysql://nope")
-    with pytest.raises(CatalogUnavailableError, match="cannot reach the PostgreSQL catalog"):
+    with pytest.raises(CatalogUnavailableError, match="cannot reach the PostgreSQL catalog") as e:
         ArtifactStore(tmp_path / "s", catalog="postgresql://nobody@127.0.0.1:1/none")
+    # what to do: check the server and the URL, and retry (it may be restarting)
+    assert "check that the server runs" in str(e.value) and "retry" in str(e.value)
     r = CliRunner().invoke(cli, ["--root", str(tmp_path / "s"), "--catalog",
                                  "postgresql://nobody:secret@127.0.0.1:1/none", "ls"])
     assert r.exit_code == 1 and "cannot reach the PostgreSQL catalog" in r.output

@@ -169,7 +169,7 @@ class PostgresDB:
             raise CatalogUnavailableError(
                 f"cannot reach the PostgreSQL catalog at {self.location}: {exc}".rstrip()
                 + "; check that the server runs and the URL (user, host, port, database) is "
-                "right") from None
+                "right, then retry (a server restarting refuses connections for a moment)") from None
         # check: a connection that sat idle (a server restart may have broken it) is tested
         # before it is handed out, and replaced if broken; busy connections skip the round trip
         self.pool = ConnectionPool(
@@ -184,7 +184,7 @@ class PostgresDB:
             self.pool.close()
             raise CatalogUnavailableError(
                 f"cannot reach the PostgreSQL catalog at {self.location}: {exc}; check that the "
-                "server runs and the URL (user, host, port, database) is right") from None
+                "server runs and the URL (user, host, port, database) is right, then retry") from None
         self.transient_errors: tuple[type[BaseException], ...] = (
             psycopg.OperationalError, CatalogUnavailableError)
 
