@@ -145,6 +145,7 @@ class ArtifactStore(ReadMethods):
         self._catalog.on_commit = self._watcher.poke
         self._closed = False
         self._starter_lock = threading.Lock()
+        self._index_starter: threading.Thread | None = None  # starts the index worker once
         for ns, sid in self._catalog.stale_manifests():  # left behind by a killed writer
             self._write_manifest(ns, sid)
 
@@ -208,8 +209,6 @@ class ArtifactStore(ReadMethods):
                 target=self._start_indexing_quietly, name="notebook-artifacts-index-start",
                 daemon=True)
             self._index_starter.start()
-
-    _index_starter: threading.Thread | None = None
 
     def _start_indexing_quietly(self) -> None:
         try:

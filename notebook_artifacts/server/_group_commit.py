@@ -87,16 +87,13 @@ class GroupCommit:
 
     def _store(self, store: Store, batch: list[_Put]) -> None:
         try:
-            if len(batch) == 1:
-                p = batch[0]
-                p.result = store.put(p.src, p.name, **p.options)
-                p.done = True
-                return
-            try:
-                records = store.put_many(
-                    [dict(p.options, src=p.src, name=p.name) for p in batch])
-            except Exception:
-                records = None  # stored nothing: each put again on its own, with its own error
+            records = None
+            if len(batch) > 1:
+                try:
+                    records = store.put_many(
+                        [dict(p.options, src=p.src, name=p.name) for p in batch])
+                except Exception:
+                    pass  # stored nothing: each put again on its own, with its own error
             if records is not None:
                 with self._cond:
                     self.batches += 1
@@ -104,9 +101,9 @@ class GroupCommit:
                 for p, record in zip(batch, records):
                     p.result, p.done = record, True
                 return
-            for p in batch:
+            for p in batch:  # a lone put, or a batch that failed as a whole
                 try:
-                    if hasattr(p.src, "seek"):
+                    if len(batch) > 1 and hasattr(p.src, "seek"):
                         p.src.seek(0)
                     p.result = store.put(p.src, p.name, **p.options)
                 except Exception as exc:
