@@ -20,10 +20,14 @@ made durable together (:meth:`StagingArea.make_durable`: one ``syncfs``, one jou
 
 A temp file is ``flock``-ed by its writer from creation until it is renamed or discarded, so
 ``fsck``/``gc`` can tell the leftovers of a killed writer (unlocked) from a put in progress.
+On Linux, content held in memory (small puts, ``put_many``) is hashed first and written to
+an unnamed file (``O_TMPFILE``) in its final directory, which the commit links in: no temp
+name to create, lock and rename, and nothing a killed writer could leave behind.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import io
@@ -72,6 +76,9 @@ class StagedBlob:
     #: ``source`` (the bytes, or the file) rewrites it should it vanish before the commit
     source: bytes | Path | None = None
     durable: bool = True  # the temp file is fsynced (False until make_durable)
+    #: the temp file has no name (``O_TMPFILE`` in its final directory): ``lock_fd`` is it,
+    #: and the commit links it in; a crash leaves nothing behind
+    unnamed: bool = False
 
     def release(self) -> None:
         if self.lock_fd is not None:
@@ -281,15 +288,25 @@ class StagingArea:
         head = data[:HEAD_SIZE]
         if self.dedup_local and self._known(sha, len(data), data):
             return StagedBlob(None, sha, len(data), head, existed=True, source=data)  # type: ignore[arg-type]
-        tmp, lock_fd = self.reserve_temp()
+        fd = self._unnamed_temp(sha)
+        tmp = None
+        if fd is None:
+            tmp, fd = self.reserve_temp()
         try:
-            _write_all(lock_fd, data)
-            _settle(lock_fd, durable)
+            _write_all(fd, data)
+            _settle(fd, durable)
         except BaseException:
-            tmp.unlink(missing_ok=True)
-            os.close(lock_fd)
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
+            os.close(fd)
             raise
-        return StagedBlob(tmp, sha, len(data), head, lock_fd, durable=durable)
+        return StagedBlob(tmp, sha, len(data), head, fd, durable=durable,  # type: ignore[arg-type]
+                          unnamed=tmp is None)
+
+    def _unnamed_temp(self, sha256: str) -> int | None:
+        """A temp file without a name where content with this digest will live, or None
+        where that is not possible (then :meth:`reserve_temp`)."""
+        return None
 
     def stage_file(self, path: str | os.PathLike[str], *, durable: bool = True,
                    dedup: bool = False) -> StagedBlob:
@@ -350,6 +367,7 @@ class StagingArea:
             raise InvalidInputError(f"{os.fspath(src)!r} changed while it was being stored; "  # type: ignore[arg-type]
                                     "nothing was stored: put it again once it is written")
         staged.tmp_path, staged.lock_fd, staged.durable = fresh.tmp_path, fresh.lock_fd, True
+        staged.unnamed = fresh.unnamed
 
     def adopt(self, tmp_path: Path, lock_fd: int | None = None) -> StagedBlob:
         """Hash a temp file already written (from :meth:`reserve_temp`, e.g. by to_parquet)."""
@@ -375,7 +393,7 @@ class StagingArea:
 
     def discard(self, staged: StagedBlob | None) -> None:
         if staged is not None:
-            if staged.tmp_path is not None:
+            if staged.tmp_path is not None and not staged.unnamed:
                 staged.tmp_path.unlink(missing_ok=True)
             staged.release()
 
@@ -393,6 +411,30 @@ class BlobStore(StagingArea):
         return f"BlobStore({str(self.base)!r})"
 
     dedup_local = True
+
+    #: whether unnamed temp files (``O_TMPFILE``, named through ``/proc/self/fd``) work
+    #: here; set False for the process by the first file system that refuses them
+    unnamed_temps = hasattr(os, "O_TMPFILE") and os.path.isdir("/proc/self/fd")
+
+    def _unnamed_temp(self, sha256: str) -> int | None:
+        # O_TMPFILE in the blob's own directory: no temp name to create, lock and rename,
+        # nothing left behind by a crash, and its fsync need not sync a directory
+        if not self.unnamed_temps:
+            return None
+        where = os.path.join(self.objects, sha256[:2])
+        for first_try in (True, False):
+            try:
+                return os.open(where, os.O_TMPFILE | os.O_WRONLY, 0o444)
+            except FileNotFoundError:  # the first blob of its fan-out directory
+                if not first_try:
+                    raise
+                os.makedirs(where, exist_ok=True)
+            except OSError as e:
+                if e.errno not in (errno.EOPNOTSUPP, errno.EISDIR, errno.EINVAL):
+                    raise
+                BlobStore.unnamed_temps = False  # this file system or kernel has none
+                return None
+        return None  # pragma: no cover - the loop returns or raises
 
     def _known(self, sha256: str, size: int, data: bytes | None = None) -> bool:
         # a damaged copy is not "known": the verified bytes staged now replace it. Small
@@ -490,6 +532,8 @@ class BlobStore(StagingArea):
         """Move a staged blob into place; True if it was new (False: identical content existed)."""
         final = os.path.join(self.objects, staged.sha256[:2], staged.sha256)
         try:
+            if staged.unnamed:
+                return self._link_in(staged.lock_fd, final)  # type: ignore[arg-type]
             if staged.tmp_path is None:  # nothing written: identical content was in place
                 if os.path.isfile(final):
                     return False
@@ -506,6 +550,23 @@ class BlobStore(StagingArea):
             return not existed
         finally:
             staged.release()
+
+    def _link_in(self, fd: int, final: str) -> bool:
+        """Give the unnamed temp file ``fd`` the name ``final``; True if it was new. An
+        existing copy is replaced, as a rename replaces it (a damaged copy is healed): the
+        file is linked into the staging area first, locked, so a crash leaves only a temp
+        file that gc and fsck clean up."""
+        try:
+            _link_fd(fd, final)
+            return True
+        except FileExistsError:
+            pass
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        tmp = self.tmp / f"{secrets.token_hex(8)}.tmp"
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        _link_fd(fd, tmp)
+        os.replace(tmp, final)
+        return False
 
     def flush(self, staged: list[StagedBlob]) -> None:
         """Make the renames of committed blobs durable: one ``syncfs`` for a batch, else an
@@ -538,6 +599,13 @@ class BlobStore(StagingArea):
         except OSError:
             pass
         return size
+
+
+def _link_fd(fd: int, path: str | os.PathLike[str]) -> None:
+    """Name the open file ``fd`` ``path``: ``linkat`` of ``/proc/self/fd/N``, following the
+    link (an ``O_TMPFILE`` file gets its name this way). Passing a dir fd makes ``os.link``
+    call ``linkat``; for an absolute source path the kernel ignores which one it is."""
+    os.link(f"/proc/self/fd/{fd}", path, src_dir_fd=fd, follow_symlinks=True)
 
 
 def hash_stream(f: IO[bytes]) -> str:

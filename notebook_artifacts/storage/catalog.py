@@ -11,6 +11,7 @@ contiguous. Other components (the index) keep their own tables in the same datab
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -23,14 +24,14 @@ from ..errors import InvalidInputError, NotFoundError
 from ..models import ARTIFACT_FIELDS, Artifact, Event, Page
 from . import events as _events
 from ._sql import BUSY_TIMEOUT_MS, Conn, SqliteDB, connect, open_database
-from .blobs import BlobStore, StagedBlob
+from .blobs import SMALL_FILE, BlobStore, StagedBlob
 from .events import append_event
 from .ttl import iso_utc
 from .writer_gate import WriterGate
 
 __all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 #: the columns of a version that a session manifest lists (storage/sessions.py)
 _MANIFEST_COLUMNS = ("artifact_id, name, version, is_latest, mime_type, size_bytes, sha256, source, "
@@ -129,6 +130,14 @@ _MIGRATIONS: dict[int, list[str]] = {
     # 4: versions by size, so a put of a large file checks cheaply whether identical content
     # may be stored already (then it is hashed first and, when it is, never written)
     4: ["CREATE INDEX IF NOT EXISTS av_size ON artifact_versions(size_bytes)"],
+    # 5: the size and status indexes hold only the rows they are searched for (files large
+    # enough to be hashed before they are written; versions waiting for the indexer), so a
+    # small put, or one not indexed, updates two B-trees fewer (two WAL pages of 14)
+    5: ["DROP INDEX IF EXISTS av_size",
+        f"CREATE INDEX IF NOT EXISTS av_size_large ON artifact_versions(size_bytes) "
+        f"WHERE size_bytes > {SMALL_FILE}",
+        "DROP INDEX IF EXISTS av_status",
+        "CREATE INDEX IF NOT EXISTS av_pending ON artifact_versions(seq) WHERE status = 'pending'"],
 }
 
 # PostgreSQL: the manifest-generation triggers as one trigger function, and the event counter
@@ -170,6 +179,12 @@ def _pg_statements(stmt: str) -> list[str]:
             "CREATE TABLE IF NOT EXISTS counters (key TEXT PRIMARY KEY, value BIGINT NOT NULL)",
             "INSERT INTO counters(key, value) VALUES ('events', 0) ON CONFLICT (key) DO NOTHING"]
     return [pg_ddl(stmt)]
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_version_sql(cols: tuple[str, ...]) -> str:
+    return (f"INSERT INTO artifact_versions({','.join(cols)}) "
+            f"VALUES ({','.join('?' * len(cols))}) RETURNING *")
 
 
 def new_artifact_id() -> str:
@@ -264,6 +279,8 @@ class Catalog:
     # -- records -----------------------------------------------------------------------
     @staticmethod
     def to_artifact(row: Any | dict[str, Any]) -> Artifact:
+        if not isinstance(row, dict):  # a row looks a name up by scanning its columns
+            row = dict(zip(row.keys(), row))
         d = {k: row[k] for k in ARTIFACT_FIELDS}
         for k in _JSON_FIELDS:
             d[k] = json.loads(d[k]) if d[k] else ({} if k == "metadata" else [])
@@ -346,22 +363,16 @@ class Catalog:
                 ns, sid, name = fields["namespace"], fields["session_id"], fields["name"]
                 skey = session_key(sid)
                 artifact_id = new_artifact_id()
-                lin = c.execute(
-                    "SELECT root_artifact_id, last_version FROM lineages "
-                    "WHERE namespace=? AND session_key=? AND name=?",
-                    (ns, skey, name),
+                # one statement finds or starts the lineage and takes its next version number
+                root, version = c.execute(
+                    "INSERT INTO lineages(root_artifact_id, namespace, session_key, name, "
+                    "last_version, created_at) VALUES (?,?,?,?,1,?) "
+                    "ON CONFLICT (namespace, session_key, name) "
+                    "DO UPDATE SET last_version = lineages.last_version + 1 "
+                    "RETURNING root_artifact_id, last_version",
+                    (artifact_id, ns, skey, name, stamp),
                 ).fetchone()
-                if lin is None:
-                    root, version = artifact_id, 1
-                    c.execute(
-                        "INSERT INTO lineages(root_artifact_id, namespace, session_key, name, "
-                        "last_version, created_at) VALUES (?,?,?,?,?,?)",
-                        (root, ns, skey, name, 1, stamp),
-                    )
-                else:
-                    root, version = lin["root_artifact_id"], lin["last_version"] + 1
-                    c.execute("UPDATE lineages SET last_version=? WHERE root_artifact_id=?",
-                              (version, root))
+                if version > 1:
                     # the new version replaces the latest live one (the one relink would move)
                     c.execute(
                         "UPDATE artifact_versions SET is_latest=0, replaced_by_version=? "
@@ -378,15 +389,12 @@ class Catalog:
                     session_key=skey, workspace_path=workspace_path,
                 )
                 for k in _JSON_FIELDS:
-                    rec[k] = json.dumps(rec.get(k) or ({} if k == "metadata" else []))
+                    value = rec.get(k)
+                    rec[k] = json.dumps(value) if value else ("{}" if k == "metadata" else "[]")
                 for k in _BOOL_FIELDS:
                     rec[k] = int(bool(rec.get(k)))
-                cols = [k for k in rec if k != "seq"]
-                row = c.execute(
-                    f"INSERT INTO artifact_versions({','.join(cols)}) "
-                    f"VALUES ({','.join('?' * len(cols))}) RETURNING *",
-                    [rec[k] for k in cols],
-                ).fetchone()
+                rec.pop("seq", None)
+                row = c.execute(_insert_version_sql(tuple(rec)), tuple(rec.values())).fetchone()
                 append_event(c, "created" if version == 1 else "version_created", row, now)
                 out.append(self.to_artifact(row))
             if flush:
@@ -394,9 +402,13 @@ class Catalog:
         return out
 
     def has_size(self, size: int) -> bool:
-        """Whether any version has exactly ``size`` bytes (identical content may be stored)."""
+        """Whether any version has exactly ``size`` bytes (identical content may be stored);
+        known only for files larger than ``SMALL_FILE`` (smaller ones are hashed anyway)."""
+        if size <= SMALL_FILE:
+            raise ValueError(f"has_size answers for sizes over {SMALL_FILE} bytes only")
         return bool(self._query(
-            "SELECT 1 FROM artifact_versions WHERE size_bytes=? LIMIT 1", (size,)))
+            f"SELECT 1 FROM artifact_versions WHERE size_bytes=? AND size_bytes > {SMALL_FILE} "
+            "LIMIT 1", (size,)))
 
     @staticmethod
     def _relink(c: Conn, root: str) -> None:

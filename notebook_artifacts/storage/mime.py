@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import mimetypes
 import posixpath
@@ -143,8 +144,11 @@ def guess_mime(name: str | None, head: bytes = b"") -> str:
 
 def _by_name(name: str | None) -> str | None:
     ext = extension_of(name)
-    if not ext:
-        return None
+    return _by_extension(ext) if ext else None
+
+
+@functools.lru_cache(maxsize=1024)
+def _by_extension(ext: str) -> str | None:
     if "." + ext in _BY_EXT:
         return _BY_EXT["." + ext]
     guessed, _ = mimetypes.guess_type("x." + ext, strict=False)
