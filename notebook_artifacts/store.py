@@ -25,6 +25,7 @@ Behaviour decisions (see also README):
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -77,6 +78,15 @@ _EXT_FOR_MIME = {
 def _default_root() -> Path:
     env = os.environ.get("NOTEBOOK_ARTIFACTS_HOME")
     return Path(env).expanduser() if env else Path.cwd() / ".artifacts"
+
+
+@functools.lru_cache(maxsize=256)
+def _embeddable(mime: str, name: str) -> bool:
+    """False for content the index never embeds (images, archives, octet streams): such a
+    version is stored ``skipped`` at once, and the index worker has nothing to do for it."""
+    from .index.extract import detect_kind
+
+    return detect_kind(mime, name) != "binary"
 
 
 def _workspace_of(namespace: str) -> str:
@@ -542,6 +552,10 @@ class ArtifactStore(ReadMethods):
         text_head = decode_text(staged.head) if is_text_mime(mime) else None
         content = text_head if (text_head is not None and staged.size <= CONTENT_MAX_BYTES) else None
         ns, sid, ttl_seconds = o["ns"], o["sid"], o["ttl"]
+        file_name = o["file_name"] or src_name or name.replace("\\", "/").rsplit("/", 1)[-1]
+        indexed, index_error = bool(self.index and o["index"]), None
+        if indexed and not _embeddable(mime, file_name):
+            indexed, index_error = False, f"binary content ({mime}) is not embedded"
         return dict(
             namespace=ns, session_id=sid, name=name, workspace_id=_workspace_of(ns),
             namespace_id=ns, thread_id=sid, description=o["description"],
@@ -549,13 +563,13 @@ class ArtifactStore(ReadMethods):
             content=content,
             content_preview=text_head[:PREVIEW_CHARS] if text_head is not None else None,
             content_text=None,
-            file_name=o["file_name"] or src_name or name.replace("\\", "/").rsplit("/", 1)[-1],
+            file_name=file_name,
             mime_type=mime, ext=extension_of(name), size_bytes=staged.size,
             sha256=staged.sha256, has_file=kind not in ("text", "json"),
             summary=None, keywords=[], tags=o["tags"], metadata=o["meta"], source=o["source"],
             source_execution_id=o["source_execution_id"], source_step_id=o["source_step_id"],
             source_tool=o["source_tool"], scope="session" if sid else "namespace",
-            status="pending" if (self.index and o["index"]) else "skipped",
+            status="pending" if indexed else "skipped", index_error=index_error,
             ttl_seconds=ttl_seconds,
             expires_at=iso_utc(now + ttl_seconds) if ttl_seconds else None,
             expires_ts=now + ttl_seconds if ttl_seconds else None,

@@ -62,6 +62,24 @@ def test_binary_is_skipped_malformed_fails_and_neither_stops_the_others(store):
     assert "invalid JSON" in failed[0].data["error"]
 
 
+def test_binary_puts_are_skipped_at_once_and_give_the_index_worker_no_work(tmp_path):
+    """An image or an octet stream is never embedded: it is stored ``skipped`` with the reason,
+    so the worker writes nothing for it (before, each one cost it a catalog transaction and an
+    ``indexed`` event, competing with the puts)."""
+    with ArtifactStore(tmp_path / "bin") as st:  # the index on, as by default
+        one = [st.put(b"\x89PNG\r\n\x1a\n" + bytes([i]) * 64, f"plot{i}.png") for i in range(3)]
+        many = st.put_many([(b"\x00\x01" + bytes([i]) * 32, f"blob{i}.bin") for i in range(5)])
+        for a in one + many:
+            assert a.status == "skipped" and not a.is_indexed and a.chunk_count == 0
+            assert a.index_error.startswith("binary content (")
+        assert st.wait_indexed(10, progress=False)
+        assert {e.type for e in st.events(after=0, limit=100).events} == {"created"}
+        assert st.get("plot1.png").status == "skipped"
+        assert st.reindex("blob2.bin") == 1  # asked for explicitly: the worker skips it again
+        assert st.wait_indexed(60, progress=False)
+        assert st.get("blob2.bin").status == "skipped"
+
+
 def test_delete_and_expiry_remove_chunks_from_both_indexes(store):
     gone = store.put("The albatross flight log for March.", name="albatross.txt")
     short = store.put("The kestrel nest camera notes.", name="kestrel.txt", ttl=30)

@@ -5,10 +5,20 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from notebook_artifacts import ArtifactStore
+from notebook_artifacts import store as store_module
 from notebook_artifacts.index import service
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+
+
+@pytest.fixture(autouse=True)
+def _images_queued(monkeypatch):
+    """Images are stored ``skipped`` at once; here they are queued as the indexer's work
+    (which it skips without loading the model), so a put starts the worker."""
+    monkeypatch.setattr(store_module, "_embeddable", lambda mime, file_name: True)
 
 
 def test_the_first_put_returns_before_the_index_worker_has_started(tmp_path, monkeypatch):

@@ -142,8 +142,9 @@ def test_the_indexer_yields_to_a_put_in_progress(tmp_path):
         t = threading.Thread(target=st.put, args=(held, "slow.bin"))
         t.start()
         assert held.reading.wait(10) and gate.active == 1
-        quick = st.put(b"\x00\x02quick binary", "quick.bin")  # queues work, wakes the indexer
-        assert quick.status == "pending"
+        quick = st.put(b"\x00\x02quick binary", "quick.bin")
+        assert quick.status == "skipped"  # nothing to embed: no work for the indexer
+        assert st.reindex("quick.bin") == 1  # queues it anyway: work that wakes the indexer
         deadline = time.monotonic() + 10
         while gate.yields == 0 and time.monotonic() < deadline:
             time.sleep(0.02)
