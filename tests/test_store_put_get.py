@@ -253,3 +253,23 @@ def test_default_store_follows_the_environment(tmp_path, monkeypatch):
     monkeypatch.delenv("NOTEBOOK_ARTIFACTS_HOME")
     with ArtifactStore(index=False) as s2:
         assert s2.root == (tmp_path / ".artifacts").resolve()
+
+
+def test_what_put_returns_is_what_is_stored(store, tmp_path):
+    """The record put() returns is built from the values it inserted (not read back): it
+    must equal what get() reads then, for every kind of content and option."""
+    src = tmp_path / "table.csv"
+    src.write_text("a,b\n1,2\n")
+    puts = [
+        lambda: [store.put(src, tags=["t1", "t2"], metadata={"run": 3, "ok": True}, description="csv")],
+        lambda: [store.put("plain text", "notes.txt", ttl="1h", pinned=True, source="cell 4")],
+        lambda: [store.put({"k": [1, 2]}, "cfg.json", session_id="s1", source_tool="tool")],
+        lambda: [store.put(b"\x00\x01\x02", "raw.bin", index=False, mime_type="application/x-thing")],
+        lambda: [store.put("second version", "notes.txt")],
+        lambda: store.put_many([(b"one", "m/1.bin"), ("two", "m/2.txt"), (b"three", "m/3.bin")],
+                               tags=["batch"]),
+    ]
+    for put in puts:
+        for a in put():
+            assert store.get(a.artifact_id) == a
+    assert store.get("notes.txt").version == 2

@@ -181,10 +181,18 @@ def _pg_statements(stmt: str) -> list[str]:
     return [pg_ddl(stmt)]
 
 
+#: a new version's row before its own values: every column but ``seq``, as the schema's
+#: defaults would fill it
+_NEW_ROW: dict[str, Any] = {
+    **{k: None for k in ARTIFACT_FIELDS + _EXTRA_COLUMNS if k != "seq"},
+    "ext": "", "index_attempts": 0, "chunk_count": 0, "is_pinned": 0, "is_expired": 0,
+    "is_indexed": 0, "is_latest": 1}
+
+
 @functools.lru_cache(maxsize=8)
 def _insert_version_sql(cols: tuple[str, ...]) -> str:
     return (f"INSERT INTO artifact_versions({','.join(cols)}) "
-            f"VALUES ({','.join('?' * len(cols))}) RETURNING *")
+            f"VALUES ({','.join('?' * len(cols))})")
 
 
 def new_artifact_id() -> str:
@@ -283,7 +291,8 @@ class Catalog:
             row = dict(zip(row.keys(), row))
         d = {k: row[k] for k in ARTIFACT_FIELDS}
         for k in _JSON_FIELDS:
-            d[k] = json.loads(d[k]) if d[k] else ({} if k == "metadata" else [])
+            empty = "{}" if k == "metadata" else "[]"
+            d[k] = json.loads(d[k]) if d[k] and d[k] != empty else ({} if k == "metadata" else [])
         for k in _BOOL_FIELDS:
             d[k] = bool(d[k])
         return Artifact(**d)
@@ -382,21 +391,26 @@ class Catalog:
                     touched.add((ns, sid))
                     self._touch_session(c, ns, sid, stamp)
                 blobs.commit(staged)
-                rec = dict(fields)
+                # every column is given (none left to a default), so the row stored is ``rec``:
+                # read back only its seq (a RETURNING of the row cost SQLite a third of the insert)
+                rec = {**_NEW_ROW, **fields}
                 rec.update(
                     artifact_id=artifact_id, root_artifact_id=root, version=version, is_latest=1,
                     replaced_by_version=None, created_at=stamp, updated_at=stamp, created_ts=now,
                     session_key=skey, workspace_path=workspace_path,
                 )
                 for k in _JSON_FIELDS:
-                    value = rec.get(k)
+                    value = rec[k]
                     rec[k] = json.dumps(value) if value else ("{}" if k == "metadata" else "[]")
                 for k in _BOOL_FIELDS:
-                    rec[k] = int(bool(rec.get(k)))
-                rec.pop("seq", None)
-                row = c.execute(_insert_version_sql(tuple(rec)), tuple(rec.values())).fetchone()
-                append_event(c, "created" if version == 1 else "version_created", row, now)
-                out.append(self.to_artifact(row))
+                    rec[k] = int(bool(rec[k]))
+                sql = _insert_version_sql(tuple(rec))
+                if c.dialect == "sqlite":
+                    rec["seq"] = c.execute(sql, tuple(rec.values())).lastrowid
+                else:
+                    rec["seq"] = c.execute(sql + " RETURNING seq", tuple(rec.values())).fetchone()[0]
+                append_event(c, "created" if version == 1 else "version_created", rec, now)
+                out.append(self.to_artifact(rec))
             if flush:
                 blobs.flush([s for _, s, _ in items])
         return out

@@ -51,7 +51,7 @@ def append_event(
     values = (
         type_, row["artifact_id"], row["root_artifact_id"], row["name"], row["version"],
         row["namespace"], row["session_id"], row["mime_type"], row["ext"], row["size_bytes"],
-        row["sha256"], ts, row["source_tool"], json.dumps(data or {}),
+        row["sha256"], ts, row["source_tool"], json.dumps(data) if data else "{}",
     )
     cols = ("type, artifact_id, root_artifact_id, name, version, namespace, session_id, "
             "mime_type, ext, size_bytes, sha256, timestamp, source_tool, data")
