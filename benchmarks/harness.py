@@ -27,12 +27,12 @@ from .workloads import GROUPS, run_group, supports
 __all__ = ["SCALES", "run", "main"]
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
-#: Why the small-put stores stay until the run ends: on ext4 without a journal (this VM's
+#: Why the put groups' stores stay until the run ends: on ext4 without a journal (this VM's
 #: disk), creating a file skips every inode of its block group freed in the last 1-5 minutes
 #: (the kernel's ``recently_deleted``), at about half a microsecond each. Deleting one
 #: system's thousands of small files right before the next system creates its own made those
 #: creates cost 0.2-0.9 ms instead of 20-30 us, and decided the ratios.
-_FRESHLY_FREED = "small_puts"
+_FRESHLY_FREED = ("put_large", "small_puts")
 
 SCALES = {
     # large file bytes, small puts, chunks of text to ingest, timed queries, long documents
@@ -171,7 +171,7 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
                                              "measured_in": name, "loadavg_1m": load}
                 log(f"[bench] {group:<10} {label} done in {time.time() - t:.1f} s"
                     + (f"  ERROR {res['error']}" if "error" in res else ""))
-                if group == _FRESHLY_FREED:
+                if group in _FRESHLY_FREED:
                     pass  # removed with the run's work directory
                 elif group != "index" or "query" not in groups:  # the query group reopens them
                     shutil.rmtree(work / f"{group}-{name}", ignore_errors=True)

@@ -119,3 +119,48 @@ def test_a_writer_killed_with_staged_content_leaves_no_file(tmp_path):
         report = store.fsck()
         assert report.ok, report.problems
         assert store.read_bytes("kept.txt") == b"kept"
+
+
+def test_unwritten_data_is_read_from_meminfo(tmp_path):
+    from notebook_artifacts.storage.blobs import _SYNCFS_BESIDE_UP_TO, _much_else_unwritten
+
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal: 100 kB\nDirty:  2048 kB\nWriteback:  1024 kB\nOther: 5 kB\n")
+    assert not _much_else_unwritten(0, str(meminfo))
+    assert _much_else_unwritten(0, str(meminfo)) is (3 * 1024 * 1024 > _SYNCFS_BESIDE_UP_TO)
+    meminfo.write_text(f"Dirty: {(_SYNCFS_BESIDE_UP_TO >> 10) + 4096} kB\nWriteback: 0 kB\n")
+    assert _much_else_unwritten(0, str(meminfo))
+    assert not _much_else_unwritten(8 << 20, str(meminfo))  # the batch's own data
+    assert not _much_else_unwritten(0, str(tmp_path / "missing"))  # not Linux: unknown
+
+
+@pytest.mark.parametrize("unwritten", [False, True])
+def test_put_many_flushes_once_unless_much_else_waits_to_be_written(tmp_path, monkeypatch,
+                                                                   unwritten):
+    """A syncfs writes out everything on the file system: with a gigabyte another program
+    left unwritten it would make put_many wait for that too, so the files are fsynced."""
+    from notebook_artifacts.storage import blobs as blobs_module
+
+    calls = {"syncfs": 0, "fsync": 0}
+    real_syncfs, real_fsync = blobs_module._syncfs, os.fsync
+
+    def counting_syncfs(fd):
+        calls["syncfs"] += 1
+        return real_syncfs(fd)
+
+    def counting_fsync(fd):
+        calls["fsync"] += 1
+        return real_fsync(fd)
+
+    monkeypatch.setattr(blobs_module, "_syncfs", counting_syncfs)
+    monkeypatch.setattr(blobs_module, "_much_else_unwritten", lambda own: unwritten)
+    with ArtifactStore(tmp_path / "store", index=False) as store:
+        monkeypatch.setattr(blobs_module.os, "fsync", counting_fsync)
+        got = store.put_many([(f"item {i}".encode(), f"i/{i:02d}.txt") for i in range(30)])
+        monkeypatch.setattr(blobs_module.os, "fsync", real_fsync)
+        assert [store.read_bytes(a.artifact_id) for a in got] == [f"item {i}".encode() for i in range(30)]
+        assert store.fsck().ok
+    if unwritten:  # each file, then each directory it was linked into
+        assert calls["syncfs"] == 0 and calls["fsync"] >= 30 + len({a.sha256[:2] for a in got})
+    else:
+        assert calls["syncfs"] == 2 and calls["fsync"] == 0

@@ -342,9 +342,11 @@ class StagingArea:
     def make_durable(self, staged: list[StagedBlob]) -> None:
         """Make every temp file staged with ``durable=False`` durable: a few are fsynced one
         by one; a batch with one ``syncfs`` of the file system (one journal commit and one
-        cache flush for all, not one per file), else (no syncfs here) fsynced one by one."""
+        cache flush for all, not one per file), unless much else waits to be written (then
+        the syncfs would wait for that too) or there is no syncfs: then fsynced one by one."""
         pending = [s for s in staged if not s.durable and s.lock_fd is not None]
-        if len(pending) > _FSYNC_EACH_UP_TO and _syncfs(pending[0].lock_fd):  # type: ignore[arg-type]
+        if (len(pending) > _FSYNC_EACH_UP_TO and not _much_else_unwritten(sum(s.size for s in pending))
+                and _syncfs(pending[0].lock_fd)):  # type: ignore[arg-type]
             for s in pending:
                 s.durable = True
             return
@@ -569,10 +571,10 @@ class BlobStore(StagingArea):
         return False
 
     def flush(self, staged: list[StagedBlob]) -> None:
-        """Make the renames of committed blobs durable: one ``syncfs`` for a batch, else an
-        fsync of each directory they went to."""
+        """Make the renames of committed blobs durable: one ``syncfs`` for a batch (as
+        :meth:`make_durable` chooses), else an fsync of each directory they went to."""
         dirs = sorted({os.path.join(self.objects, s.sha256[:2]) for s in staged})
-        if len(dirs) > _FSYNC_EACH_UP_TO:
+        if len(dirs) > _FSYNC_EACH_UP_TO and not _much_else_unwritten(0):
             fd = os.open(self.objects, os.O_RDONLY)
             try:
                 if _syncfs(fd):
@@ -728,6 +730,27 @@ def _hash_file(f: IO[bytes]) -> tuple[str, int, bytes]:
 #: a batch of more files than this is made durable with one syncfs instead of an fsync each
 _FSYNC_EACH_UP_TO = 4
 _libc_syncfs: Any = None
+
+
+#: a batch is made durable with one syncfs only while the machine holds less unwritten
+#: data than this besides the batch's own: syncfs writes out everything on the file system,
+#: so a gigabyte another program has not written yet would make the batch wait for all of it
+#: (measured: put_many of 1,000 files at 718/s after 1 GiB was left unwritten, 3,288/s
+#: before; an fsync of each file: 2,196/s and 1,488/s)
+_SYNCFS_BESIDE_UP_TO = 64 << 20
+
+
+def _much_else_unwritten(own: int, meminfo: str = "/proc/meminfo") -> bool:
+    """Whether the machine holds more than ``own`` + :data:`_SYNCFS_BESIDE_UP_TO` bytes not
+    yet on disk (Linux: ``Dirty`` + ``Writeback``); False where that is not known."""
+    try:
+        with open(meminfo, "rb") as f:
+            text = f.read()
+    except OSError:
+        return False
+    kib = sum(int(line.split()[1]) for line in text.splitlines()
+              if line.startswith((b"Dirty:", b"Writeback:")))
+    return kib * 1024 > own + _SYNCFS_BESIDE_UP_TO
 
 
 def _syncfs(fd: int) -> bool:
