@@ -228,3 +228,36 @@ def test_chroma_writes_are_split_into_batches_within_the_client_limit(store):
     while chroma_ids(store, b.artifact_id) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert chroma_ids(store, b.artifact_id) == []
+
+
+def test_threads_of_one_process_share_the_index_lock(tmp_path, monkeypatch):
+    """The index worker starting while a query opens the vectors: both threads acquire the
+    lock for their process. Before, the second one's flock failed on the first's (two
+    descriptors exclude each other even in one process), and the query found no vectors."""
+    import threading
+
+    from notebook_artifacts.index import vectors
+
+    lock = vectors.IndexLock(tmp_path / "index.lock")
+    real_ftruncate = vectors.os.ftruncate
+    first_in = threading.Event()
+
+    def slow_ftruncate(fd, length):  # widen the window between the flock and its record
+        first_in.set()
+        time.sleep(0.3)
+        return real_ftruncate(fd, length)
+
+    monkeypatch.setattr(vectors.os, "ftruncate", slow_ftruncate)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(lock.try_acquire()))
+    worker.start()
+    assert first_in.wait(10)
+    got.append(lock.try_acquire())  # while the worker's acquisition is half done
+    worker.join(10)
+    monkeypatch.setattr(vectors.os, "ftruncate", real_ftruncate)
+    assert got == [True, True] and lock.held
+    other = vectors.IndexLock(tmp_path / "index.lock")  # another holder (as another process)
+    assert not other.try_acquire()
+    lock.release()
+    assert other.try_acquire()
+    other.release()

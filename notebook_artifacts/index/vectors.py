@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlparse
@@ -32,11 +33,16 @@ def collection_name(model_id: str, dim: int) -> str:
 
 
 class IndexLock:
-    """An exclusive, non-blocking ``flock`` held for the life of the owning process."""
+    """An exclusive, non-blocking ``flock`` held for the life of the owning process.
+
+    Its threads share it: two flocks on two descriptors exclude each other even in one
+    process, so a thread acquiring it while another is (the index worker starting as a query
+    opens the vectors) must wait for that one, not fail."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
         self._fd: int | None = None
+        self._mutex = threading.Lock()
 
     @property
     def held(self) -> bool:
@@ -47,27 +53,31 @@ class IndexLock:
             return True
         import fcntl
 
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
-        return True
+        with self._mutex:
+            if self._fd is not None:
+                return True
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            os.ftruncate(fd, 0)
+            os.write(fd, str(os.getpid()).encode())
+            self._fd = fd
+            return True
 
     def release(self) -> None:
-        if self._fd is None:
-            return
         import fcntl
 
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-        finally:
-            os.close(self._fd)
-            self._fd = None
+        with self._mutex:
+            if self._fd is None:
+                return
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                os.close(self._fd)
+                self._fd = None
 
 
 def open_client(path: str | Path | None = None, url: str | None = None) -> Any:
