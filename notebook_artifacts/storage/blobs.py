@@ -345,8 +345,9 @@ class StagingArea:
         cache flush for all, not one per file), unless much else waits to be written (then
         the syncfs would wait for that too) or there is no syncfs: then fsynced one by one."""
         pending = [s for s in staged if not s.durable and s.lock_fd is not None]
-        if (len(pending) > _FSYNC_EACH_UP_TO and not _much_else_unwritten(sum(s.size for s in pending))
-                and _syncfs(pending[0].lock_fd)):  # type: ignore[arg-type]
+        batch = len(pending) > _FSYNC_EACH_UP_TO
+        if batch and not _much_else_unwritten(sum(s.size for s in pending)) \
+                and _syncfs(pending[0].lock_fd):  # type: ignore[arg-type]
             for s in pending:
                 s.durable = True
             return
