@@ -32,7 +32,7 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 #: (the kernel's ``recently_deleted``), at about half a microsecond each. Deleting one
 #: system's thousands of small files right before the next system creates its own made those
 #: creates cost 0.2-0.9 ms instead of 20-30 us, and decided the ratios.
-_FRESHLY_FREED = ("put_large", "small_puts")
+_KEPT_TO_THE_END = ("put_large", "small_puts")
 
 SCALES = {
     # large file bytes, small puts, chunks of text to ingest, timed queries, long documents
@@ -171,10 +171,8 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
                                              "measured_in": name, "loadavg_1m": load}
                 log(f"[bench] {group:<10} {label} done in {time.time() - t:.1f} s"
                     + (f"  ERROR {res['error']}" if "error" in res else ""))
-                if group in _FRESHLY_FREED:
-                    pass  # removed with the run's work directory
-                elif group != "index" or "query" not in groups:  # the query group reopens them
-                    shutil.rmtree(work / f"{group}-{name}", ignore_errors=True)
+                if group not in _KEPT_TO_THE_END and (group != "index" or "query" not in groups):
+                    shutil.rmtree(work / f"{group}-{name}", ignore_errors=True)  # (query reopens)
                 if spec.get("pyspy") and Path(spec["pyspy"]).exists():
                     from .profiles import summarise
 

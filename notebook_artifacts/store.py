@@ -81,12 +81,11 @@ def _default_root() -> Path:
 
 
 @functools.lru_cache(maxsize=256)
-def _embeddable(mime: str, name: str) -> bool:
-    """False for content the index never embeds (images, archives, octet streams): such a
-    version is stored ``skipped`` at once, and the index worker has nothing to do for it."""
-    from .index.extract import detect_kind
+def _embeddable(mime: str, file_name: str) -> bool:
+    """:func:`~notebook_artifacts.index.extract.is_embedded`, imported when first needed."""
+    from .index.extract import is_embedded
 
-    return detect_kind(mime, name) != "binary"
+    return is_embedded(mime, file_name)
 
 
 def _workspace_of(namespace: str) -> str:

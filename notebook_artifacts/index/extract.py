@@ -35,6 +35,7 @@ __all__ = [
     "TransientIndexError",
     "extract",
     "detect_kind",
+    "is_embedded",
 ]
 
 
@@ -90,6 +91,12 @@ _BINARY_MIME = {
     "application/x-7z-compressed", "application/vnd.ms-excel", "application/x-hdf5",
     "application/x-npy", "application/x-pickle", "application/x-sqlite3", "application/wasm",
 }
+
+
+def is_embedded(mime_type: str | None, file_name: str | None) -> bool:
+    """False for content the index never embeds (images, archives, octet streams): it is
+    stored ``skipped`` with nothing for the index worker to do."""
+    return detect_kind(mime_type, file_name) != "binary"
 
 
 def detect_kind(mime_type: str | None, file_name: str | None) -> str:

@@ -60,7 +60,7 @@ from .chunk import chunk_document
 from .context import DEFAULT_CONTEXT_BUDGET, ContextChunk, citation, combined_context
 from .embed import Embedder, EmbeddingCache
 from ._budget import default_extract_budget, extract_within_budget
-from .extract import ExtractionError, SkipExtraction, TransientIndexError, detect_kind
+from .extract import ExtractionError, SkipExtraction, TransientIndexError, is_embedded
 from .formats import KINDS, check_size
 from . import fuse as _fuse
 from .fuse import MIN_SCORE, MODES, doc_score, fuse, rrf
@@ -867,7 +867,7 @@ def _passage_blocks(rows: list[tuple[Any, float]]) -> list[tuple[str, int | None
 
 
 def _is_binary(art: Artifact) -> bool:
-    return detect_kind(art.mime_type, art.file_name or art.name) == "binary"
+    return not is_embedded(art.mime_type, art.file_name or art.name)
 
 
 def _passes(art: Artifact, scope: str, versions: str, tags, where, now: float) -> bool:
