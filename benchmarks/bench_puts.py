@@ -132,6 +132,8 @@ def main() -> None:
         with open(big, "wb") as f:
             for i in range(args.size_mb):
                 f.write(block[:-8] + i.to_bytes(8, "little"))
+            f.flush()
+            os.fsync(f.fileno())  # written out now, not by the first contender's fsyncs
         _sha256(big)  # in the page cache for every contender
         runs: dict[str, list[dict]] = {c: [] for c in codes}
         for rnd in range(args.rounds):

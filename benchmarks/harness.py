@@ -149,6 +149,9 @@ def run(scale: str = "quick", out: Path = DEFAULT_OUT, *, systems=SYSTEMS, group
                                 eval_set=asdict(corpus.eval_set), long_docs_dir=str(long_docs))
                 if pyspy and name == "ours" and not in_process:
                     spec["pyspy"] = str(work / f"profile-{group}-ours.raw")
+                # nothing left unwritten by the data generator or the system before: an fsync
+                # or syncfs in this one would otherwise write that out too, on its clock
+                os.sync()
                 t = time.time()
                 load_before = os.getloadavg()[0]
                 label = SYSTEM_LABELS.get(name, "all indexed systems, interleaved")

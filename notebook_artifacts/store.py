@@ -465,8 +465,10 @@ class ArtifactStore(ReadMethods):
                         i, items[i], lambda src=src, name=name: self._stage(src, name, durable=False))
                     staged.append(st)
                     entries.append((st, kind, src_name, name, opts))
-                self._blobs.make_durable(staged)  # one flush for all: their writeback overlaps
-                return self._record(entries, flush=True)
+                # one flush for all, on a helper thread while the rows are written: they are
+                # linked in (and the transaction committed) only once it has returned
+                return self._record(entries, flush=True,
+                                    before_links=_in_background(self._blobs.make_durable, staged))
             except BaseException:
                 for st in staged:
                     self._blobs.discard(st)
@@ -510,19 +512,28 @@ class ArtifactStore(ReadMethods):
         return src, name, out
 
     def _record(self, entries: list[tuple[StagedBlob, str, str | None, str | None, dict[str, Any]]],
-                flush: bool = False) -> list[Artifact]:
+                flush: bool = False, before_links: Callable[[], None] | None = None,
+                ) -> list[Artifact]:
         """Record staged content as new versions in one catalog transaction (the caller
-        discards the staged blobs if this raises), then write manifests and wake the indexer."""
-        self._check_disk_reserve([e[0] for e in entries])
-        now = self._now()
-        items = []
-        for st, kind, src_name, name, o in entries:
-            items.append((self._fields(st, kind, src_name, name, o, now), st, o["workspace_path"]))
+        discards the staged blobs if this raises), then write manifests and wake the indexer.
+        ``before_links``: waits until the staged content is durable (see ``add_versions``);
+        it is always called, so nothing still works on the staged files when this returns."""
         try:
+            self._check_disk_reserve([e[0] for e in entries])
+            now = self._now()
+            items = []
+            for st, kind, src_name, name, o in entries:
+                items.append((self._fields(st, kind, src_name, name, o, now), st, o["workspace_path"]))
             for st, *_ in entries:
                 self._blobs.prepare(st)  # an upload to object storage, outside the write lock
-            artifacts = self._catalog.add_versions(items, blobs=self._blobs, now=now, flush=flush)
+            artifacts = self._catalog.add_versions(items, blobs=self._blobs, now=now, flush=flush,
+                                                   before_links=before_links)
         except BaseException:
+            if before_links is not None:
+                try:
+                    before_links()  # (again: it returns at once once it has returned)
+                except BaseException:
+                    pass  # the error raised already says what went wrong first
             digests = [st.sha256 for st, *_ in entries]
             for st, *_ in entries:
                 self._blobs.discard(st)
@@ -1120,6 +1131,28 @@ def _item_spec(item: Any, common: dict[str, Any]) -> tuple[Any, str | None, dict
         raise InvalidInputError("an item has no content: give a path, bytes, str, dict, list, "
                                 "DataFrame or file object")
     return src, name, dict(common)
+
+
+def _in_background(fn: Callable[..., None], *args: Any) -> Callable[[], None]:
+    """Start ``fn(*args)`` on a thread; the function returned waits for it to end and raises
+    what it raised (each time it is called)."""
+    failed: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            fn(*args)
+        except BaseException as exc:  # handed to the waiter
+            failed.append(exc)
+
+    thread = threading.Thread(target=run, name="notebook-artifacts-flush", daemon=True)
+    thread.start()
+
+    def wait() -> None:
+        thread.join()
+        if failed:
+            raise failed[0]
+
+    return wait
 
 
 def _labelled(i: int, item: Any, fn: Callable[[], Any]) -> Any:

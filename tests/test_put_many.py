@@ -7,6 +7,8 @@ shared (PostgreSQL + S3) and remote (a RemoteStore over loopback HTTP: one reque
 from __future__ import annotations
 
 import io
+import threading
+import time
 import os
 
 import pytest
@@ -162,3 +164,81 @@ def test_put_many_refuses_a_single_item_as_the_list(store):
     with pytest.raises(InvalidInputError, match="list of items"):
         store.put_many(b"one thing")
     assert store.list(namespace=None).total == 0
+
+
+@pytest.mark.local_only
+def test_the_flush_runs_while_the_rows_are_written_and_content_is_linked_after_it(
+        store, monkeypatch):
+    """``put_many`` flushes its staged content on a helper thread while the catalog rows are
+    written; nothing is linked into place before that flush has returned."""
+    local = backing(store)
+    cls = type(local._blobs)
+    real_flush, real_commit = cls.make_durable, cls.commit
+    seen: dict = {"commits": []}
+
+    def slow_flush(self, staged):
+        seen["thread"] = threading.current_thread()
+        time.sleep(0.2)
+        seen["placed_while_flushing"] = blob_files(store)
+        real_flush(self, staged)
+        seen["flushed_at"] = time.monotonic()
+
+    def commit(self, staged):
+        seen["commits"].append(time.monotonic())
+        return real_commit(self, staged)
+
+    monkeypatch.setattr(cls, "make_durable", slow_flush)
+    monkeypatch.setattr(cls, "commit", commit)
+    arts = store.put_many([(f"item {i}".encode(), f"i{i}.bin") for i in range(20)])
+    assert seen["thread"] is not threading.main_thread()
+    if local.blobs_url is None:  # (object storage: uploaded before the transaction, by design)
+        assert seen["placed_while_flushing"] == []
+    assert len(seen["commits"]) == 20 and min(seen["commits"]) > seen["flushed_at"]
+    assert [store.read_bytes(a.name) for a in arts] == [f"item {i}".encode() for i in range(20)]
+    assert local.fsck().ok
+
+
+@pytest.mark.local_only
+def test_a_failed_flush_stores_nothing(store, monkeypatch):
+    local = backing(store)
+    store.put(b"old", "keep.txt")
+
+    def failing(self, staged):
+        raise OSError(5, "simulated I/O error while flushing")
+
+    monkeypatch.setattr(type(local._blobs), "make_durable", failing)
+    before = store.latest_cursor()
+    with pytest.raises(OSError, match="simulated I/O error while flushing"):
+        store.put_many([(b"a", "a.txt"), (b"b", "keep.txt"), (b"c", "c.txt")])
+    monkeypatch.undo()
+    assert store.names() == ["keep.txt"] and _events(store, before) == []
+    assert len(blob_files(store)) == 1 and local.fsck().ok
+    assert store.put(b"new", "keep.txt").version == 2
+
+
+@pytest.mark.local_only
+def test_a_failure_while_the_flush_runs_waits_for_it_before_dropping_the_content(
+        store, monkeypatch):
+    """The rows fail while the helper thread still flushes: the staged files it works on are
+    dropped only once it has returned."""
+    local = backing(store)
+    cls = type(local._blobs)
+    real_flush = cls.make_durable
+    seen = {}
+
+    def slow_flush(self, staged):
+        time.sleep(0.3)
+        seen["open_at_the_end"] = all(os.fstat(s.lock_fd) for s in staged if s.lock_fd is not None)
+        real_flush(self, staged)
+
+    def failing_session(*args):
+        raise RuntimeError("simulated failure while writing the rows")
+
+    monkeypatch.setattr(cls, "make_durable", slow_flush)
+    monkeypatch.setattr(type(local._catalog), "_touch_session", staticmethod(failing_session))
+    with pytest.raises(RuntimeError, match="simulated failure"):
+        store.put_many([(b"a", "a.txt"), (b"b", "b.txt")], session_id="s1")
+    assert seen == {"open_at_the_end": True}
+    monkeypatch.undo()
+    assert store.names(session_id="s1") == [] and blob_files(store) == []
+    assert local.fsck().ok

@@ -26,6 +26,11 @@ __all__ = ["Conn", "Database", "SqliteDB", "open_database", "connect", "BUSY_TIM
            "ChangeFeed", "is_catalog_url"]
 
 BUSY_TIMEOUT_MS = 15000
+#: the page size of a new SQLite file. Each B-tree a commit touches is one whole page in the
+#: WAL and again at the checkpoint, and a put touches about a dozen (versions, their indexes,
+#: the lineage, the event): 2 KiB pages halve those bytes against SQLite's 4 KiB, which cost
+#: a small put a fifth of its time; a file made before keeps its page size
+PAGE_SIZE = 2048
 
 
 class Conn(Protocol):
@@ -89,6 +94,7 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     )
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    conn.execute(f"PRAGMA page_size={PAGE_SIZE}")  # a new, empty file only: then WAL fixes it
     try:
         mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
         if mode.lower() != "wal":

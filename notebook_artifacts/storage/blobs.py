@@ -443,8 +443,11 @@ class BlobStore(StagingArea):
         # a damaged copy is not "known": the verified bytes staged now replace it. Small
         # content is compared whole (a read instead of a write + fsync); a large file's copy
         # only by size (one read of the source and nothing else: fsck verifies content)
+        where = os.path.join(self.objects, sha256[:2], sha256)
+        if not os.access(where, os.F_OK):  # the usual answer, without an exception raised
+            return False
         try:
-            with open(os.path.join(self.objects, sha256[:2], sha256), "rb") as f:
+            with open(where, "rb") as f:
                 if os.fstat(f.fileno()).st_size != size:
                     return False
                 return data is None or f.read(size + 1) == data

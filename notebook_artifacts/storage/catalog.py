@@ -15,6 +15,7 @@ import functools
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable, Collection, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,7 +32,7 @@ from .writer_gate import WriterGate
 
 __all__ = ["Catalog", "connect", "new_artifact_id", "BUSY_TIMEOUT_MS", "SCHEMA_VERSION"]
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 #: the columns of a version that a session manifest lists (storage/sessions.py)
 _MANIFEST_COLUMNS = ("artifact_id, name, version, is_latest, mime_type, size_bytes, sha256, source, "
@@ -138,6 +139,21 @@ _MIGRATIONS: dict[int, list[str]] = {
         f"WHERE size_bytes > {SMALL_FILE}",
         "DROP INDEX IF EXISTS av_status",
         "CREATE INDEX IF NOT EXISTS av_pending ON artifact_versions(seq) WHERE status = 'pending'"],
+    # 6: a lineage is found by its name, so it is kept in one B-tree keyed by the name
+    # (WITHOUT ROWID): a put of a new name wrote three B-trees (the rows, the root id key, the
+    # name key), now one; a lineage is deleted by its name too
+    6: ["""CREATE TABLE lineages_by_name (
+            root_artifact_id TEXT NOT NULL,
+            namespace TEXT NOT NULL,
+            session_key TEXT NOT NULL,
+            name TEXT NOT NULL,
+            last_version INTEGER NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (namespace, session_key, name)) WITHOUT ROWID""",
+        "INSERT INTO lineages_by_name SELECT root_artifact_id, namespace, session_key, name, "
+        "last_version, created_at FROM lineages",
+        "DROP TABLE lineages",
+        "ALTER TABLE lineages_by_name RENAME TO lineages"],
 }
 
 # PostgreSQL: the manifest-generation triggers as one trigger function, and the event counter
@@ -196,7 +212,10 @@ def _insert_version_sql(cols: tuple[str, ...]) -> str:
 
 
 def new_artifact_id() -> str:
-    return "art_" + secrets.token_hex(12)
+    """``art_`` + 12 hex digits of the time in milliseconds + 12 random ones: ids made later
+    sort later, so a new version's id and lineage keys are appended to their indexes (one
+    page written) instead of landing on a random page that must be written and often split."""
+    return f"art_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
 
 
 def session_key(session_id: str | None) -> str:
@@ -359,11 +378,14 @@ class Catalog:
 
     def add_versions(
         self, items: list[tuple[dict[str, Any], StagedBlob, str | None]], *, blobs: BlobStore,
-        now: float, flush: bool = False,
+        now: float, flush: bool = False, before_links: Callable[[], None] | None = None,
     ) -> list[Artifact]:
         """:meth:`add_version` for each ``(fields, staged, workspace_path)``, in order, in ONE
         transaction: all are stored or none. Two items with one name become two versions.
-        ``flush``: make the blobs' renames durable (``blobs.flush``) before the commit."""
+        The rows are written first, then the staged blobs moved into place, then the commit:
+        ``before_links`` is called in between (``put_many`` waits there for the flush of its
+        content, which ran while the rows were written); ``flush``: make the blobs' renames
+        durable (``blobs.flush``) before the commit."""
         stamp = iso_utc(now)
         out: list[Artifact] = []
         with self.write() as c:
@@ -390,7 +412,6 @@ class Catalog:
                 if sid is not None and (ns, sid) not in touched:
                     touched.add((ns, sid))
                     self._touch_session(c, ns, sid, stamp)
-                blobs.commit(staged)
                 # every column is given (none left to a default), so the row stored is ``rec``:
                 # read back only its seq (a RETURNING of the row cost SQLite a third of the insert)
                 rec = {**_NEW_ROW, **fields}
@@ -411,6 +432,10 @@ class Catalog:
                     rec["seq"] = c.execute(sql + " RETURNING seq", tuple(rec.values())).fetchone()[0]
                 append_event(c, "created" if version == 1 else "version_created", rec, now)
                 out.append(self.to_artifact(rec))
+            if before_links is not None:
+                before_links()
+            for _, staged, _ in items:
+                blobs.commit(staged)
             if flush:
                 blobs.flush([s for _, s, _ in items])
         return out
@@ -445,6 +470,12 @@ class Catalog:
             "AND is_latest=1",
             (root,),
         )
+
+    @staticmethod
+    def _drop_lineage(c: Conn, row: Any) -> None:
+        """Forget the lineage of ``row`` (a version's row), so its name starts again at 1."""
+        c.execute("DELETE FROM lineages WHERE namespace=? AND session_key=? AND name=?",
+                  (row["namespace"], row["session_key"], row["name"]))
 
     @staticmethod
     def _touch_session(c: Conn, ns: str, sid: str, stamp: str) -> None:
@@ -527,7 +558,7 @@ class Catalog:
                 "SELECT COUNT(*) FROM artifact_versions WHERE root_artifact_id=?", (root_artifact_id,)
             ).fetchone()[0]
             if left == 0:
-                c.execute("DELETE FROM lineages WHERE root_artifact_id=?", (root_artifact_id,))
+                self._drop_lineage(c, rows[0])
             else:
                 self._relink(c, root_artifact_id)
         # content goes only once the deletion is committed (in a second write transaction
@@ -588,18 +619,19 @@ class Catalog:
         """Drop expired version records and blobs nothing else uses: (versions, blobs, bytes)."""
         with self.write() as c:
             rows = c.execute(
-                "SELECT artifact_id, root_artifact_id, sha256 FROM artifact_versions WHERE is_expired=1"
+                "SELECT artifact_id, root_artifact_id, sha256, namespace, session_key, name "
+                "FROM artifact_versions WHERE is_expired=1"
             ).fetchall()
-            roots = set()
+            roots: dict[str, Any] = {}
             for r in rows:
                 c.execute("DELETE FROM artifact_versions WHERE artifact_id=?", (r["artifact_id"],))
-                roots.add(r["root_artifact_id"])
-            for root in roots:
+                roots[r["root_artifact_id"]] = r
+            for root, r in roots.items():
                 left = c.execute(
                     "SELECT COUNT(*) FROM artifact_versions WHERE root_artifact_id=?", (root,)
                 ).fetchone()[0]
                 if left == 0:
-                    c.execute("DELETE FROM lineages WHERE root_artifact_id=?", (root,))
+                    self._drop_lineage(c, r)
         # as in delete_versions: blobs go only after the records' removal is committed
         removed, freed = self.remove_orphan_blobs(blobs, {r["sha256"] for r in rows})
         return len(rows), removed, freed
