@@ -529,11 +529,11 @@ class ArtifactStore(ReadMethods):
             artifacts = self._catalog.add_versions(items, blobs=self._blobs, now=now, flush=flush,
                                                    before_links=before_links)
         except BaseException:
-            if before_links is not None:
+            if before_links is not None:  # the flush must end before the staged files go
                 try:
-                    before_links()  # (again: it returns at once once it has returned)
+                    before_links()
                 except BaseException:
-                    pass  # the error raised already says what went wrong first
+                    pass  # (it failed too: the error raised first is the one reported)
             digests = [st.sha256 for st, *_ in entries]
             for st, *_ in entries:
                 self._blobs.discard(st)
