@@ -46,6 +46,10 @@ __all__ = ["Blobs", "BlobStore", "BlobEntry", "StagedBlob", "StagingArea", "Stal
            "open_blobs", "check_digest", "hash_stream", "CHUNK_SIZE", "HEAD_SIZE"]
 
 CHUNK_SIZE = 1 << 20
+#: the buffer a local copy or hash reads into, again and again: small enough to stay in the
+#: CPU's L2 cache between the read, the hash and the write (a 256 MiB put took 0.45-0.49 s
+#: with 128 KiB against 0.52-0.65 s with 1 MiB, on the same files, alternating)
+BUFFER_SIZE = 128 << 10
 HEAD_SIZE = 64 * 1024
 #: files up to this size are read whole (one read); larger ones are copied in chunks
 SMALL_FILE = 1 << 20
@@ -243,7 +247,7 @@ class StagingArea:
             with os.fdopen(os.dup(lock_fd), "wb") as out:
                 readinto = getattr(stream, "readinto", None)
                 if readinto is not None and not _is_text_stream(stream):
-                    buf = bytearray(CHUNK_SIZE)
+                    buf = bytearray(BUFFER_SIZE)
                     view = memoryview(buf)
                     while True:
                         n = readinto(buf)
@@ -379,7 +383,7 @@ class StagingArea:
         head = b""
         try:
             with open(tmp_path, "rb+") as f:
-                buf = bytearray(CHUNK_SIZE)
+                buf = bytearray(BUFFER_SIZE)
                 view = memoryview(buf)
                 while n := f.readinto(buf):
                     h.update(view[:n])
@@ -617,7 +621,7 @@ def _link_fd(fd: int, path: str | os.PathLike[str]) -> None:
 def hash_stream(f: IO[bytes]) -> str:
     """The SHA-256 hex digest of what is left in ``f``, read in chunks."""
     h = hashlib.sha256()
-    buf = bytearray(CHUNK_SIZE)
+    buf = bytearray(BUFFER_SIZE)
     view = memoryview(buf)
     readinto = getattr(f, "readinto", None)
     if readinto is not None:
@@ -719,7 +723,7 @@ def _write_all(fd: int, data: Any) -> None:
 def _hash_file(f: IO[bytes]) -> tuple[str, int, bytes]:
     """``(sha256, size, head)`` of what is left in ``f``, read in chunks."""
     h = hashlib.sha256()
-    buf = bytearray(CHUNK_SIZE)
+    buf = bytearray(BUFFER_SIZE)
     view = memoryview(buf)
     size = 0
     head = b""
