@@ -34,7 +34,6 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 #: creates cost 0.2-0.9 ms instead of 20-30 us, and decided the ratios.
 _KEPT_TO_THE_END = ("put_large", "small_puts")
 
-
 #: Why the large put runs once per system in each position: on this VM's disk the second
 #: 256 MiB written in a row took 0.58-0.90 s against 0.48-0.56 s for the first, whichever
 #: system came second (and 20 s of rest between them did not settle it). Each system writes in
@@ -63,6 +62,7 @@ def _drop_large_files(folder: Path) -> None:
     for p in folder.rglob("*"):
         if p.is_file() and not p.is_symlink() and p.stat().st_size > 1 << 20:
             p.unlink()
+
 
 SCALES = {
     # large file bytes, small puts, chunks of text to ingest, timed queries, long documents
