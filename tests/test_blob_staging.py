@@ -55,6 +55,27 @@ def test_discarded_content_leaves_nothing(tmp_path):
     assert not blobs.exists(_digest(b"never committed"))
 
 
+def test_content_staged_in_a_directory_removed_meanwhile_is_still_linked_in(tmp_path, monkeypatch):
+    """Another writer's delete or gc removes a fan-out directory once its last blob goes; a
+    file staged there before is linked into the directory made again (the crash suite's two
+    writers met this: ``FileNotFoundError`` from the link, and the put failed)."""
+    with ArtifactStore(tmp_path / "store", index=False) as store:
+        real = type(store._blobs).stage_bytes
+
+        def stage_then_lose_the_directory(self, content, **kw):
+            st = real(self, content, **kw)
+            os.rmdir(self.path(st.sha256).parent)  # empty: the staged file has no name there
+            return st
+
+        monkeypatch.setattr(type(store._blobs), "stage_bytes", stage_then_lose_the_directory)
+        a = store.put(b"new content", "new.bin")
+        many = store.put_many([(b"first of many", "m1.bin"), (b"second of many", "m2.bin")])
+        monkeypatch.undo()
+        assert a.sha256 == _digest(b"new content") and store.read_bytes("new.bin") == b"new content"
+        assert [store.read_bytes(m.name) for m in many] == [b"first of many", b"second of many"]
+        assert store.fsck().ok
+
+
 def test_a_damaged_copy_is_replaced_by_the_verified_bytes(tmp_path):
     data = b"the real content " * 30
     with ArtifactStore(tmp_path / "store", index=False) as store:

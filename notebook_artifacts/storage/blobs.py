@@ -565,12 +565,20 @@ class BlobStore(StagingArea):
         """Give the unnamed temp file ``fd`` the name ``final``; True if it was new. An
         existing copy is replaced, as a rename replaces it (a damaged copy is healed): the
         file is linked into the staging area first, locked, so a crash leaves only a temp
-        file that gc and fsck clean up."""
+        file that gc and fsck clean up. The fan-out directory may have gone since the file
+        was opened in it (a delete or gc of its last blob removes it): it is made again."""
         try:
             _link_fd(fd, final)
             return True
         except FileExistsError:
             pass
+        except FileNotFoundError:
+            os.makedirs(os.path.dirname(final), exist_ok=True)
+            try:
+                _link_fd(fd, final)
+                return True
+            except FileExistsError:
+                pass
         fcntl.flock(fd, fcntl.LOCK_EX)
         tmp = self.tmp / f"{secrets.token_hex(8)}.tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
