@@ -567,18 +567,16 @@ class BlobStore(StagingArea):
         file is linked into the staging area first, locked, so a crash leaves only a temp
         file that gc and fsck clean up. The fan-out directory may have gone since the file
         was opened in it (a delete or gc of its last blob removes it): it is made again."""
-        try:
-            _link_fd(fd, final)
-            return True
-        except FileExistsError:
-            pass
-        except FileNotFoundError:
-            os.makedirs(os.path.dirname(final), exist_ok=True)
+        for first_try in (True, False):
             try:
                 _link_fd(fd, final)
                 return True
             except FileExistsError:
-                pass
+                break
+            except FileNotFoundError:
+                if not first_try:
+                    raise
+                os.makedirs(os.path.dirname(final), exist_ok=True)
         fcntl.flock(fd, fcntl.LOCK_EX)
         tmp = self.tmp / f"{secrets.token_hex(8)}.tmp"
         self.tmp.mkdir(parents=True, exist_ok=True)
